@@ -1,0 +1,250 @@
+/**
+ * Reverse-mode automatic differentiation over the IR. Like micrograd, the engine is op-agnostic:
+ * each op contributes one vector-Jacobian product rule that emits ordinary graph nodes, so the
+ * backward pass is itself an ONNX graph that runs on whatever execution provider runs the forward.
+ */
+import { Graph, GraphError, type Node, type Shape } from './ir';
+
+/** Emits nodes computing d(loss)/d(input_i) for each input given d(loss)/d(output_j). */
+export type VjpRule = (g: Graph, node: Node, dOut: (string | undefined)[]) => (string | undefined)[];
+
+/** Sums a gradient of a broadcast result back to the shape of the operand that was broadcast. */
+export function unbroadcast(g: Graph, grad: string, target: Shape): string {
+  const s = g.shape(grad);
+  if (s.length === target.length && s.every((d, i) => d === target[i])) return grad;
+  const lead = s.length - target.length;
+  const axes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (i < lead) axes.push(i);
+    else if (target[i - lead] === 1 && s[i] !== 1) axes.push(i);
+  }
+  const summed = axes.length ? g.reduceSum(grad, axes, true) : grad;
+  return g.reshape(summed, target);
+}
+
+const attrInt = (n: Node, k: string, dflt: number) => (typeof n.attrs[k] === 'number' ? (n.attrs[k] as number) : dflt);
+
+/** Reads an int64 initializer (axes, shapes, bounds) as numbers. */
+function constInts(g: Graph, name: string): number[] {
+  const init = g.initializers.get(name);
+  if (!init || init.dtype !== 'int64') throw new GraphError(`expected an int64 constant for '${name}'`);
+  return Array.from(init.data as BigInt64Array, (v) => Number(v));
+}
+function constFloat(g: Graph, name: string): number | undefined {
+  const init = g.initializers.get(name);
+  if (!init || init.dtype !== 'float32' || init.data.length !== 1) return undefined;
+  return (init.data as Float32Array)[0];
+}
+
+const rules: Record<string, VjpRule> = {
+  Identity: (_g, _n, [dy]) => [dy],
+  Add: (g, n, [dy]) => [unbroadcast(g, dy!, g.shape(n.inputs[0])), unbroadcast(g, dy!, g.shape(n.inputs[1]))],
+  Sub: (g, n, [dy]) => [unbroadcast(g, dy!, g.shape(n.inputs[0])), unbroadcast(g, g.neg(dy!), g.shape(n.inputs[1]))],
+  Mul: (g, n, [dy]) => {
+    const [a, b] = n.inputs;
+    return [unbroadcast(g, g.mul(dy!, b), g.shape(a)), unbroadcast(g, g.mul(dy!, a), g.shape(b))];
+  },
+  Div: (g, n, [dy]) => {
+    const [a, b] = n.inputs;
+    const da = g.div(dy!, b);
+    // d/db (a/b) = -a/b^2 = -(y / b)
+    const db = g.neg(g.div(g.mul(dy!, n.outputs[0]), b));
+    return [unbroadcast(g, da, g.shape(a)), unbroadcast(g, db, g.shape(b))];
+  },
+  Neg: (g, _n, [dy]) => [g.neg(dy!)],
+  Exp: (g, n, [dy]) => [g.mul(dy!, n.outputs[0])],
+  Log: (g, n, [dy]) => [g.div(dy!, n.inputs[0])],
+  Sqrt: (g, n, [dy]) => [g.div(g.scale(dy!, 0.5), n.outputs[0])],
+  Tanh: (g, n, [dy]) => [g.mul(dy!, g.sub(g.constF(1), g.mul(n.outputs[0], n.outputs[0])))],
+  Sigmoid: (g, n, [dy]) => {
+    const y = n.outputs[0];
+    return [g.mul(dy!, g.mul(y, g.sub(g.constF(1), y)))];
+  },
+  Erf: (g, n, [dy]) => {
+    // d erf(x)/dx = 2/sqrt(pi) exp(-x^2)
+    const x = n.inputs[0];
+    return [g.mul(dy!, g.scale(g.exp(g.neg(g.mul(x, x))), 2 / Math.sqrt(Math.PI)))];
+  },
+  Pow: (g, n, [dy]) => {
+    const [x, e] = n.inputs;
+    const p = constFloat(g, e);
+    if (p === undefined) throw new GraphError('Pow: only a constant scalar exponent is differentiable here');
+    // d x^p = p x^(p-1)
+    return [g.mul(dy!, g.scale(g.pow(x, g.constF(p - 1)), p)), undefined];
+  },
+  Gelu: (g, n, [dy]) => {
+    if (n.attrs.approximate === 'tanh') throw new GraphError('Gelu(tanh) gradient not implemented; use the exact form');
+    // d/dx [x Phi(x)] = Phi(x) + x phi(x)
+    const x = n.inputs[0];
+    const cdf = g.scale(g.add(g.constF(1), g.erf(g.scale(x, Math.SQRT1_2))), 0.5);
+    const pdf = g.scale(g.exp(g.scale(g.mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+    return [g.mul(dy!, g.add(cdf, g.mul(x, pdf)))];
+  },
+  Clip: (g, n, [dy]) => {
+    // Pass-through inside [lo, hi], zero outside (ties pass).
+    const [x, lo, hi] = n.inputs;
+    let mask = g.constF(1);
+    const zero = g.constF(0), one = g.constF(1);
+    if (lo) mask = g.mul(mask, g.where(g.greater(lo, x), zero, one));
+    if (hi) mask = g.mul(mask, g.where(g.greater(x, hi), zero, one));
+    return [g.mul(dy!, mask), undefined, undefined];
+  },
+  Where: (g, n, [dy]) => {
+    const [c, a, b] = n.inputs;
+    const z = g.constF(0);
+    return [undefined, unbroadcast(g, g.where(c, dy!, z), g.shape(a)), unbroadcast(g, g.where(c, z, dy!), g.shape(b))];
+  },
+  MatMul: (g, n, [dy]) => {
+    const [a, b] = n.inputs;
+    const sa = g.shape(a), sb = g.shape(b);
+    if (sa.length === 2 && sb.length === 2) {
+      // Gemm's transpose flags avoid separate Transpose kernels.
+      return [g.gemm(dy!, b, null, { transB: true }), g.gemm(a, dy!, null, { transA: true })];
+    }
+    const swapLast = (s: number) => [...Array(s - 2).keys(), s - 1, s - 2];
+    const da = g.matmul(dy!, g.transpose(b, swapLast(sb.length)));
+    const db = g.matmul(g.transpose(a, swapLast(sa.length)), dy!);
+    return [unbroadcast(g, da, sa), unbroadcast(g, db, sb)];
+  },
+  Gemm: (g, n, [dy]) => {
+    const [a, b, c] = n.inputs;
+    const tA = attrInt(n, 'transA', 0) === 1, tB = attrInt(n, 'transB', 0) === 1;
+    const alphaAttr = n.attrs.alpha as { float: number } | undefined;
+    const alpha = alphaAttr ? alphaAttr.float : 1;
+    const beta = n.attrs.beta ? (n.attrs.beta as { float: number }).float : 1;
+    // op(A) op(B): d op(A) = alpha dY op(B)^T ; d op(B) = alpha op(A)^T dY
+    const da = tA ? g.gemm(b, dy!, null, { transA: tB, transB: true, alpha }) : g.gemm(dy!, b, null, { transB: !tB, alpha });
+    const db = tB ? g.gemm(dy!, a, null, { transA: true, transB: tA, alpha }) : g.gemm(a, dy!, null, { transA: !tA, alpha });
+    const dc = c ? unbroadcast(g, g.scale(dy!, beta), g.shape(c)) : undefined;
+    return c ? [da, db, dc] : [da, db];
+  },
+  Reshape: (g, n, [dy]) => [g.reshape(dy!, g.shape(n.inputs[0])), undefined],
+  Transpose: (g, n, [dy]) => {
+    const perm = n.attrs.perm as number[];
+    const inv = perm.map((_, i) => perm.indexOf(i));
+    return [g.transpose(dy!, inv)];
+  },
+  Expand: (g, n, [dy]) => [unbroadcast(g, dy!, g.shape(n.inputs[0])), undefined],
+  Slice: (g, n, [dy]) => {
+    const [x, st, en, ax] = n.inputs;
+    const s = g.shape(x);
+    const axes = constInts(g, ax), starts = constInts(g, st), ends = constInts(g, en);
+    if (axes.length !== 1) throw new GraphError('Slice gradient supports one axis');
+    const a = axes[0], start = starts[0], end = Math.min(ends[0], s[a]);
+    // Pad with zeros by concatenating the parts that were cut away.
+    const parts: string[] = [];
+    if (start > 0) parts.push(g.zeros(s.map((d, i) => (i === a ? start : d))));
+    parts.push(dy!);
+    if (end < s[a]) parts.push(g.zeros(s.map((d, i) => (i === a ? s[a] - end : d))));
+    return [g.concat(parts, a), undefined, undefined, undefined];
+  },
+  Split: (g, n, dys) => {
+    const axis = attrInt(n, 'axis', 0);
+    const parts = n.outputs.map((o, i) => dys[i] ?? g.zeros(g.shape(o)));
+    return [g.concat(parts, axis), undefined];
+  },
+  Concat: (g, n, [dy]) => {
+    const axis = attrInt(n, 'axis', 0);
+    const sizes = n.inputs.map((i) => g.shape(i)[axis]);
+    return g.split(dy!, axis, sizes);
+  },
+  ReduceSum: (g, n, [dy]) => {
+    const [x, ax] = n.inputs;
+    const s = g.shape(x);
+    const axes = constInts(g, ax);
+    const kept = s.map((d, i) => (axes.includes(i) ? 1 : d));
+    return [g.expand(g.reshape(dy!, kept), s), undefined];
+  },
+  ReduceMean: (g, n, [dy]) => {
+    const [x, ax] = n.inputs;
+    const s = g.shape(x);
+    const axes = constInts(g, ax);
+    const count = axes.reduce((p, a) => p * s[a], 1);
+    const kept = s.map((d, i) => (axes.includes(i) ? 1 : d));
+    return [g.expand(g.reshape(g.scale(dy!, 1 / count), kept), s), undefined];
+  },
+  Softmax: (g, n, [dy]) => {
+    const axis = attrInt(n, 'axis', -1);
+    const y = n.outputs[0];
+    const dot = g.reduceSum(g.mul(dy!, y), [axis], true);
+    return [g.mul(y, g.sub(dy!, dot))];
+  },
+  LayerNormalization: (g, n, dys) => {
+    const [x, gamma, beta] = n.inputs;
+    const [, mean, inv] = n.outputs;
+    const dy = dys[0];
+    if (!dy) return [undefined, undefined, undefined];
+    if (dys[1] || dys[2]) throw new GraphError('gradients through LayerNormalization statistics are not supported');
+    const s = g.shape(x);
+    const batchAxes = s.slice(0, -1).map((_, i) => i);
+    const xhat = g.mul(g.sub(x, mean), inv);
+    const dgamma = g.reshape(g.reduceSum(g.mul(dy, xhat), batchAxes, true), g.shape(gamma));
+    const dbeta = g.reshape(g.reduceSum(dy, batchAxes, true), g.shape(beta));
+    // dx = inv * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+    const dxhat = g.mul(dy, gamma);
+    const m1 = g.reduceMean(dxhat, [-1], true);
+    const m2 = g.reduceMean(g.mul(dxhat, xhat), [-1], true);
+    const dx = g.mul(inv, g.sub(g.sub(dxhat, m1), g.mul(xhat, m2)));
+    return [dx, dgamma, dbeta];
+  },
+  Gather: (g, n, [dy]) => {
+    const [data, idx] = n.inputs;
+    if (attrInt(n, 'axis', 0) !== 0) throw new GraphError('Gather gradient supports axis 0');
+    const sd = g.shape(data), si = g.shape(idx);
+    const rows = si.reduce((a, b) => a * b, 1);
+    const inner = sd.slice(1);
+    // ScatterND(add) accumulates repeated rows (tokens that occur several times in a batch).
+    const idxNd = si[si.length - 1] === 1 ? g.reshape(idx, [rows, 1]) : g.reshape(idx, [rows, 1]);
+    const upd = g.reshape(dy!, [rows, ...inner]);
+    return [g.scatterNDAdd(g.zeros(sd), idxNd, upd), undefined];
+  },
+  GatherElements: (g, n, [dy]) => {
+    const [data, idx] = n.inputs;
+    const axis = attrInt(n, 'axis', 0);
+    return [g.scatterElementsAdd(g.zeros(g.shape(data)), idx, dy!, axis), undefined];
+  },
+  ReduceMax: () => {
+    throw new GraphError('ReduceMax is not differentiable here; mark its output with stopGradient');
+  },
+};
+
+export function hasRule(op: string): boolean {
+  return op in rules;
+}
+export const differentiableOps = Object.keys(rules).filter((k) => k !== 'ReduceMax');
+
+/**
+ * Appends the backward pass of `loss` (a scalar or any tensor, seeded with ones or `seed`) and
+ * returns the gradient value of each requested input, in order.
+ */
+export function gradients(g: Graph, loss: string, wrt: string[], seed?: string): string[] {
+  // Forward pass: which values depend on a wrt value (only those need gradients).
+  const needs = new Set(wrt);
+  const active: Node[] = [];
+  for (const node of g.nodes) {
+    if (node.inputs.some((i) => needs.has(i))) {
+      for (const o of node.outputs) if (!g.stopGradient.has(o)) needs.add(o);
+      active.push(node);
+    }
+  }
+  if (!needs.has(loss)) throw new GraphError(`loss '${loss}' does not depend on the requested inputs`);
+  const grads = new Map<string, string>();
+  grads.set(loss, seed ?? g.expand(g.constF(1), g.shape(loss)));
+  const accumulate = (name: string, d: string) => {
+    const prev = grads.get(name);
+    grads.set(name, prev ? g.add(prev, d) : d);
+  };
+  for (let k = active.length - 1; k >= 0; k--) {
+    const node = active[k];
+    const dOut = node.outputs.map((o) => grads.get(o));
+    if (dOut.every((d) => d === undefined)) continue;
+    const rule = rules[node.op];
+    if (!rule) throw new GraphError(`no gradient rule for op ${node.op}`);
+    const dIn = rule(g, node, dOut);
+    node.inputs.forEach((inp, i) => {
+      const d = dIn[i];
+      if (d && inp && needs.has(inp)) accumulate(inp, d);
+    });
+  }
+  return wrt.map((w) => grads.get(w) ?? g.zeros(g.shape(w)));
+}

@@ -1,0 +1,280 @@
+/**
+ * A small typed tensor IR that maps 1:1 onto ONNX nodes. Every builder method infers the static
+ * output shape, because the autodiff rules need shapes to undo broadcasting and the runtime needs
+ * them to allocate nothing by surprise. Graphs are built in topological order by construction.
+ */
+
+export type DType = 'float32' | 'int64' | 'int32' | 'bool';
+export type Shape = number[];
+
+export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
+
+export interface Node {
+  op: string;
+  inputs: string[]; // '' marks an omitted optional input
+  outputs: string[];
+  attrs: Record<string, AttrValue>;
+  domain?: string;
+}
+
+export interface ValueInfo {
+  name: string;
+  dtype: DType;
+  shape: Shape;
+}
+
+export interface Initializer extends ValueInfo {
+  data: Float32Array | BigInt64Array | Int32Array | Uint8Array;
+}
+
+export class GraphError extends Error {}
+
+const numel = (s: Shape) => s.reduce((a, b) => a * b, 1);
+export { numel };
+
+/** Broadcast two shapes numpy-style (ONNX multidirectional broadcasting). */
+export function broadcastShapes(a: Shape, b: Shape): Shape {
+  const n = Math.max(a.length, b.length);
+  const out: Shape = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw new GraphError(`cannot broadcast [${a}] with [${b}]`);
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+const normAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+
+export class Graph {
+  readonly nodes: Node[] = [];
+  readonly values = new Map<string, ValueInfo>();
+  readonly inputs: string[] = [];
+  readonly outputs: string[] = [];
+  readonly initializers = new Map<string, Initializer>();
+  /** Values through which no gradient flows (e.g. the max in a stable log-sum-exp). */
+  readonly stopGradient = new Set<string>();
+  private counter = 0;
+  private constCache = new Map<string, string>();
+
+  constructor(readonly name = 'shapelab') {}
+
+  fresh(hint: string): string {
+    let name: string;
+    do name = `${hint}_${this.counter++}`;
+    while (this.values.has(name));
+    return name;
+  }
+
+  info(name: string): ValueInfo {
+    const v = this.values.get(name);
+    if (!v) throw new GraphError(`unknown value '${name}'`);
+    return v;
+  }
+  shape(name: string): Shape {
+    return this.info(name).shape;
+  }
+  dtype(name: string): DType {
+    return this.info(name).dtype;
+  }
+
+  private define(name: string, dtype: DType, shape: Shape): string {
+    if (this.values.has(name)) throw new GraphError(`value '${name}' defined twice`);
+    if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new GraphError(`bad shape [${shape}] for '${name}'`);
+    this.values.set(name, { name, dtype, shape: [...shape] });
+    return name;
+  }
+
+  input(name: string, dtype: DType, shape: Shape): string {
+    this.define(name, dtype, shape);
+    this.inputs.push(name);
+    return name;
+  }
+
+  output(name: string): void {
+    this.info(name);
+    if (!this.outputs.includes(name)) this.outputs.push(name);
+  }
+
+  initializer(name: string, dtype: DType, shape: Shape, data: Initializer['data']): string {
+    if (data.length !== numel(shape)) throw new GraphError(`initializer '${name}': ${data.length} values for shape [${shape}]`);
+    this.define(name, dtype, shape);
+    this.initializers.set(name, { name, dtype, shape: [...shape], data });
+    return name;
+  }
+
+  /** A float constant (deduplicated). */
+  constF(values: number | number[], shape?: Shape): string {
+    const arr = typeof values === 'number' ? [values] : values;
+    const shp = shape ?? (typeof values === 'number' ? [] : [arr.length]);
+    const key = `f:${shp.join('x')}:${arr.join(',')}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = this.initializer(this.fresh('c'), 'float32', shp, Float32Array.from(arr));
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  /** An int64 constant vector (axes, shapes, slice bounds). */
+  constI64(values: number[]): string {
+    const key = `i:${values.join(',')}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = this.initializer(this.fresh('ci'), 'int64', [values.length], BigInt64Array.from(values.map((v) => BigInt(v))));
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  /** Appends a node whose outputs have the given dtypes/shapes. */
+  node(op: string, inputs: string[], outs: { dtype: DType; shape: Shape; name?: string }[], attrs: Record<string, AttrValue> = {}, domain?: string): string[] {
+    for (const i of inputs) if (i !== '') this.info(i);
+    const outputs = outs.map((o) => this.define(o.name ?? this.fresh(op.toLowerCase()), o.dtype, o.shape));
+    this.nodes.push({ op, inputs, outputs, attrs, domain });
+    return outputs;
+  }
+
+  private unary(op: string, x: string, attrs: Record<string, AttrValue> = {}): string {
+    return this.node(op, [x], [{ dtype: this.dtype(x), shape: this.shape(x) }], attrs)[0];
+  }
+  private binary(op: string, a: string, b: string): string {
+    return this.node(op, [a, b], [{ dtype: this.dtype(a), shape: broadcastShapes(this.shape(a), this.shape(b)) }])[0];
+  }
+
+  // ---- elementwise ----
+  add(a: string, b: string) { return this.binary('Add', a, b); }
+  sub(a: string, b: string) { return this.binary('Sub', a, b); }
+  mul(a: string, b: string) { return this.binary('Mul', a, b); }
+  div(a: string, b: string) { return this.binary('Div', a, b); }
+  pow(a: string, b: string) { return this.binary('Pow', a, b); }
+  neg(x: string) { return this.unary('Neg', x); }
+  exp(x: string) { return this.unary('Exp', x); }
+  log(x: string) { return this.unary('Log', x); }
+  sqrt(x: string) { return this.unary('Sqrt', x); }
+  tanh(x: string) { return this.unary('Tanh', x); }
+  sigmoid(x: string) { return this.unary('Sigmoid', x); }
+  erf(x: string) { return this.unary('Erf', x); }
+  identity(x: string, name?: string) {
+    return this.node('Identity', [x], [{ dtype: this.dtype(x), shape: this.shape(x), name }])[0];
+  }
+  /** GELU (opset 20), 'none' = exact erf form. */
+  gelu(x: string) { return this.unary('Gelu', x, { approximate: 'none' }); }
+  scale(x: string, s: number) { return s === 1 ? x : this.mul(x, this.constF(s)); }
+  clip(x: string, lo: string | '', hi: string | '') {
+    return this.node('Clip', [x, lo, hi], [{ dtype: this.dtype(x), shape: this.shape(x) }])[0];
+  }
+  where(cond: string, a: string, b: string) {
+    const shape = broadcastShapes(broadcastShapes(this.shape(cond), this.shape(a)), this.shape(b));
+    return this.node('Where', [cond, a, b], [{ dtype: this.dtype(a), shape }])[0];
+  }
+  greater(a: string, b: string) {
+    return this.node('Greater', [a, b], [{ dtype: 'bool', shape: broadcastShapes(this.shape(a), this.shape(b)) }])[0];
+  }
+
+  // ---- linear algebra ----
+  matmul(a: string, b: string): string {
+    const sa = this.shape(a), sb = this.shape(b);
+    if (sa.length < 2 || sb.length < 2) throw new GraphError('matmul needs rank >= 2 operands');
+    const [m, k] = sa.slice(-2), [k2, n] = sb.slice(-2);
+    if (k !== k2) throw new GraphError(`matmul inner dims differ: [${sa}] x [${sb}]`);
+    const batch = broadcastShapes(sa.slice(0, -2), sb.slice(0, -2));
+    return this.node('MatMul', [a, b], [{ dtype: 'float32', shape: [...batch, m, n] }])[0];
+  }
+  gemm(a: string, b: string, c: string | null, opts: { transA?: boolean; transB?: boolean; alpha?: number } = {}): string {
+    const sa = this.shape(a), sb = this.shape(b);
+    if (sa.length !== 2 || sb.length !== 2) throw new GraphError('gemm needs 2-D operands');
+    const [m, k] = opts.transA ? [sa[1], sa[0]] : sa;
+    const [k2, n] = opts.transB ? [sb[1], sb[0]] : sb;
+    if (k !== k2) throw new GraphError(`gemm inner dims differ: [${sa}]${opts.transA ? 'T' : ''} x [${sb}]${opts.transB ? 'T' : ''}`);
+    if (c) broadcastShapes([m, n], this.shape(c));
+    const attrs: Record<string, AttrValue> = {};
+    if (opts.transA) attrs.transA = 1;
+    if (opts.transB) attrs.transB = 1;
+    if (opts.alpha !== undefined && opts.alpha !== 1) attrs.alpha = { float: opts.alpha };
+    return this.node('Gemm', c ? [a, b, c] : [a, b], [{ dtype: 'float32', shape: [m, n] }], attrs)[0];
+  }
+
+  // ---- shape ops ----
+  reshape(x: string, shape: Shape): string {
+    if (numel(shape) !== numel(this.shape(x))) throw new GraphError(`reshape [${this.shape(x)}] -> [${shape}] changes size`);
+    if (shape.length === this.shape(x).length && shape.every((d, i) => d === this.shape(x)[i])) return x;
+    return this.node('Reshape', [x, this.constI64(shape)], [{ dtype: this.dtype(x), shape }])[0];
+  }
+  transpose(x: string, perm: number[]): string {
+    const s = this.shape(x);
+    if (perm.length !== s.length) throw new GraphError(`transpose perm [${perm}] for rank ${s.length}`);
+    return this.node('Transpose', [x], [{ dtype: this.dtype(x), shape: perm.map((p) => s[p]) }], { perm })[0];
+  }
+  slice(x: string, axis: number, start: number, end: number): string {
+    const s = [...this.shape(x)];
+    const ax = normAxis(axis, s.length);
+    if (!(0 <= start && start <= end && end <= s[ax])) throw new GraphError(`slice [${start}, ${end}) out of range for dim ${s[ax]}`);
+    s[ax] = end - start;
+    return this.node('Slice', [x, this.constI64([start]), this.constI64([end]), this.constI64([ax])], [{ dtype: this.dtype(x), shape: s }])[0];
+  }
+  split(x: string, axis: number, sizes: number[]): string[] {
+    const s = this.shape(x);
+    const ax = normAxis(axis, s.length);
+    if (sizes.reduce((a, b) => a + b, 0) !== s[ax]) throw new GraphError(`split sizes [${sizes}] do not sum to ${s[ax]}`);
+    return this.node('Split', [x, this.constI64(sizes)], sizes.map((n) => ({ dtype: this.dtype(x), shape: s.map((d, i) => (i === ax ? n : d)) })), { axis: ax });
+  }
+  concat(xs: string[], axis: number): string {
+    const s0 = this.shape(xs[0]);
+    const ax = normAxis(axis, s0.length);
+    let total = 0;
+    for (const x of xs) {
+      const s = this.shape(x);
+      if (s.length !== s0.length || s.some((d, i) => i !== ax && d !== s0[i])) throw new GraphError(`concat shapes differ: [${s0}] vs [${s}]`);
+      total += s[ax];
+    }
+    if (xs.length === 1) return xs[0];
+    return this.node('Concat', xs, [{ dtype: this.dtype(xs[0]), shape: s0.map((d, i) => (i === ax ? total : d)) }], { axis: ax })[0];
+  }
+  expand(x: string, shape: Shape): string {
+    return this.node('Expand', [x, this.constI64(shape)], [{ dtype: this.dtype(x), shape: broadcastShapes(this.shape(x), shape) }])[0];
+  }
+
+  // ---- reductions ----
+  private reduce(op: string, x: string, axes: number[], keepdims: boolean): string {
+    const s = this.shape(x);
+    const ax = axes.map((a) => normAxis(a, s.length));
+    const shape = keepdims ? s.map((d, i) => (ax.includes(i) ? 1 : d)) : s.filter((_, i) => !ax.includes(i));
+    return this.node(op, [x, this.constI64(ax)], [{ dtype: this.dtype(x), shape }], { keepdims: keepdims ? 1 : 0 })[0];
+  }
+  reduceSum(x: string, axes: number[], keepdims = true) { return this.reduce('ReduceSum', x, axes, keepdims); }
+  reduceMean(x: string, axes: number[], keepdims = true) { return this.reduce('ReduceMean', x, axes, keepdims); }
+  reduceMax(x: string, axes: number[], keepdims = true) { return this.reduce('ReduceMax', x, axes, keepdims); }
+
+  // ---- nn ----
+  softmax(x: string, axis = -1) { return this.unary('Softmax', x, { axis }); }
+  /** LayerNormalization over the last axis; returns [y, mean, invStdDev] (the latter two keepdims). */
+  layerNorm(x: string, gamma: string, beta: string, eps = 1e-5): [string, string, string] {
+    const s = this.shape(x);
+    const stat = [...s.slice(0, -1), 1];
+    const [y, mean, inv] = this.node(
+      'LayerNormalization',
+      [x, gamma, beta],
+      [{ dtype: 'float32', shape: s }, { dtype: 'float32', shape: stat }, { dtype: 'float32', shape: stat }],
+      { axis: -1, epsilon: { float: eps } },
+    );
+    return [y, mean, inv];
+  }
+  gather(data: string, indices: string, axis = 0): string {
+    const sd = this.shape(data), si = this.shape(indices);
+    const ax = normAxis(axis, sd.length);
+    return this.node('Gather', [data, indices], [{ dtype: this.dtype(data), shape: [...sd.slice(0, ax), ...si, ...sd.slice(ax + 1)] }], { axis: ax })[0];
+  }
+  gatherElements(data: string, indices: string, axis: number): string {
+    return this.node('GatherElements', [data, indices], [{ dtype: this.dtype(data), shape: this.shape(indices) }], { axis: normAxis(axis, this.shape(data).length) })[0];
+  }
+  scatterElementsAdd(data: string, indices: string, updates: string, axis: number): string {
+    return this.node('ScatterElements', [data, indices, updates], [{ dtype: this.dtype(data), shape: this.shape(data) }], { axis: normAxis(axis, this.shape(data).length), reduction: 'add' })[0];
+  }
+  scatterNDAdd(data: string, indices: string, updates: string): string {
+    return this.node('ScatterND', [data, indices, updates], [{ dtype: this.dtype(data), shape: this.shape(data) }], { reduction: 'add' })[0];
+  }
+  /** Zeros of a shape without ConstantOfShape (which leaves the WebGPU EP): Expand of a scalar. */
+  zeros(shape: Shape): string {
+    return this.expand(this.constF(0), shape);
+  }
+}
