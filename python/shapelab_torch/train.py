@@ -1,0 +1,1116 @@
+#!/usr/bin/env python3
+"""ShapeLab PyTorch trainer: the one PyTorch implementation of the ShapeLab GPT.
+
+It is both (a) the independent parity reference for ShapeLab's local ONNX trainer and (b) the
+program `shapelab export torch` writes for cluster runs (torchrun, DDP or FSDP).
+
+Contracts it follows (in the ShapeLab repository):
+  docs/model.md         parameter names, [in, out] weight layout, forward, AdamW, schedule
+  docs/run-format.md    run folder: config.json, metrics.jsonl, events.jsonl, checkpoints
+  docs/shard-format.md  tokenized binary shards
+  docs/torch-export.md  this program's config.json, flags, growth semantics, parity mode
+
+Per-depth multipliers and per-group AdamW settings are NOT derived here: they are read from the
+config's `transfers` map, which ShapeLab's TypeScript core (src/core/param/parameterization.ts)
+computed. Torch is imported lazily, so `--print-schedule` works without it.
+
+Run:
+  single node:  torchrun --standalone --nproc_per_node=8 train.py --config config.json --data data/
+  multi node:   torchrun --nnodes=N --node_rank=R --nproc_per_node=8 \
+                    --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 train.py --config config.json --data data/
+  parity:       python3 train.py --config config.json --init init.safetensors --batches batches.bin \
+                    --steps 100 --device cuda --deterministic --out run/
+Only torch, numpy and the standard library are used (safetensors files are read and written
+by the small codec below, which follows the safetensors format exactly).
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+# ----------------------------------------------------------------------------------------------
+# Pure-Python parts (no torch, no numpy): schedule, config, growth order, shard header.
+# ----------------------------------------------------------------------------------------------
+
+GROUPS = ("embedding", "preLN", "hidden", "hiddenBias", "finalLN", "unembedding")
+
+
+def lr_factor(step, schedule):
+    """Schedule factor s_t in [0, 1] for the 1-based step t (docs/model.md, "Schedule").
+
+    schedule: {kind: 'cosine'|'wsd'|'constant', warmupSteps W, totalSteps N, minLrRatio r,
+               decayFraction f (wsd only)}
+      t <= W (W > 0):  s = t / W                                     (linear warmup)
+      cosine:          p = min(1, (t - W) / max(1, N - W));  s = r + (1 - r) * 0.5 * (1 + cos(pi p))
+      wsd:             D = min(N - W, floor(f * N + 0.5)) decay steps;  S = N - D
+                       t <= S: s = 1 ;  else s = 1 - (1 - r) * min(1, (t - S) / D)
+      constant:        s = 1
+    Steps past N keep the value at N.
+    """
+    t = int(step)
+    kind = schedule.get("kind", "cosine")
+    W = int(schedule.get("warmupSteps", 0))
+    N = int(schedule["totalSteps"])
+    r = float(schedule.get("minLrRatio", 0.0))
+    if W > 0 and t <= W:
+        return t / W
+    if kind == "constant":
+        return 1.0
+    if kind == "cosine":
+        p = min(1.0, (t - W) / max(1, N - W))
+        return r + (1.0 - r) * 0.5 * (1.0 + math.cos(math.pi * p))
+    if kind == "wsd":
+        f = float(schedule.get("decayFraction", 0.2))
+        D = min(max(0, N - W), int(math.floor(f * N + 0.5)))
+        S = N - D
+        if D <= 0 or t <= S:
+            return 1.0
+        return 1.0 - (1.0 - r) * min(1.0, (t - S) / D)
+    raise ValueError("unknown schedule kind %r" % kind)
+
+
+def growth_events(config):
+    """The config's growth events (object, list or null) as a list sorted by atStep."""
+    g = config.get("growth")
+    if not g:
+        return []
+    events = g if isinstance(g, list) else [g]
+    return sorted(events, key=lambda e: int(e["atStep"]))
+
+
+def growth_operator(event):
+    """('stack'|'interleave'|'partial', (a, b) or None) from a growth event."""
+    op = event.get("operator", "stack")
+    if isinstance(op, dict):
+        if "partial" in op:
+            a, b = op["partial"]
+            return "partial", (int(a), int(b))
+        kind = op.get("kind")
+        if kind == "partial":
+            a, b = op["range"]
+            return "partial", (int(a), int(b))
+        return kind, None
+    if op == "partial":
+        a, b = event["range"]
+        return "partial", (int(a), int(b))
+    if op in ("stack", "interleave"):
+        return op, None
+    raise ValueError("unknown growth operator %r" % (op,))
+
+
+def growth_sources(depth, factor, operator, rng=None):
+    """For each block of the grown model, the index of the source block (0-based).
+
+    stack:       [0..L-1] repeated g times            (G_stack, whole-stack order)
+    interleave:  0,0,..,1,1,..  (each block g times)
+    partial:     blocks a..b (inclusive) repeated: 0..b, then (g-1) extra copies of a..b, then b+1..L-1
+    """
+    L, g = int(depth), int(factor)
+    if g < 1:
+        raise ValueError("growth factor must be >= 1")
+    if operator == "stack":
+        return [i for _ in range(g) for i in range(L)]
+    if operator == "interleave":
+        return [i for i in range(L) for _ in range(g)]
+    if operator == "partial":
+        a, b = rng
+        if not (0 <= a <= b < L):
+            raise ValueError("partial range [%d, %d] outside 0..%d" % (a, b, L - 1))
+        return list(range(0, b + 1)) + list(range(a, b + 1)) * (g - 1) + list(range(b + 1, L))
+    raise ValueError("unknown growth operator %r" % (operator,))
+
+
+def depth_plan(config):
+    """[(fromStep, depth)] from the initial depth through every growth event."""
+    depth = int(config["model"]["depth"])
+    plan = [(0, depth)]
+    for ev in growth_events(config):
+        op, rng = growth_operator(ev)
+        depth = len(growth_sources(depth, int(ev["factor"]), op, rng))
+        plan.append((int(ev["atStep"]), depth))
+    return plan
+
+
+def schedule_of(config):
+    sch = dict(config.get("schedule") or {})
+    sch.setdefault("kind", "cosine")
+    sch.setdefault("warmupSteps", 0)
+    sch.setdefault("minLrRatio", 0.0)
+    sch.setdefault("totalSteps", int(config["steps"]))
+    return sch
+
+
+def step_factor(step, config, origin=0):
+    """s_t for the 1-based global step t, given the schedule origin (0, or the atStep of the
+    last growth event with lrPolicy 'rewarm': then the schedule restarts there, warmup included,
+    over the remaining totalSteps - origin steps)."""
+    sch = schedule_of(config)
+    if origin:
+        sch = dict(sch, totalSteps=int(sch["totalSteps"]) - origin)
+    return lr_factor(step - origin, sch)
+
+
+def schedule_origin_at(step, config):
+    """The schedule origin in force at the 1-based global step `step`."""
+    origin = 0
+    for ev in growth_events(config):
+        if int(ev["atStep"]) < step and ev.get("lrPolicy", "continue") == "rewarm":
+            origin = int(ev["atStep"])
+    return origin
+
+
+def load_config(path):
+    with open(path, "r", encoding="utf-8") as f:
+        cfg = json.load(f)
+    validate_config(cfg)
+    return cfg
+
+
+def validate_config(cfg):
+    def need(cond, msg):
+        if not cond:
+            raise ValueError("config: " + msg)
+
+    m = cfg.get("model")
+    need(isinstance(m, dict), "missing 'model'")
+    for k in ("vocabSize", "contextLength", "width", "depth", "heads"):
+        need(isinstance(m.get(k), int) and m[k] > 0, "model.%s must be a positive integer" % k)
+    need(m["width"] % m["heads"] == 0, "model.width must be divisible by model.heads")
+    need(isinstance(cfg.get("steps"), int) and cfg["steps"] > 0, "steps must be a positive integer")
+    need(isinstance(cfg.get("batchSize"), int) and cfg["batchSize"] > 0, "batchSize must be a positive integer")
+    tr = cfg.get("transfers")
+    need(isinstance(tr, dict) and tr, "missing 'transfers' (per-depth transfer written by ShapeLab)")
+    for _, d in depth_plan(cfg):
+        need(str(d) in tr, "transfers has no entry for depth %d" % d)
+    for key, t in tr.items():
+        for g in GROUPS:
+            need(g in t.get("groups", {}), "transfers[%s].groups.%s missing" % (key, g))
+        for k in ("residualMultiplier", "outputMultiplier", "inputMultiplier", "attentionScale"):
+            need(isinstance(t.get(k), (int, float)), "transfers[%s].%s missing" % (key, k))
+    lr_factor(1, schedule_of(cfg))  # raises on an unknown kind
+    for ev in growth_events(cfg):
+        need(ev.get("multiplierPolicy", "switch") in ("keep", "switch", "rescale"), "growth.multiplierPolicy")
+        need(ev.get("optimizerPolicy", "reset") in ("reset", "copy"), "growth.optimizerPolicy")
+        need(ev.get("lrPolicy", "continue") in ("continue", "rewarm"), "growth.lrPolicy")
+        need(0 < int(ev["atStep"]) < cfg["steps"], "growth.atStep must be within 1..steps-1")
+
+
+def config_hash(cfg):
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# --- shards (docs/shard-format.md) ---
+
+SHARD_MAGIC = b"SLAB"
+SHARD_DTYPES = {1: ("uint16", 2), 2: ("uint32", 4)}
+
+
+def read_shard_header(path):
+    """{version, dtype, itemsize, count, vocab, tokenizer, offset} of a ShapeLab token shard."""
+    with open(path, "rb") as f:
+        head = f.read(28)
+        if len(head) < 28 or head[:4] != SHARD_MAGIC:
+            raise ValueError("%s: not a ShapeLab shard (bad magic)" % path)
+        version, code, count, vocab, nlen = struct.unpack("<IIQII", head[4:28])
+        if version != 1:
+            raise ValueError("%s: unsupported shard version %d" % (path, version))
+        if code not in SHARD_DTYPES:
+            raise ValueError("%s: unknown dtype code %d" % (path, code))
+        name = f.read(nlen)
+        if len(name) != nlen:
+            raise ValueError("%s: truncated header" % path)
+    offset = ((28 + nlen + 63) // 64) * 64
+    dtype, itemsize = SHARD_DTYPES[code]
+    size = os.path.getsize(path)
+    if size != offset + count * itemsize:
+        raise ValueError("%s: size %d != header %d + %d tokens * %d" % (path, size, offset, count, itemsize))
+    return {"version": version, "dtype": dtype, "itemsize": itemsize, "count": count, "vocab": vocab,
+            "tokenizer": name.decode("utf-8"), "offset": offset}
+
+
+def write_shard(path, tokens, vocab, tokenizer="byte"):
+    """Writes a shard from a sequence of ints (used by tests and small tools)."""
+    import array
+    code = 1 if vocab <= 65536 else 2
+    arr = array.array("H" if code == 1 else "I", tokens)
+    if sys.byteorder != "little":
+        arr.byteswap()
+    name = tokenizer.encode("utf-8")
+    head = SHARD_MAGIC + struct.pack("<IIQII", 1, code, len(arr), vocab, len(name)) + name
+    head += b"\0" * (((len(head) + 63) // 64) * 64 - len(head))
+    with open(path, "wb") as f:
+        f.write(head)
+        f.write(arr.tobytes())
+
+
+def list_shards(path):
+    """(train_files, val_files) for a .bin file or a folder (train*.bin / val*.bin, else all *.bin)."""
+    if os.path.isfile(path):
+        return [path], []
+    if not os.path.isdir(path):
+        raise ValueError("--data %s: no such file or folder" % path)
+    files = sorted(f for f in os.listdir(path) if f.endswith(".bin"))
+    val = [os.path.join(path, f) for f in files if f.startswith("val")]
+    train = [os.path.join(path, f) for f in files if f.startswith("train")]
+    if not train:
+        train = [os.path.join(path, f) for f in files if not f.startswith("val")]
+    if not train:
+        raise ValueError("--data %s: no .bin shards" % path)
+    return train, val
+
+
+# --- safetensors codec (format: u64 header length, JSON header, data; little-endian) ---
+
+_ST_DTYPES = {"F32": ("float32", 4), "F16": ("float16", 2), "BF16": (None, 2), "I32": ("int32", 4),
+              "I64": ("int64", 8), "F64": ("float64", 8)}
+
+
+def read_safetensors(path):
+    """(tensors: name -> numpy array, metadata: dict). BF16 is widened to float32."""
+    import numpy as np
+    with open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 8:
+        raise ValueError("%s: not a safetensors file" % path)
+    (n,) = struct.unpack("<Q", raw[:8])
+    if n > len(raw) - 8:
+        raise ValueError("%s: header length %d past the end of the file" % (path, n))
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {}) or {}
+    data = memoryview(raw)[8 + n:]
+    out = {}
+    for name, info in header.items():
+        s, e = info["data_offsets"]
+        if not (0 <= s <= e <= len(data)):
+            raise ValueError("%s: tensor %s has offsets outside the data section" % (path, name))
+        dt = info["dtype"]
+        if dt not in _ST_DTYPES:
+            raise ValueError("%s: tensor %s has unsupported dtype %s" % (path, name, dt))
+        if dt == "BF16":
+            a = np.frombuffer(data[s:e], dtype="<u2").astype(np.uint32) << 16
+            a = a.view(np.float32)
+        else:
+            a = np.frombuffer(data[s:e], dtype="<" + np.dtype(_ST_DTYPES[dt][0]).str[1:])
+        out[name] = a.reshape(info["shape"]).copy()
+    return out, meta
+
+
+def write_safetensors(path, tensors, metadata):
+    """Writes float32/int32 numpy arrays; metadata values become strings; adds `sha256` of the data
+    section. Written to a temp file, fsynced and renamed."""
+    import numpy as np
+    names = sorted(tensors)
+    header, chunks, off = {}, [], 0
+    for name in names:
+        a = np.ascontiguousarray(tensors[name])
+        if a.dtype == np.float32:
+            dt = "F32"
+        elif a.dtype == np.int32:
+            dt = "I32"
+        else:
+            a, dt = a.astype(np.float32), "F32"
+        b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        chunks.append(b)
+        off += len(b)
+    h = hashlib.sha256()
+    for c in chunks:
+        h.update(c)
+    meta = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in metadata.items()}
+    meta["sha256"] = h.hexdigest()
+    header["__metadata__"] = meta
+    hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hb += b" " * ((8 - len(hb) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(hb)))
+        f.write(hb)
+        for c in chunks:
+            f.write(c)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_atomic_text(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def group_of(name):
+    """The transfer group of a parameter name (docs/model.md)."""
+    if name in ("wte", "wpe"):
+        return "embedding"
+    if name.startswith("ln_f."):
+        return "finalLN"
+    if name == "lm_head.weight":
+        return "unembedding"
+    if name.startswith("h."):
+        part = name.split(".", 2)[2]
+        if part.startswith("ln1.") or part.startswith("ln2."):
+            return "preLN"
+        return "hidden" if part.endswith(".weight") else "hiddenBias"
+    raise ValueError("unknown parameter %r" % name)
+
+
+def depth_of_names(names):
+    blocks = {int(n.split(".")[1]) for n in names if n.startswith("h.")}
+    return (max(blocks) + 1) if blocks else 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Torch parts (imported lazily).
+# ----------------------------------------------------------------------------------------------
+
+torch = None
+nn = None
+F = None
+
+
+def _import_torch():
+    global torch, nn, F
+    import torch as _t
+    import torch.nn as _nn
+    import torch.nn.functional as _F
+    torch, nn, F = _t, _nn, _F
+
+
+def build_model_classes():
+    class Dense(nn.Module):
+        """y = x @ W + b with W stored [in, out] (docs/model.md)."""
+
+        def __init__(self, n_in, n_out, bias=True):
+            super().__init__()
+            self.weight = nn.Parameter(torch.zeros(n_in, n_out))
+            self.bias = nn.Parameter(torch.zeros(n_out)) if bias else None
+
+        def forward(self, x):
+            y = x @ self.weight
+            return y + self.bias if self.bias is not None else y
+
+    class LayerNorm(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(d))
+            self.bias = nn.Parameter(torch.zeros(d))
+
+        def forward(self, x):
+            return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, 1e-5)
+
+    class Attention(nn.Module):
+        def __init__(self, d, heads, scale, math_attention):
+            super().__init__()
+            self.qkv = Dense(d, 3 * d)
+            self.proj = Dense(d, d)
+            self.heads, self.scale, self.math = heads, scale, math_attention
+
+        def forward(self, x, mask):
+            B, T, d = x.shape
+            H = self.heads
+            q, k, v = self.qkv(x).split(d, dim=-1)
+            q = q.view(B, T, H, d // H).transpose(1, 2)
+            k = k.view(B, T, H, d // H).transpose(1, 2)
+            v = v.view(B, T, H, d // H).transpose(1, 2)
+            if self.math:
+                s = (q @ k.transpose(-2, -1)) * self.scale + mask  # additive -1e9 causal mask
+                o = torch.softmax(s, dim=-1) @ v
+            else:
+                o = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
+            return self.proj(o.transpose(1, 2).reshape(B, T, d))
+
+    class MLP(nn.Module):
+        def __init__(self, d, f):
+            super().__init__()
+            self.fc = Dense(d, f)
+            self.proj = Dense(f, d)
+
+        def forward(self, x):
+            return self.proj(F.gelu(self.fc(x)))  # exact erf GELU
+
+    class Block(nn.Module):
+        def __init__(self, d, heads, f, scale, math_attention):
+            super().__init__()
+            self.ln1 = LayerNorm(d)
+            self.attn = Attention(d, heads, scale, math_attention)
+            self.ln2 = LayerNorm(d)
+            self.mlp = MLP(d, f)
+            self.residual = 1.0
+
+        def forward(self, x, mask):
+            x = x + self.residual * self.attn(self.ln1(x), mask)
+            x = x + self.residual * self.mlp(self.ln2(x))
+            return x
+
+    class GPT(nn.Module):
+        def __init__(self, m, depth, mult, math_attention):
+            super().__init__()
+            V, T, d, H = m["vocabSize"], m["contextLength"], m["width"], m["heads"]
+            f = m.get("mlpWidth") or 4 * d
+            self.tied = bool(m.get("tiedEmbeddings", True))
+            self.wte = nn.Parameter(torch.zeros(V, d))
+            self.wpe = nn.Parameter(torch.zeros(T, d))
+            self.h = nn.ModuleList([Block(d, H, f, mult["attentionScale"], math_attention) for _ in range(depth)])
+            for b in self.h:
+                b.residual = float(mult["residualMultiplier"])
+            self.ln_f = LayerNorm(d)
+            if not self.tied:
+                self.lm_head = Dense(d, V, bias=False)
+            self.input_mult = float(mult["inputMultiplier"])
+            self.output_mult = float(mult["outputMultiplier"])
+            self.T = T
+
+        def forward(self, tokens, targets=None):
+            B, T = tokens.shape
+            mask = torch.triu(torch.full((T, T), -1e9, device=tokens.device, dtype=self.wte.dtype), diagonal=1)
+            x = self.input_mult * (self.wte[tokens] + self.wpe[:T])
+            for b in self.h:
+                x = b(x, mask)
+            x = self.ln_f(x)
+            w_out = self.wte.t() if self.tied else self.lm_head.weight
+            logits = (x @ w_out) * self.output_mult
+            if targets is None:
+                return logits
+            return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    return GPT, Block
+
+
+# ---------------------------------------------------------------------------------------------- 
+
+
+class Trainer:
+    def __init__(self, args, cfg):
+        self.args, self.cfg = args, cfg
+        self.m = cfg["model"]
+        self.opt = dict({"beta1": 0.9, "beta2": 0.95, "clip": 1.0}, **(cfg.get("optimizer") or {}))
+        self.setup_dist()
+        self.GPT, self.Block = build_model_classes()
+        self.depth = int(self.m["depth"])
+        self.res_mult = None  # None: the transfer of the current depth
+        self.adam_t = 0
+        self.step = 0
+        self.tokens = 0
+        self.origin = 0
+        self.model = None
+        self.state = {}  # name -> (m, v), local shards under FSDP
+
+    # --- distributed ---
+    def setup_dist(self):
+        a = self.args
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        want = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if want == "cuda":
+            if not torch.cuda.is_available():
+                raise SystemExit("train.py: --device cuda but CUDA is not available")
+            torch.cuda.set_device(self.local_rank)
+            self.device = torch.device("cuda", self.local_rank)
+        else:
+            self.device = torch.device("cpu")
+        self.dist = self.world > 1
+        if self.dist:
+            import torch.distributed as dist
+            dist.init_process_group(backend="nccl" if self.device.type == "cuda" else "gloo")
+        if self.args.fsdp and not self.dist:
+            self.log("note: --fsdp with a single process: running unsharded")
+        self.fsdp = bool(self.args.fsdp and self.dist)
+        B = int(self.args.batch_size or self.cfg["batchSize"])
+        if B % self.world != 0:
+            raise SystemExit("train.py: global batch %d is not divisible by %d processes" % (B, self.world))
+        self.B, self.local_B = B, B // self.world
+        if a.deterministic:
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
+            torch.set_float32_matmul_precision("highest")
+        else:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+
+    def log(self, msg):
+        if self.rank == 0:
+            print(msg, flush=True)
+
+    def allreduce_sum(self, t):
+        if self.dist:
+            import torch.distributed as dist
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return t
+
+    def barrier(self):
+        if self.dist:
+            import torch.distributed as dist
+            dist.barrier()
+
+    # --- transfers ---
+    def transfer(self, depth):
+        t = self.cfg["transfers"].get(str(depth))
+        if t is None:
+            raise SystemExit("train.py: config.transfers has no entry for depth %d" % depth)
+        return t
+
+    def mults(self, depth):
+        t = self.transfer(depth)
+        r = self.res_mult if self.res_mult is not None else t["residualMultiplier"]
+        return {"attentionScale": t["attentionScale"], "residualMultiplier": r,
+                "inputMultiplier": t["inputMultiplier"], "outputMultiplier": t["outputMultiplier"]}
+
+    # --- model construction (full state on CPU -> wrapped model on device) ---
+    def math_attention(self):
+        a = self.args.attention
+        if a == "auto":
+            return self.args.deterministic or self.device.type == "cpu"
+        return a == "math"
+
+    def init_state(self, depth, seed):
+        """Full initial parameters per the transfer's init stds (name -> CPU tensor)."""
+        g = torch.Generator().manual_seed(int(seed))
+        model = self.GPT(self.m, depth, self.mults(depth), True)
+        groups = self.transfer(depth)["groups"]
+        out = {}
+        for name, p in model.named_parameters():
+            grp = group_of(name)
+            if grp in ("preLN", "finalLN"):
+                t = torch.ones_like(p) if name.endswith(".weight") else torch.zeros_like(p)
+            elif grp == "hiddenBias":
+                t = torch.zeros_like(p)
+            else:
+                t = torch.randn(p.shape, generator=g) * float(groups[grp]["initStd"])
+            out[name] = t.float()
+        return out
+
+    def wrap(self, depth, params, moments):
+        """Builds the model at `depth` from full CPU tensors and wraps it (DDP/FSDP); moments is
+        name -> (m, v) full CPU tensors (or None: zeros)."""
+        self.model = None
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        model = self.GPT(self.m, depth, self.mults(depth), self.math_attention())
+        names = [n for n, _ in model.named_parameters()]
+        missing = [n for n in names if n not in params]
+        extra = [n for n in params if n not in names]
+        if missing or extra:
+            raise SystemExit("train.py: checkpoint does not match the model: missing %s, unexpected %s"
+                             % (missing[:4], extra[:4]))
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if tuple(params[n].shape) != tuple(p.shape):
+                    raise SystemExit("train.py: %s has shape %s, model wants %s"
+                                     % (n, tuple(params[n].shape), tuple(p.shape)))
+                p.copy_(params[n])
+        self.depth = depth
+        if self.fsdp:
+            model = self.shard(model)
+        else:
+            model = model.to(self.device)
+            if self.dist:
+                from torch.nn.parallel import DistributedDataParallel as DDP
+                model = DDP(model, device_ids=[self.local_rank] if self.device.type == "cuda" else None)
+        self.model = model
+        self.params = self.local_params()
+        self.state = {}
+        for n, p in self.params:
+            if moments is not None and n in moments:
+                m, v = moments[n]
+                self.state[n] = (self.local_shard(n, p, m), self.local_shard(n, p, v))
+            else:
+                self.state[n] = (torch.zeros_like(_local(p)), torch.zeros_like(_local(p)))
+
+    def shard(self, model):
+        try:
+            try:
+                from torch.distributed.fsdp import fully_shard
+            except ImportError:
+                from torch.distributed._composable.fsdp import fully_shard
+            for b in model.h:  # fully_shard moves each unit's parameters to this rank's device
+                fully_shard(b)
+            fully_shard(model)
+            self.fsdp_kind = 2
+            return model
+        except ImportError:
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+            from torch.distributed.fsdp.wrap import ModuleWrapPolicy
+            self.fsdp_kind = 1
+            return FSDP(model, auto_wrap_policy=ModuleWrapPolicy({self.Block}), use_orig_params=True,
+                        device_id=self.device)
+
+    def inner(self):
+        m = self.model
+        return m.module if hasattr(m, "module") and not self.fsdp else m
+
+    def local_params(self):
+        out = []
+        for n, p in self.inner().named_parameters():
+            out.append((n.replace("_fsdp_wrapped_module.", "").replace("_checkpoint_wrapped_module.", ""), p))
+        return out
+
+    def local_shard(self, name, p, full):
+        full = full.to(self.device, torch.float32)
+        if not self.fsdp:
+            return full.clone()
+        if hasattr(p, "device_mesh"):  # FSDP2 DTensor
+            try:
+                from torch.distributed.tensor import distribute_tensor
+            except ImportError:
+                from torch.distributed._tensor import distribute_tensor
+            return distribute_tensor(full, p.device_mesh, p.placements).to_local().clone()
+        raise SystemExit("train.py: loading optimizer moments under FSDP1 is not supported; "
+                         "use torch >= 2.6 (FSDP2) or start without moments")
+
+    def full_state(self):
+        """name -> full CPU tensors for params and (m, v); collective under FSDP (all ranks call)."""
+        params, moments = {}, {}
+        if self.fsdp and getattr(self, "fsdp_kind", 2) == 1:
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP, StateDictType, FullStateDictConfig
+            with FSDP.state_dict_type(self.model, StateDictType.FULL_STATE_DICT,
+                                      FullStateDictConfig(offload_to_cpu=True, rank0_only=False)):
+                sd = self.model.state_dict()
+            for k, v in sd.items():
+                params[k.replace("_fsdp_wrapped_module.", "")] = v.detach().float().cpu()
+            return params, None
+        for n, p in self.params:
+            if self.fsdp:
+                from_local = _dtensor_cls().from_local
+                params[n] = p.detach().full_tensor().float().cpu()
+                m, v = self.state[n]
+                fm = from_local(m, p.device_mesh, p.placements, shape=p.shape, stride=p.stride()).full_tensor()
+                fv = from_local(v, p.device_mesh, p.placements, shape=p.shape, stride=p.stride()).full_tensor()
+                moments[n] = (fm.cpu(), fv.cpu())
+            else:
+                params[n] = p.detach().float().cpu().clone()
+                m, v = self.state[n]
+                moments[n] = (m.cpu().clone(), v.cpu().clone())
+        return params, moments
+
+    # --- optimizer (docs/model.md, by hand, fp32) ---
+    def optimizer_step(self, s_t):
+        b1, b2, clip = float(self.opt["beta1"]), float(self.opt["beta2"]), float(self.opt["clip"])
+        groups = self.transfer(self.depth)["groups"]
+        with torch.no_grad():
+            grads = []
+            for n, p in self.params:
+                g = p.grad
+                if g is None:
+                    g = torch.zeros_like(_local(p))
+                grads.append(_local(g).float())
+            sq = torch.zeros((), device=self.device, dtype=torch.float32)
+            for g in grads:
+                if g.numel():
+                    sq = sq + (g * g).sum()
+            if self.fsdp:
+                self.allreduce_sum(sq)
+            norm = sq.sqrt()
+            scale = torch.clamp(clip / (norm + 1e-6), max=1.0) if clip > 0 else torch.ones_like(norm)
+            self.adam_t += 1
+            t = self.adam_t
+            bc1, bc2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+            for (n, p), g in zip(self.params, grads):
+                hp = groups[group_of(n)]
+                lr = s_t * float(hp["lr"])
+                wd = float(hp["weightDecay"])
+                eps = float(hp["eps"])
+                m, v = self.state[n]
+                w = _local(p)
+                p.grad = None
+                if w.numel() == 0:
+                    continue
+                g = g * scale
+                m.mul_(b1).add_(g, alpha=1.0 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+                upd = (m / bc1) / ((v / bc2).sqrt() + eps)
+                if wd != 0.0:
+                    w.sub_(w * (lr * wd))
+                w.sub_(upd * lr)
+        return norm
+
+    # --- data ---
+    def setup_data(self):
+        a, T = self.args, int(self.m["contextLength"])
+        self.val = None
+        if a.batches:
+            import numpy as np
+            n = os.path.getsize(a.batches) // 4
+            per = self.B * (T + 1)
+            if n % per != 0:
+                raise SystemExit("train.py: %s holds %d int32 values, not a multiple of B*(T+1) = %d"
+                                 % (a.batches, n, per))
+            self.batch_file = np.memmap(a.batches, dtype="<i4", mode="r", shape=(n // per, self.B, T + 1))
+            if self.batch_file.shape[0] < self.steps:
+                raise SystemExit("train.py: %s has %d batches, %d steps asked"
+                                 % (a.batches, self.batch_file.shape[0], self.steps))
+            self.data_kind = "batches"
+        elif a.data:
+            train, val = list_shards(a.data)
+            self.train_shards = [self.open_shard(p) for p in train]
+            self.val_shards = [self.open_shard(p) for p in val]
+            self.data_kind = "shards"
+        else:
+            self.data_kind = "random"
+
+    def open_shard(self, path):
+        import numpy as np
+        h = read_shard_header(path)
+        if h["vocab"] > int(self.m["vocabSize"]):
+            raise SystemExit("train.py: %s has vocab %d > model vocabSize %d" % (path, h["vocab"], self.m["vocabSize"]))
+        arr = np.memmap(path, dtype="<" + ("u2" if h["itemsize"] == 2 else "u4"), mode="r",
+                        offset=h["offset"], shape=(h["count"],))
+        T = int(self.m["contextLength"])
+        if h["count"] < T + 1:
+            raise SystemExit("train.py: %s has %d tokens, fewer than T+1 = %d" % (path, h["count"], T + 1))
+        return arr
+
+    def sample_windows(self, shards, rng, n):
+        import numpy as np
+        T = int(self.m["contextLength"])
+        sizes = np.array([len(s) - T for s in shards], dtype=np.int64)  # valid start positions
+        cum = np.cumsum(sizes)
+        u = rng.integers(0, int(cum[-1]), size=n)
+        out = np.empty((n, T + 1), dtype=np.int64)
+        for i, x in enumerate(u):
+            k = int(np.searchsorted(cum, x, side="right"))
+            start = int(x - (cum[k - 1] if k else 0))
+            out[i] = shards[k][start:start + T + 1]
+        return out
+
+    def global_batch(self, step):
+        """The global [B, T+1] int64 batch of the 1-based step (identical on every rank)."""
+        import numpy as np
+        seed = int(self.cfg.get("seed", 0))
+        if self.data_kind == "batches":
+            return np.asarray(self.batch_file[step - 1], dtype=np.int64)
+        rng = np.random.default_rng([seed, 1, step])
+        if self.data_kind == "shards":
+            return self.sample_windows(self.train_shards, rng, self.B)
+        T = int(self.m["contextLength"])
+        return rng.integers(0, int(self.m["vocabSize"]), size=(self.B, T + 1), dtype=np.int64)
+
+    def local_batch(self, step):
+        b = self.global_batch(step)[self.rank * self.local_B:(self.rank + 1) * self.local_B]
+        t = torch.from_numpy(b).to(self.device)
+        return t[:, :-1], t[:, 1:]
+
+    # --- files ---
+    def setup_run_dir(self):
+        a = self.args
+        self.out = a.out or os.path.join("runs", time.strftime("%Y-%m-%dT%H-%M-%S") + "-torch")
+        if self.rank == 0:
+            os.makedirs(os.path.join(self.out, "checkpoints"), exist_ok=True)
+            metrics = os.path.join(self.out, "metrics.jsonl")
+            if os.path.exists(metrics) and os.path.getsize(metrics) > 0 and not a.resume:
+                raise SystemExit("train.py: %s already holds a run; use --resume or another --out" % self.out)
+            cfg_path = os.path.join(self.out, "config.json")
+            if not os.path.exists(cfg_path):
+                write_atomic_text(cfg_path, json.dumps(self.cfg, indent=2) + "\n")
+            self.metrics_f = open(metrics, "a", encoding="utf-8")
+            self.events_f = open(os.path.join(self.out, "events.jsonl"), "a", encoding="utf-8")
+
+    def emit(self, f, obj):
+        if self.rank == 0:
+            f.write(json.dumps(obj) + "\n")
+            f.flush()
+
+    def event(self, type_, **kw):
+        if self.rank == 0:
+            self.emit(self.events_f, dict({"type": type_, "step": self.step, "tokens": self.tokens,
+                                           "time": int(time.time() * 1000)}, **kw))
+
+    def save_checkpoint(self):
+        params, moments = self.full_state()  # collective
+        if self.rank != 0:
+            return
+        tensors = {n: t.numpy() for n, t in params.items()}
+        if moments:
+            for n, (m, v) in moments.items():
+                tensors["opt.m." + n] = m.float().numpy()
+                tensors["opt.v." + n] = v.float().numpy()
+        name = "step-%08d.safetensors" % self.step
+        meta = {
+            "step": str(self.step), "tokens": str(self.tokens), "depth": str(self.depth),
+            "configHash": config_hash(self.cfg),
+            "optimizer": {"step": self.adam_t, "beta1": self.opt["beta1"], "beta2": self.opt["beta2"]},
+            "scheduler": {"origin": self.origin, "residualMultiplier": self.mults(self.depth)["residualMultiplier"]},
+            "dataLoader": {"kind": self.data_kind, "seed": int(self.cfg.get("seed", 0)), "step": self.step},
+            "writer": "shapelab_torch/train.py",
+        }
+        ck = os.path.join(self.out, "checkpoints")
+        write_safetensors(os.path.join(ck, name), tensors, meta)
+        write_atomic_text(os.path.join(ck, "latest"), name + "\n")
+        self.event("checkpoint", file="checkpoints/" + name)
+
+    def load_init(self, path, resume):
+        tensors, meta = read_safetensors(path)
+        names = [n for n in tensors if not n.startswith("opt.")]
+        depth = depth_of_names(names)
+        params = {n: torch.from_numpy(tensors[n]).float() for n in names}
+        moments = None
+        if any(n.startswith("opt.m.") for n in tensors):
+            moments = {n: (torch.from_numpy(tensors["opt.m." + n]).float(),
+                           torch.from_numpy(tensors["opt.v." + n]).float())
+                       for n in names if "opt.m." + n in tensors and "opt.v." + n in tensors}
+
+        def js(k):
+            try:
+                return json.loads(meta[k]) if k in meta else None
+            except ValueError:
+                return None
+
+        opt = js("optimizer") or {}
+        sch = js("scheduler") or {}
+        if moments:
+            self.adam_t = int(opt.get("step", meta.get("step", 0)))
+        if "residualMultiplier" in sch and (resume or depth != int(self.m["depth"])):
+            self.res_mult = float(sch["residualMultiplier"])  # e.g. a grown model under policy 'keep'
+        if resume:
+            self.step = int(meta.get("step", 0))
+            self.tokens = int(meta.get("tokens", 0))
+            self.origin = int(sch.get("origin", 0))
+        return depth, params, moments
+
+    # --- growth ---
+    def grow(self, ev):
+        op, rng = growth_operator(ev)
+        g = int(ev["factor"])
+        src = growth_sources(self.depth, g, op, rng)
+        old_depth, new_depth = self.depth, len(src)
+        old_mult = self.mults(old_depth)["residualMultiplier"]
+        new_mult = self.transfer(new_depth)["residualMultiplier"]
+        policy = ev.get("multiplierPolicy", "switch")
+        params, moments = self.full_state()
+        new_p, new_mom = {}, {}
+        for n, t in params.items():
+            if not n.startswith("h."):
+                new_p[n] = t
+                if moments:
+                    new_mom[n] = moments[n]
+        for j, i in enumerate(src):
+            pre_src, pre_dst = "h.%d." % i, "h.%d." % j
+            for n, t in params.items():
+                if n.startswith(pre_src):
+                    dst = pre_dst + n[len(pre_src):]
+                    t = t.clone()
+                    if policy == "rescale" and (".attn.proj." in dst or ".mlp.proj." in dst):
+                        t = t * (old_mult / new_mult)
+                    new_p[dst] = t
+                    if moments:
+                        new_mom[dst] = (moments[n][0].clone(), moments[n][1].clone())
+        if ev.get("optimizerPolicy", "reset") == "reset":
+            new_mom = None
+            self.adam_t = 0
+        self.res_mult = old_mult if policy == "keep" else None
+        if ev.get("lrPolicy", "continue") == "rewarm":
+            self.origin = int(ev["atStep"])
+        self.wrap(new_depth, new_p, new_mom)
+        return old_depth, new_depth
+
+    # --- loop ---
+    def flops_per_token(self):
+        d, T, L = int(self.m["width"]), int(self.m["contextLength"]), self.depth
+        f = int(self.m.get("mlpWidth") or 4 * d)
+        V = int(self.m["vocabSize"])
+        n = L * (4 * d * d + 2 * d * f) + d * V
+        return 6 * n + 12 * L * d * T
+
+    def evaluate(self):
+        import numpy as np
+        if not getattr(self, "val_shards", None):
+            return None
+        n = int(self.cfg.get("evalBatches", 8))
+        total = torch.zeros((), device=self.device)
+        self.model.eval()
+        with torch.no_grad():
+            for i in range(n):
+                b = self.sample_windows(self.val_shards, np.random.default_rng([int(self.cfg.get("seed", 0)), 2, i]), self.B)
+                b = torch.from_numpy(b[self.rank * self.local_B:(self.rank + 1) * self.local_B]).to(self.device)
+                total += self.model(b[:, :-1], b[:, 1:]).float()
+        self.model.train()
+        self.allreduce_sum(total)
+        return float(total.item()) / (n * self.world)
+
+    def run(self):
+        a, cfg = self.args, self.cfg
+        self.steps = int(a.steps or cfg["steps"])
+        self.setup_data()
+        self.setup_run_dir()
+        if a.init or a.resume:
+            path = a.init
+            if a.resume and not path:
+                latest = os.path.join(self.out, "checkpoints", "latest")
+                if not os.path.exists(latest):
+                    raise SystemExit("train.py: --resume: %s has no checkpoints/latest" % self.out)
+                with open(latest) as f:
+                    path = os.path.join(self.out, "checkpoints", f.read().strip())
+            depth, params, moments = self.load_init(path, a.resume)
+        else:
+            depth = int(self.m["depth"])
+            params, moments = self.init_state(depth, int(cfg.get("seed", 0))), None
+        self.wrap(depth, params, moments)
+        del params, moments
+        self.event("resume" if a.resume else "start", depth=self.depth, world=self.world,
+                   device=str(self.device), fsdp=self.fsdp, data=self.data_kind,
+                   deterministic=bool(a.deterministic))
+        log_every = int(a.log_every or cfg.get("logEvery", 1))
+        eval_every = int(cfg.get("evalEvery", 0))
+        ck_every = int(a.checkpoint_every if a.checkpoint_every is not None else cfg.get("checkpointEvery", 0))
+        # Growth events still to come: those after the plan entry of the depth we start from (a
+        # checkpoint of a grown model skips the growths it already went through), and not before
+        # the current step (a growth happens before step atStep + 1).
+        plan = depth_plan(cfg)
+        done = max([k for k, (_, d) in enumerate(plan) if d == self.depth] or [0])
+        pending_growth = [ev for ev in growth_events(cfg)[done:] if int(ev["atStep"]) >= self.step]
+        growth_steps = {int(ev["atStep"]) for ev in pending_growth}
+        growth_watch = None
+        base_lr = float(cfg.get("base", {}).get("lr", 1.0))
+        t0, tok0 = time.time(), self.tokens
+        while self.step < self.steps:
+            if pending_growth and int(pending_growth[0]["atStep"]) == self.step and self.step > 0:
+                ev = pending_growth.pop(0)
+                before = self.last_loss if hasattr(self, "last_loss") else None
+                d0, d1 = self.grow(ev)
+                growth_watch = {"ev": ev, "before": before, "after": [], "d0": d0, "d1": d1,
+                                "step": self.step, "tokens": self.tokens}
+            t = self.step + 1
+            s_t = step_factor(t, cfg, self.origin)
+            x, y = self.local_batch(t)
+            loss = self.model(x, y)
+            loss.backward()
+            norm = self.optimizer_step(s_t)
+            self.step = t
+            self.tokens += self.B * int(self.m["contextLength"])
+            need_log = (t % log_every == 0) or t == self.steps or growth_watch is not None or t in growth_steps
+            if need_log:
+                lv = loss.detach().float().clone()
+                self.allreduce_sum(lv)
+                lval = float(lv.item()) / self.world
+                self.last_loss = lval
+                if not math.isfinite(lval):
+                    self.event("nonfinite", loss=str(lval))
+                    raise SystemExit("train.py: non-finite loss at step %d" % t)
+                if growth_watch is not None:
+                    growth_watch["after"].append(lval)
+                    if len(growth_watch["after"]) >= 10 or t == self.steps:
+                        ev = growth_watch["ev"]
+                        self.emit_growth(growth_watch, ev)
+                        growth_watch = None
+            if t % log_every == 0 or t == self.steps:
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+                dt = max(1e-9, time.time() - t0)
+                tps = (self.tokens - tok0) / dt
+                t0, tok0 = time.time(), self.tokens
+                rec = {"step": t, "tokens": self.tokens, "loss": self.last_loss, "lr": s_t * base_lr,
+                       "tokensPerSec": tps, "tflops": tps * self.flops_per_token() / 1e12,
+                       "gradNorm": float(norm.item()), "time": int(time.time() * 1000), "depth": self.depth}
+                if eval_every and t % eval_every == 0:
+                    el = self.evaluate()
+                    if el is not None:
+                        rec["evalLoss"] = el
+                        self.event("eval", evalLoss=el)
+                if self.rank == 0:
+                    self.emit(self.metrics_f, rec)
+                    if not a.quiet:
+                        print("step %d loss %.6f lr %.3g gnorm %.4f tok/s %.0f depth %d"
+                              % (t, rec["loss"], rec["lr"], rec["gradNorm"], tps, self.depth), flush=True)
+            if ck_every and t % ck_every == 0 and t != self.steps:
+                self.save_checkpoint()
+        if a.checkpoint_every != 0:
+            self.save_checkpoint()
+        self.event("done")
+        self.barrier()
+
+    def emit_growth(self, w, ev):
+        op, rng = growth_operator(ev)
+        self.event("growth", depthBefore=w["d0"], depthAfter=w["d1"],
+                   operator=op if op != "partial" else {"partial": list(rng)},
+                   multiplierPolicy=ev.get("multiplierPolicy", "switch"),
+                   optimizerPolicy=ev.get("optimizerPolicy", "reset"),
+                   lrPolicy=ev.get("lrPolicy", "continue"), lossBefore=w["before"], lossesAfter=w["after"],
+                   atStep=w["step"])
+
+
+def _local(t):
+    return t.to_local() if hasattr(t, "to_local") else t
+
+
+def _dtensor_cls():
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:
+        from torch.distributed._tensor import DTensor
+    return DTensor
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="ShapeLab GPT trainer (PyTorch; torchrun for DDP/FSDP)")
+    p.add_argument("--config", required=True, help="config.json written by `shapelab export torch`")
+    p.add_argument("--data", help="token shard (.bin) or folder of shards (train*.bin, val*.bin)")
+    p.add_argument("--batches", help="parity mode: raw little-endian int32 [steps, B, T+1] batch file")
+    p.add_argument("--init", help="ShapeLab safetensors checkpoint to start from (weights, opt.m/opt.v)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--out", help="run folder (default runs/<time>-torch)")
+    p.add_argument("--steps", type=int, help="override config.steps (the schedule keeps config.schedule.totalSteps)")
+    p.add_argument("--batch-size", type=int, help="override the global batch size")
+    p.add_argument("--log-every", type=int)
+    p.add_argument("--checkpoint-every", type=int, help="0: no checkpoints at all (default: config, plus the end)")
+    p.add_argument("--device", choices=["cpu", "cuda"])
+    p.add_argument("--deterministic", action="store_true", help="TF32 off, deterministic kernels, math attention")
+    p.add_argument("--attention", choices=["auto", "math", "sdpa"], default="auto")
+    p.add_argument("--fsdp", action="store_true", help="shard parameters (FSDP2 fully_shard, else FSDP1)")
+    p.add_argument("--seed", type=int, help="override config.seed")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--print-schedule", action="store_true",
+                   help="print {step, factor, depth} per step as JSON lines and exit (no torch needed)")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        cfg = load_config(args.config)
+    except (OSError, ValueError, KeyError) as e:
+        raise SystemExit("train.py: %s: %s" % (args.config, e))
+    if args.seed is not None:
+        cfg["seed"] = args.seed
+    if args.print_schedule:
+        steps = int(args.steps or cfg["steps"])
+        plan = depth_plan(cfg)
+        for t in range(1, steps + 1):
+            depth = [d for s, d in plan if s < t][-1]
+            print(json.dumps({"step": t, "factor": step_factor(t, cfg, schedule_origin_at(t, cfg)), "depth": depth}))
+        return 0
+    _import_torch()
+    if args.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(int(cfg.get("seed", 0)))
+    tr = Trainer(args, cfg)
+    try:
+        tr.run()
+    except KeyboardInterrupt:
+        if tr.rank == 0 and hasattr(tr, "events_f"):
+            tr.event("stop")
+        raise
+    except Exception as e:
+        if tr.rank == 0 and hasattr(tr, "events_f"):
+            tr.event("error", message=str(e)[:500])
+        raise
+    finally:
+        if tr.dist:
+            import torch.distributed as dist
+            if dist.is_initialized():
+                dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
