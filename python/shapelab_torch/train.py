@@ -41,34 +41,36 @@ GROUPS = ("embedding", "preLN", "hidden", "hiddenBias", "finalLN", "unembedding"
 
 
 def lr_factor(step, schedule):
-    """Schedule factor s_t in [0, 1] for the 1-based step t (docs/model.md, "Schedule").
+    """Schedule factor s_t in [0, 1] for the 1-based step t (docs/model.md, "Schedule"; the same
+    function as lrFactor in src/core/train/schedule.ts).
 
     schedule: {kind: 'cosine'|'wsd'|'constant', warmupSteps W, totalSteps N, minLrRatio r,
-               decayFraction f (wsd only)}
-      t <= W (W > 0):  s = t / W                                     (linear warmup)
-      cosine:          p = min(1, (t - W) / max(1, N - W));  s = r + (1 - r) * 0.5 * (1 + cos(pi p))
-      wsd:             D = min(N - W, floor(f * N + 0.5)) decay steps;  S = N - D
-                       t <= S: s = 1 ;  else s = 1 - (1 - r) * min(1, (t - S) / D)
-      constant:        s = 1
-    Steps past N keep the value at N.
+               decayFraction f (wsd only, default 0.2)}
+      W > 0 and t <= W:  s = t / W                                    (linear warmup, all kinds)
+      constant:          s = 1
+      N' = max(N, W + 1)
+      cosine:            p = min(1, (t - W) / (N' - W));  s = r + (1 - r) * (1 + cos(pi * p)) / 2
+      wsd:               D = max(1, floor(f * N' + 0.5));  S = N' - D
+                         t <= S: s = 1;  else s = 1 - (1 - r) * min(1, (t - S) / D)
+    Steps past N' keep the value at N' (= r).
     """
     t = int(step)
     kind = schedule.get("kind", "cosine")
-    W = int(schedule.get("warmupSteps", 0))
-    N = int(schedule["totalSteps"])
+    W = max(0, int(schedule.get("warmupSteps", 0)))
     r = float(schedule.get("minLrRatio", 0.0))
     if W > 0 and t <= W:
         return t / W
     if kind == "constant":
         return 1.0
+    N = max(int(schedule["totalSteps"]), W + 1)
     if kind == "cosine":
-        p = min(1.0, (t - W) / max(1, N - W))
+        p = min(1.0, (t - W) / (N - W))
         return r + (1.0 - r) * 0.5 * (1.0 + math.cos(math.pi * p))
     if kind == "wsd":
-        f = float(schedule.get("decayFraction", 0.2))
-        D = min(max(0, N - W), int(math.floor(f * N + 0.5)))
+        f = schedule.get("decayFraction")
+        D = max(1, int(math.floor((0.2 if f is None else float(f)) * N + 0.5)))
         S = N - D
-        if D <= 0 or t <= S:
+        if t <= S:
             return 1.0
         return 1.0 - (1.0 - r) * min(1.0, (t - S) / D)
     raise ValueError("unknown schedule kind %r" % kind)
@@ -127,7 +129,7 @@ def growth_sources(depth, factor, operator, rng=None):
 
 def depth_plan(config):
     """[(fromStep, depth)] from the initial depth through every growth event."""
-    depth = int(config["model"]["depth"])
+    depth = int(config["model"]["nLayers"])
     plan = [(0, depth)]
     for ev in growth_events(config):
         op, rng = growth_operator(ev)
@@ -178,9 +180,9 @@ def validate_config(cfg):
 
     m = cfg.get("model")
     need(isinstance(m, dict), "missing 'model'")
-    for k in ("vocabSize", "contextLength", "width", "depth", "heads"):
+    for k in ("vocab", "context", "dModel", "nLayers", "nHeads"):
         need(isinstance(m.get(k), int) and m[k] > 0, "model.%s must be a positive integer" % k)
-    need(m["width"] % m["heads"] == 0, "model.width must be divisible by model.heads")
+    need(m["dModel"] % m["nHeads"] == 0, "model.dModel must be divisible by model.nHeads")
     need(isinstance(cfg.get("steps"), int) and cfg["steps"] > 0, "steps must be a positive integer")
     need(isinstance(cfg.get("batchSize"), int) and cfg["batchSize"] > 0, "batchSize must be a positive integer")
     tr = cfg.get("transfers")
@@ -204,63 +206,67 @@ def config_hash(cfg):
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-# --- shards (docs/shard-format.md) ---
+# --- shards (src/core/data/shards.ts, docs/shard-format.md) ---
+# Fixed 256-byte header, little-endian: 0 'SLAB' | 4 u32 version (1) | 8 u32 bytes per token (2|4)
+# | 12 u32 vocab size | 16 u64 token count | 24 u32 tokenizer name length (<= 224) | 28 u32 reserved
+# | 32..255 tokenizer name (UTF-8, zero padded); then the tokens (uint16 or uint32).
 
 SHARD_MAGIC = b"SLAB"
-SHARD_DTYPES = {1: ("uint16", 2), 2: ("uint32", 4)}
+SHARD_HEADER_BYTES = 256
 
 
 def read_shard_header(path):
     """{version, dtype, itemsize, count, vocab, tokenizer, offset} of a ShapeLab token shard."""
     with open(path, "rb") as f:
-        head = f.read(28)
-        if len(head) < 28 or head[:4] != SHARD_MAGIC:
-            raise ValueError("%s: not a ShapeLab shard (bad magic)" % path)
-        version, code, count, vocab, nlen = struct.unpack("<IIQII", head[4:28])
-        if version != 1:
-            raise ValueError("%s: unsupported shard version %d" % (path, version))
-        if code not in SHARD_DTYPES:
-            raise ValueError("%s: unknown dtype code %d" % (path, code))
-        name = f.read(nlen)
-        if len(name) != nlen:
-            raise ValueError("%s: truncated header" % path)
-    offset = ((28 + nlen + 63) // 64) * 64
-    dtype, itemsize = SHARD_DTYPES[code]
+        head = f.read(SHARD_HEADER_BYTES)
+    if len(head) < SHARD_HEADER_BYTES or head[:4] != SHARD_MAGIC:
+        raise ValueError("%s: not a ShapeLab token shard (bad magic or short header)" % path)
+    version, width, vocab, count, nlen = struct.unpack("<IIIQI", head[4:28])
+    if version != 1:
+        raise ValueError("%s: unsupported shard version %d" % (path, version))
+    if width not in (2, 4):
+        raise ValueError("%s: invalid token width %d" % (path, width))
+    if nlen > SHARD_HEADER_BYTES - 32:
+        raise ValueError("%s: invalid tokenizer name length %d" % (path, nlen))
     size = os.path.getsize(path)
-    if size != offset + count * itemsize:
-        raise ValueError("%s: size %d != header %d + %d tokens * %d" % (path, size, offset, count, itemsize))
-    return {"version": version, "dtype": dtype, "itemsize": itemsize, "count": count, "vocab": vocab,
-            "tokenizer": name.decode("utf-8"), "offset": offset}
+    if size != SHARD_HEADER_BYTES + count * width:
+        raise ValueError("%s: size %d does not match %d tokens of %d bytes (truncated?)" % (path, size, count, width))
+    return {"version": version, "dtype": "uint16" if width == 2 else "uint32", "itemsize": width,
+            "count": count, "vocab": vocab, "tokenizer": head[32:32 + nlen].decode("utf-8"),
+            "offset": SHARD_HEADER_BYTES}
 
 
 def write_shard(path, tokens, vocab, tokenizer="byte"):
-    """Writes a shard from a sequence of ints (used by tests and small tools)."""
+    """Writes a shard from a sequence of ints (tests and small tools; ShapeLab writes them in TS)."""
     import array
-    code = 1 if vocab <= 65536 else 2
-    arr = array.array("H" if code == 1 else "I", tokens)
+    width = 2 if vocab <= 65536 else 4
+    arr = array.array("H" if width == 2 else "I", tokens)
     if sys.byteorder != "little":
         arr.byteswap()
     name = tokenizer.encode("utf-8")
-    head = SHARD_MAGIC + struct.pack("<IIQII", 1, code, len(arr), vocab, len(name)) + name
-    head += b"\0" * (((len(head) + 63) // 64) * 64 - len(head))
+    if len(name) > SHARD_HEADER_BYTES - 32:
+        raise ValueError("tokenizer name too long")
+    head = SHARD_MAGIC + struct.pack("<IIIQII", 1, width, vocab, len(arr), len(name), 0) + name
+    head += b"\0" * (SHARD_HEADER_BYTES - len(head))
     with open(path, "wb") as f:
         f.write(head)
         f.write(arr.tobytes())
 
 
 def list_shards(path):
-    """(train_files, val_files) for a .bin file or a folder (train*.bin / val*.bin, else all *.bin)."""
+    """(train_files, val_files) for a shard file or a folder of shards (*.slab or *.bin): files named
+    train* are training shards and val* held-out shards; with no train* file, every non-val shard trains."""
     if os.path.isfile(path):
         return [path], []
     if not os.path.isdir(path):
         raise ValueError("--data %s: no such file or folder" % path)
-    files = sorted(f for f in os.listdir(path) if f.endswith(".bin"))
+    files = sorted(f for f in os.listdir(path) if f.endswith(".slab") or f.endswith(".bin"))
     val = [os.path.join(path, f) for f in files if f.startswith("val")]
     train = [os.path.join(path, f) for f in files if f.startswith("train")]
     if not train:
         train = [os.path.join(path, f) for f in files if not f.startswith("val")]
     if not train:
-        raise ValueError("--data %s: no .bin shards" % path)
+        raise ValueError("--data %s: no .slab shards" % path)
     return train, val
 
 
@@ -453,8 +459,8 @@ def build_model_classes():
     class GPT(nn.Module):
         def __init__(self, m, depth, mult, math_attention):
             super().__init__()
-            V, T, d, H = m["vocabSize"], m["contextLength"], m["width"], m["heads"]
-            f = m.get("mlpWidth") or 4 * d
+            V, T, d, H = m["vocab"], m["context"], m["dModel"], m["nHeads"]
+            f = m.get("dFf") or 4 * d
             self.tied = bool(m.get("tiedEmbeddings", True))
             self.wte = nn.Parameter(torch.zeros(V, d))
             self.wpe = nn.Parameter(torch.zeros(T, d))
@@ -494,7 +500,7 @@ class Trainer:
         self.opt = dict({"beta1": 0.9, "beta2": 0.95, "clip": 1.0}, **(cfg.get("optimizer") or {}))
         self.setup_dist()
         self.GPT, self.Block = build_model_classes()
-        self.depth = int(self.m["depth"])
+        self.depth = int(self.m["nLayers"])
         self.res_mult = None  # None: the transfer of the current depth
         self.adam_t = 0
         self.step = 0
@@ -736,7 +742,7 @@ class Trainer:
 
     # --- data ---
     def setup_data(self):
-        a, T = self.args, int(self.m["contextLength"])
+        a, T = self.args, int(self.m["context"])
         self.val = None
         if a.batches:
             import numpy as np
@@ -761,18 +767,18 @@ class Trainer:
     def open_shard(self, path):
         import numpy as np
         h = read_shard_header(path)
-        if h["vocab"] > int(self.m["vocabSize"]):
-            raise SystemExit("train.py: %s has vocab %d > model vocabSize %d" % (path, h["vocab"], self.m["vocabSize"]))
+        if h["vocab"] > int(self.m["vocab"]):
+            raise SystemExit("train.py: %s has vocab %d > model vocab %d" % (path, h["vocab"], self.m["vocab"]))
         arr = np.memmap(path, dtype="<" + ("u2" if h["itemsize"] == 2 else "u4"), mode="r",
                         offset=h["offset"], shape=(h["count"],))
-        T = int(self.m["contextLength"])
+        T = int(self.m["context"])
         if h["count"] < T + 1:
             raise SystemExit("train.py: %s has %d tokens, fewer than T+1 = %d" % (path, h["count"], T + 1))
         return arr
 
     def sample_windows(self, shards, rng, n):
         import numpy as np
-        T = int(self.m["contextLength"])
+        T = int(self.m["context"])
         sizes = np.array([len(s) - T for s in shards], dtype=np.int64)  # valid start positions
         cum = np.cumsum(sizes)
         u = rng.integers(0, int(cum[-1]), size=n)
@@ -792,8 +798,8 @@ class Trainer:
         rng = np.random.default_rng([seed, 1, step])
         if self.data_kind == "shards":
             return self.sample_windows(self.train_shards, rng, self.B)
-        T = int(self.m["contextLength"])
-        return rng.integers(0, int(self.m["vocabSize"]), size=(self.B, T + 1), dtype=np.int64)
+        T = int(self.m["context"])
+        return rng.integers(0, int(self.m["vocab"]), size=(self.B, T + 1), dtype=np.int64)
 
     def local_batch(self, step):
         b = self.global_batch(step)[self.rank * self.local_B:(self.rank + 1) * self.local_B]
@@ -869,7 +875,7 @@ class Trainer:
         sch = js("scheduler") or {}
         if moments:
             self.adam_t = int(opt.get("step", meta.get("step", 0)))
-        if "residualMultiplier" in sch and (resume or depth != int(self.m["depth"])):
+        if "residualMultiplier" in sch and (resume or depth != int(self.m["nLayers"])):
             self.res_mult = float(sch["residualMultiplier"])  # e.g. a grown model under policy 'keep'
         if resume:
             self.step = int(meta.get("step", 0))
@@ -915,9 +921,9 @@ class Trainer:
 
     # --- loop ---
     def flops_per_token(self):
-        d, T, L = int(self.m["width"]), int(self.m["contextLength"]), self.depth
-        f = int(self.m.get("mlpWidth") or 4 * d)
-        V = int(self.m["vocabSize"])
+        d, T, L = int(self.m["dModel"]), int(self.m["context"]), self.depth
+        f = int(self.m.get("dFf") or 4 * d)
+        V = int(self.m["vocab"])
         n = L * (4 * d * d + 2 * d * f) + d * V
         return 6 * n + 12 * L * d * T
 
@@ -952,7 +958,7 @@ class Trainer:
                     path = os.path.join(self.out, "checkpoints", f.read().strip())
             depth, params, moments = self.load_init(path, a.resume)
         else:
-            depth = int(self.m["depth"])
+            depth = int(self.m["nLayers"])
             params, moments = self.init_state(depth, int(cfg.get("seed", 0))), None
         self.wrap(depth, params, moments)
         del params, moments
@@ -986,7 +992,7 @@ class Trainer:
             loss.backward()
             norm = self.optimizer_step(s_t)
             self.step = t
-            self.tokens += self.B * int(self.m["contextLength"])
+            self.tokens += self.B * int(self.m["context"])
             need_log = (t % log_every == 0) or t == self.steps or growth_watch is not None or t in growth_steps
             if need_log:
                 lv = loss.detach().float().clone()
@@ -1053,7 +1059,7 @@ def _dtensor_cls():
 def parse_args(argv):
     p = argparse.ArgumentParser(description="ShapeLab GPT trainer (PyTorch; torchrun for DDP/FSDP)")
     p.add_argument("--config", required=True, help="config.json written by `shapelab export torch`")
-    p.add_argument("--data", help="token shard (.bin) or folder of shards (train*.bin, val*.bin)")
+    p.add_argument("--data", help="token shard (.slab) or folder of shards (train*.slab, val*.slab)")
     p.add_argument("--batches", help="parity mode: raw little-endian int32 [steps, B, T+1] batch file")
     p.add_argument("--init", help="ShapeLab safetensors checkpoint to start from (weights, opt.m/opt.v)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
