@@ -154,6 +154,7 @@ export class Graph {
   tanh(x: string) { return this.unary('Tanh', x); }
   sigmoid(x: string) { return this.unary('Sigmoid', x); }
   erf(x: string) { return this.unary('Erf', x); }
+  abs(x: string) { return this.unary('Abs', x); }
   identity(x: string, name?: string) {
     return this.node('Identity', [x], [{ dtype: this.dtype(x), shape: this.shape(x), name }])[0];
   }

@@ -1,0 +1,152 @@
+/**
+ * The pre-LN GPT of docs/model.md as an IR graph. Parameters live in one flat float32 vector (the
+ * layout below) so that the optimizer runs as a handful of large elementwise kernels instead of
+ * a dozen tiny ones per tensor; each parameter is a Slice + Reshape of that vector.
+ */
+import { Graph } from '../graph/ir';
+import type { GroupName, Transfer } from '../param/parameterization';
+
+export interface ModelShape {
+  vocab: number;
+  context: number;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  dFf: number;
+  tiedEmbeddings: boolean;
+}
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  group: GroupName;
+  offset: number;
+  size: number;
+  /** Block index for per-block tensors (growth copies blocks), undefined for the rest. */
+  block?: number;
+  init: { kind: 'normal'; std: number } | { kind: 'const'; value: number };
+}
+
+export function validateShape(s: ModelShape): void {
+  const ints: (keyof ModelShape)[] = ['vocab', 'context', 'dModel', 'nLayers', 'nHeads', 'dFf'];
+  for (const k of ints) {
+    const v = s[k] as number;
+    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`model.${k} must be a positive integer (got ${v})`);
+  }
+  if (s.dModel % s.nHeads !== 0) throw new RangeError(`model.dModel (${s.dModel}) must be divisible by model.nHeads (${s.nHeads})`);
+}
+
+/** Parameter names, shapes, groups, init and offsets in the flat vector (fixed order). */
+export function paramLayout(s: ModelShape, t: Transfer): ParamSpec[] {
+  validateShape(s);
+  const { dModel: d, dFf: f, vocab: V, context: T } = s;
+  const specs: ParamSpec[] = [];
+  let offset = 0;
+  const add = (name: string, shape: number[], group: GroupName, init: ParamSpec['init'], block?: number) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    specs.push({ name, shape, group, offset, size, init, block });
+    offset += size;
+  };
+  const normal = (g: GroupName) => ({ kind: 'normal' as const, std: t.groups[g].initStd });
+  const ones = { kind: 'const' as const, value: 1 }, zeros = { kind: 'const' as const, value: 0 };
+  add('wte', [V, d], 'embedding', normal('embedding'));
+  add('wpe', [T, d], 'embedding', normal('embedding'));
+  for (let i = 0; i < s.nLayers; i++) {
+    const p = `h.${i}.`;
+    add(p + 'ln1.weight', [d], 'preLN', ones, i);
+    add(p + 'ln1.bias', [d], 'preLN', zeros, i);
+    add(p + 'attn.qkv.weight', [d, 3 * d], 'hidden', normal('hidden'), i);
+    add(p + 'attn.qkv.bias', [3 * d], 'hiddenBias', zeros, i);
+    add(p + 'attn.proj.weight', [d, d], 'hidden', normal('hidden'), i);
+    add(p + 'attn.proj.bias', [d], 'hiddenBias', zeros, i);
+    add(p + 'ln2.weight', [d], 'preLN', ones, i);
+    add(p + 'ln2.bias', [d], 'preLN', zeros, i);
+    add(p + 'mlp.fc.weight', [d, f], 'hidden', normal('hidden'), i);
+    add(p + 'mlp.fc.bias', [f], 'hiddenBias', zeros, i);
+    add(p + 'mlp.proj.weight', [f, d], 'hidden', normal('hidden'), i);
+    add(p + 'mlp.proj.bias', [d], 'hiddenBias', zeros, i);
+  }
+  add('ln_f.weight', [d], 'finalLN', ones);
+  add('ln_f.bias', [d], 'finalLN', zeros);
+  if (!s.tiedEmbeddings) add('lm_head.weight', [d, V], 'unembedding', normal('unembedding'));
+  return specs;
+}
+
+export const totalParams = (layout: ParamSpec[]) => layout.reduce((a, p) => a + p.size, 0);
+
+export interface ForwardOptions {
+  batch: number;
+  /** Also output mean |x| of the residual stream after the last block (coordinate checks). */
+  residualStat?: boolean;
+}
+
+export interface Forward {
+  loss: string;
+  logits: string;
+  /** Per-parameter values (slices of the flat vector) in layout order; autodiff targets. */
+  params: string[];
+  residualAbsMean?: string;
+}
+
+/**
+ * Builds forward + mean cross-entropy. Inputs that must already exist in `g`:
+ * `flat` [N] float32, `tokens` [B*T, 1] int64, `targets` [B*T, 1] int64.
+ */
+export function buildForward(g: Graph, s: ModelShape, t: Transfer, layout: ParamSpec[], flat: string, tokens: string, targets: string, o: ForwardOptions): Forward {
+  const B = o.batch, T = s.context, d = s.dModel, H = s.nHeads, dh = d / H, BT = B * T;
+  const p: Record<string, string> = {};
+  const params: string[] = [];
+  for (const spec of layout) {
+    const v = g.reshape(g.slice(flat, 0, spec.offset, spec.offset + spec.size), spec.shape);
+    p[spec.name] = v;
+    params.push(v);
+  }
+  const r = t.residualMultiplier;
+  // Embeddings: [BT,1,d] rows of wte plus learned positions broadcast over the batch.
+  const tok = g.reshape(g.gather(p.wte, tokens), [B, T, d]);
+  let x = g.reshape(g.scale(g.add(tok, p.wpe), t.inputMultiplier), [BT, d]);
+  // Additive causal mask (0 on and below the diagonal, -1e9 above); a constant of the graph.
+  const mask = new Float32Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = -1e9;
+  const maskC = g.initializer(g.fresh('causal_mask'), 'float32', [T, T], mask);
+  const qScale = t.attentionScale(dh);
+  for (let i = 0; i < s.nLayers; i++) {
+    const pre = `h.${i}.`;
+    const [a] = g.layerNorm(x, p[pre + 'ln1.weight'], p[pre + 'ln1.bias']);
+    const qkv = g.gemm(a, p[pre + 'attn.qkv.weight'], p[pre + 'attn.qkv.bias']);
+    const [q0, k0, v0] = g.split(qkv, 1, [d, d, d]);
+    // Scaling q (B*T*d values) is cheaper than scaling the scores (B*H*T*T).
+    const q = g.transpose(g.reshape(g.scale(q0, qScale), [B, T, H, dh]), [0, 2, 1, 3]);
+    const kT = g.transpose(g.reshape(k0, [B, T, H, dh]), [0, 2, 3, 1]);
+    const v = g.transpose(g.reshape(v0, [B, T, H, dh]), [0, 2, 1, 3]);
+    const att = g.softmax(g.add(g.matmul(q, kT), maskC), -1);
+    const ctx = g.reshape(g.transpose(g.matmul(att, v), [0, 2, 1, 3]), [BT, d]);
+    x = g.add(x, g.scale(g.gemm(ctx, p[pre + 'attn.proj.weight'], p[pre + 'attn.proj.bias']), r));
+    const [m] = g.layerNorm(x, p[pre + 'ln2.weight'], p[pre + 'ln2.bias']);
+    const hdn = g.gelu(g.gemm(m, p[pre + 'mlp.fc.weight'], p[pre + 'mlp.fc.bias']));
+    x = g.add(x, g.scale(g.gemm(hdn, p[pre + 'mlp.proj.weight'], p[pre + 'mlp.proj.bias']), r));
+  }
+  let residualAbsMean: string | undefined;
+  if (o.residualStat) {
+    residualAbsMean = g.reduceMean(g.abs(x), [0, 1], false);
+    g.stopGradient.add(residualAbsMean);
+  }
+  const [hf] = g.layerNorm(x, p['ln_f.weight'], p['ln_f.bias']);
+  // The output multiplier rides on Gemm's alpha: no extra kernel.
+  const logits = s.tiedEmbeddings
+    ? g.gemm(hf, p.wte, null, { transB: true, alpha: t.outputMultiplier })
+    : g.gemm(hf, p['lm_head.weight'], null, { alpha: t.outputMultiplier });
+  const loss = crossEntropy(g, logits, targets);
+  return { loss, logits, params, residualAbsMean };
+}
+
+/** Mean cross-entropy from primitives that stay on the GPU (no LogSoftmax / SoftmaxCrossEntropyLoss). */
+export function crossEntropy(g: Graph, logits: string, targets: string): string {
+  const mx = g.reduceMax(logits, [1], true);
+  // Subtracting the row max is gradient-neutral for log-sum-exp minus the picked logit.
+  g.stopGradient.add(mx);
+  const z = g.sub(logits, mx);
+  const lse = g.log(g.reduceSum(g.exp(z), [1], true));
+  const picked = g.gatherElements(z, targets, 1);
+  return g.reduceMean(g.sub(lse, picked), [0, 1], false);
+}

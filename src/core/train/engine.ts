@@ -1,0 +1,132 @@
+/**
+ * The training engine: compiled step/eval sessions plus the GPU-resident state (flat parameters,
+ * AdamW moments, per-element hyperparameters). Only the loss and gradient norm come back to the
+ * host each step; the state moves to the host only for checkpoints.
+ */
+import type * as ort from 'onnxruntime-node';
+import type { Batch } from '../data/batches';
+import { paramLayout, totalParams, type ModelShape, type ParamSpec } from '../model/gpt';
+import type { Transfer } from '../param/parameterization';
+import { buildEval, buildTrainStep, hyperVectors, type OptimizerConfig } from './graphs';
+import { createSession, disposeTensor, int64Column, scalar, StateMover, type Ep } from './runtime';
+
+export interface EngineOptions {
+  shape: ModelShape;
+  transfer: Transfer;
+  batch: number;
+  evalBatch?: number;
+  optimizer: OptimizerConfig;
+  ep: Ep;
+  /** Also compile an eval graph that reports mean |residual| after the last block. */
+  residualStat?: boolean;
+}
+
+export interface HostState {
+  params: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+}
+
+export interface StepResult {
+  loss: number;
+  gradNorm: number;
+  /** Wall time of the session run, ms. */
+  ms: number;
+}
+
+const STATE = ['params', 'm', 'v'] as const;
+
+export class Engine {
+  readonly layout: ParamSpec[];
+  readonly nParams: number;
+  private state?: Record<string, ort.Tensor>;
+  private hyper?: Record<string, ort.Tensor>;
+
+  private constructor(
+    readonly opts: EngineOptions,
+    private readonly stepSession: ort.InferenceSession,
+    private readonly evalSession: ort.InferenceSession,
+    private readonly mover: StateMover,
+    private readonly hyperMover: StateMover,
+    layout: ParamSpec[],
+  ) {
+    this.layout = layout;
+    this.nParams = totalParams(layout);
+  }
+
+  static async create(o: EngineOptions): Promise<Engine> {
+    const layout = paramLayout(o.shape, o.transfer);
+    const n = totalParams(layout);
+    const stepGraph = buildTrainStep(o.shape, o.transfer, layout, o.batch, o.optimizer);
+    const evalGraph = buildEval(o.shape, o.transfer, layout, o.evalBatch ?? o.batch, { residualStat: o.residualStat });
+    const [stepSession, evalSession, mover, hyperMover] = await Promise.all([
+      createSession(stepGraph, o.ep, { gpuOutputs: ['params_out', 'm_out', 'v_out'] }),
+      createSession(evalGraph, o.ep),
+      StateMover.create(o.ep, n, [...STATE]),
+      StateMover.create(o.ep, n, ['hp_lr', 'hp_eps', 'hp_wd']),
+    ]);
+    const e = new Engine(o, stepSession, evalSession, mover, hyperMover, layout);
+    const h = hyperVectors(layout, o.transfer);
+    e.hyper = await hyperMover.upload({ hp_lr: h.lr, hp_eps: h.eps, hp_wd: h.wd });
+    return e;
+  }
+
+  async setState(s: HostState): Promise<void> {
+    for (const [k, a] of Object.entries(s)) {
+      if (a.length !== this.nParams) throw new Error(`state '${k}' has ${a.length} values, the model has ${this.nParams}`);
+    }
+    this.disposeState();
+    this.state = await this.mover.upload({ params: s.params, m: s.m, v: s.v });
+  }
+
+  async getState(): Promise<HostState> {
+    if (!this.state) throw new Error('engine has no state');
+    const r = await this.mover.download(this.state);
+    return { params: r.params, m: r.m, v: r.v };
+  }
+
+  /** One optimizer step (t is the 1-based AdamW step count used for bias correction). */
+  async step(batch: Batch, lrFactor: number, t: number): Promise<StepResult> {
+    if (!this.state || !this.hyper) throw new Error('engine has no state');
+    const { beta1, beta2 } = this.opts.optimizer;
+    const feeds: Record<string, ort.Tensor> = {
+      ...this.state,
+      ...this.hyper,
+      tokens: int64Column(batch.inputs),
+      targets: int64Column(batch.targets),
+      lr_factor: scalar(lrFactor),
+      bc1: scalar(1 / (1 - Math.pow(beta1, t))),
+      bc2: scalar(1 / (1 - Math.pow(beta2, t))),
+    };
+    const t0 = performance.now();
+    const out = await this.stepSession.run(feeds);
+    const ms = performance.now() - t0;
+    this.disposeState();
+    this.state = { params: out.params_out, m: out.m_out, v: out.v_out };
+    return { loss: (out.loss.data as Float32Array)[0], gradNorm: (out.grad_norm.data as Float32Array)[0], ms };
+  }
+
+  /** Mean loss (and optionally mean |residual|) over the given batches. */
+  async evaluate(batches: Batch[]): Promise<{ loss: number; residualAbsMean?: number }> {
+    if (!this.state) throw new Error('engine has no state');
+    let loss = 0, resid = 0;
+    for (const b of batches) {
+      const out = await this.evalSession.run({ params: this.state.params, tokens: int64Column(b.inputs), targets: int64Column(b.targets) });
+      loss += (out.loss.data as Float32Array)[0];
+      if (out.residual_abs_mean) resid += (out.residual_abs_mean.data as Float32Array)[0];
+    }
+    return { loss: loss / batches.length, residualAbsMean: this.opts.residualStat ? resid / batches.length : undefined };
+  }
+
+  private disposeState(): void {
+    if (this.state) for (const k of STATE) disposeTensor(this.state[k]);
+    this.state = undefined;
+  }
+
+  async release(): Promise<void> {
+    this.disposeState();
+    if (this.hyper) for (const t of Object.values(this.hyper)) disposeTensor(t);
+    this.hyper = undefined;
+    await Promise.all([this.stepSession.release(), this.evalSession.release(), this.mover.release(), this.hyperMover.release()]);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The ONNX graphs a training run executes: one fused train step (forward, loss, backward,
+ * global-norm clipping, AdamW, non-finite guard), an eval forward, and small utility graphs
+ * (upload/download of GPU-resident state). Names of inputs/outputs are the runtime's contract.
+ */
+import { gradients } from '../graph/autodiff';
+import { Graph } from '../graph/ir';
+import { buildForward, totalParams, type ModelShape, type ParamSpec } from '../model/gpt';
+import type { Transfer } from '../param/parameterization';
+
+export interface OptimizerConfig {
+  beta1: number;
+  beta2: number;
+  /** Global gradient-norm clip; <= 0 disables clipping. */
+  clip: number;
+}
+
+export const DEFAULT_OPTIMIZER: OptimizerConfig = { beta1: 0.9, beta2: 0.95, clip: 1.0 };
+
+/** Per-element peak LR, epsilon and weight decay, laid out like the flat parameter vector. */
+export function hyperVectors(layout: ParamSpec[], t: Transfer): { lr: Float32Array; eps: Float32Array; wd: Float32Array } {
+  const n = totalParams(layout);
+  const lr = new Float32Array(n), eps = new Float32Array(n), wd = new Float32Array(n);
+  for (const p of layout) {
+    const g = t.groups[p.group];
+    lr.fill(g.lr, p.offset, p.offset + p.size);
+    eps.fill(g.eps, p.offset, p.offset + p.size);
+    wd.fill(g.weightDecay, p.offset, p.offset + p.size);
+  }
+  return { lr, eps, wd };
+}
+
+/** Concat in chunks: WebGPU limits storage buffers per shader, so avoid one node with 100+ inputs. */
+export function concatTree(g: Graph, xs: string[], axis: number, chunk = 8): string {
+  let level = xs;
+  while (level.length > 1) {
+    const next: string[] = [];
+    for (let i = 0; i < level.length; i += chunk) next.push(g.concat(level.slice(i, i + chunk), axis));
+    level = next;
+  }
+  return level[0];
+}
+
+function dataInputs(g: Graph, shape: ModelShape, batch: number) {
+  const n = batch * shape.context;
+  return { tokens: g.input('tokens', 'int64', [n, 1]), targets: g.input('targets', 'int64', [n, 1]) };
+}
+
+export function buildTrainStep(shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, opt: OptimizerConfig): Graph {
+  const g = new Graph('train_step');
+  const N = totalParams(layout);
+  const P = g.input('params', 'float32', [N]);
+  const M = g.input('m', 'float32', [N]);
+  const V = g.input('v', 'float32', [N]);
+  const LR = g.input('hp_lr', 'float32', [N]);
+  const EPS = g.input('hp_eps', 'float32', [N]);
+  const WD = g.input('hp_wd', 'float32', [N]);
+  const { tokens, targets } = dataInputs(g, shape, batch);
+  const lrFactor = g.input('lr_factor', 'float32', [1]);
+  const bc1 = g.input('bc1', 'float32', [1]); // 1 / (1 - beta1^t)
+  const bc2 = g.input('bc2', 'float32', [1]); // 1 / (1 - beta2^t)
+
+  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch });
+  const grads = gradients(g, fwd.loss, fwd.params);
+  const G = concatTree(g, grads.map((d) => g.reshape(d, [g.shape(d).reduce((a, b) => a * b, 1)])), 0);
+
+  const gnorm = g.sqrt(g.reduceSum(g.mul(G, G), [0], false));
+  let gc = G;
+  if (opt.clip > 0) {
+    const coef = g.clip(g.div(g.constF(opt.clip), g.add(gnorm, g.constF(1e-6))), '', g.constF(1));
+    gc = g.mul(G, coef);
+  }
+  const m1 = g.add(g.scale(M, opt.beta1), g.scale(gc, 1 - opt.beta1));
+  const v1 = g.add(g.scale(V, opt.beta2), g.scale(g.mul(gc, gc), 1 - opt.beta2));
+  const upd = g.div(g.mul(m1, bc1), g.add(g.sqrt(g.mul(v1, bc2)), EPS));
+  const lr = g.mul(LR, lrFactor);
+  // Decoupled weight decay (PyTorch AdamW): p -= lr * (update + wd * p).
+  const p1 = g.sub(P, g.mul(lr, g.add(upd, g.mul(WD, P))));
+  // Non-finite guard: x - x is 0 for finite x and NaN for NaN/Inf, and NaN > anything is false,
+  // so a bad step leaves the state untouched and the host sees the bad loss/norm.
+  const probe = g.add(gnorm, fwd.loss);
+  const ok = g.greater(g.constF(1), g.abs(g.sub(probe, probe)));
+  g.output(g.identity(g.where(ok, p1, P), 'params_out'));
+  g.output(g.identity(g.where(ok, m1, M), 'm_out'));
+  g.output(g.identity(g.where(ok, v1, V), 'v_out'));
+  g.output(g.identity(fwd.loss, 'loss'));
+  g.output(g.identity(gnorm, 'grad_norm'));
+  return g;
+}
+
+export function buildEval(shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, opts: { residualStat?: boolean } = {}): Graph {
+  const g = new Graph('eval');
+  const P = g.input('params', 'float32', [totalParams(layout)]);
+  const { tokens, targets } = dataInputs(g, shape, batch);
+  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, residualStat: opts.residualStat });
+  g.output(g.identity(fwd.loss, 'loss'));
+  if (fwd.residualAbsMean) g.output(g.identity(fwd.residualAbsMean, 'residual_abs_mean'));
+  return g;
+}
+
+/** Graph whose outputs copy its inputs: the only safe way to move state between CPU and GPU. */
+export function buildCopy(n: number, names: string[]): Graph {
+  const g = new Graph('copy');
+  for (const name of names) g.output(g.identity(g.input(name, 'float32', [n]), `${name}_out`));
+  return g;
+}

@@ -1,0 +1,149 @@
+/**
+ * onnxruntime-node sessions for training: execution-provider choice, GPU-resident state and the
+ * traps in docs (shared notes onnxruntime-webgpu.md): never call getData() on a gpu-buffer tensor
+ * (it aborts the process in 1.30), never feed a gpu-buffer tensor to a CPU session, and dispose
+ * every gpu-buffer tensor that is no longer needed (they are not garbage-collected).
+ */
+import * as ort from 'onnxruntime-node';
+import type { Graph } from '../graph/ir';
+import { serialize } from '../graph/onnx';
+import { buildCopy } from './graphs';
+
+export type EpChoice = 'auto' | 'webgpu' | 'cpu' | 'cuda';
+export type Ep = 'webgpu' | 'cpu' | 'cuda';
+
+export class RuntimeError extends Error {}
+
+export interface EpResolution {
+  ep: Ep;
+  /** Why `auto` chose what it chose, or a fallback explanation (shown to the user). */
+  note?: string;
+}
+
+/** Backends compiled into this onnxruntime-node build (CUDA needs its provider library installed). */
+export function availableBackends(): { name: string; bundled: boolean }[] {
+  const list = (ort as unknown as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }).listSupportedBackends;
+  return list ? list() : [{ name: 'cpu', bundled: true }];
+}
+
+let webgpuProbe: Promise<string | undefined> | undefined;
+/** Returns undefined when a WebGPU adapter works, else the reason it does not. */
+export function probeWebgpu(): Promise<string | undefined> {
+  webgpuProbe ??= (async () => {
+    try {
+      const s = await createSession(buildCopy(1, ['x']), 'webgpu');
+      await s.release();
+      return undefined;
+    } catch (e) {
+      return (e as Error).message.split('\n')[0];
+    }
+  })();
+  return webgpuProbe;
+}
+
+async function probeCuda(): Promise<string | undefined> {
+  try {
+    const s = await createSession(buildCopy(1, ['x']), 'cuda');
+    await s.release();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message.split('\n')[0];
+  }
+}
+
+export async function resolveEp(choice: EpChoice): Promise<EpResolution> {
+  if (choice === 'cpu') return { ep: 'cpu' };
+  if (choice === 'webgpu') {
+    const why = await probeWebgpu();
+    if (why) throw new RuntimeError(`the WebGPU execution provider is not usable here: ${why}. Use --ep cpu or --ep auto.`);
+    return { ep: 'webgpu' };
+  }
+  if (choice === 'cuda') {
+    const why = await probeCuda();
+    if (why) throw new RuntimeError(`the CUDA execution provider is not usable here (onnxruntime-node ships it only when its CUDA provider library is installed): ${why}`);
+    return { ep: 'cuda' };
+  }
+  const why = await probeWebgpu();
+  if (!why) return { ep: 'webgpu', note: 'auto: using the WebGPU execution provider' };
+  return { ep: 'cpu', note: `auto: WebGPU unavailable (${why}); falling back to the CPU execution provider` };
+}
+
+export interface SessionOptions {
+  /** Outputs to leave on the GPU (WebGPU only); everything else comes back to the CPU. */
+  gpuOutputs?: string[];
+}
+
+export async function createSession(graph: Graph, ep: Ep, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [ep],
+    // Default optimizations fuse e.g. LayerNorm/Gelu patterns; keep them.
+    graphOptimizationLevel: 'all',
+  };
+  if (ep === 'webgpu') {
+    // A node that cannot run on the GPU must fail session creation, not silently round-trip.
+    (options as Record<string, unknown>).extra = { session: { disable_cpu_ep_fallback: '1' } };
+    if (opts.gpuOutputs?.length) {
+      const loc: Record<string, 'gpu-buffer' | 'cpu'> = {};
+      for (const o of graph.outputs) loc[o] = opts.gpuOutputs.includes(o) ? 'gpu-buffer' : 'cpu';
+      options.preferredOutputLocation = loc as ort.InferenceSession.SessionOptions['preferredOutputLocation'];
+    }
+  }
+  return ort.InferenceSession.create(serialize(graph), options);
+}
+
+/**
+ * Moves float32 vectors between host and device. On the CPU EP tensors simply stay on the host;
+ * on WebGPU, upload/download run tiny Identity graphs (the documented safe way).
+ */
+export class StateMover {
+  private up?: ort.InferenceSession;
+  private down?: ort.InferenceSession;
+  private constructor(readonly ep: Ep, readonly n: number, readonly names: string[]) {}
+
+  static async create(ep: Ep, n: number, names: string[]): Promise<StateMover> {
+    const m = new StateMover(ep, n, names);
+    if (ep === 'webgpu') {
+      const g = buildCopy(n, names);
+      m.up = await createSession(g, 'webgpu', { gpuOutputs: g.outputs });
+      m.down = await createSession(g, 'webgpu');
+    }
+    return m;
+  }
+
+  async upload(values: Record<string, Float32Array>): Promise<Record<string, ort.Tensor>> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const k of this.names) feeds[k] = new ort.Tensor('float32', values[k], [this.n]);
+    if (!this.up) return feeds;
+    const out = await this.up.run(feeds);
+    const res: Record<string, ort.Tensor> = {};
+    for (const k of this.names) res[k] = out[`${k}_out`];
+    return res;
+  }
+
+  async download(values: Record<string, ort.Tensor>): Promise<Record<string, Float32Array>> {
+    const res: Record<string, Float32Array> = {};
+    if (!this.down) {
+      for (const k of this.names) res[k] = values[k].data as Float32Array;
+      return res;
+    }
+    const out = await this.down.run(Object.fromEntries(this.names.map((k) => [k, values[k]])));
+    for (const k of this.names) res[k] = Float32Array.from(out[`${k}_out`].data as Float32Array);
+    return res;
+  }
+
+  async release(): Promise<void> {
+    await this.up?.release();
+    await this.down?.release();
+  }
+}
+
+/** Frees a tensor's GPU memory; a no-op for host tensors. */
+export function disposeTensor(t: ort.Tensor | undefined): void {
+  if (t && t.location === 'gpu-buffer') t.dispose();
+}
+
+export const scalar = (x: number) => new ort.Tensor('float32', Float32Array.of(x), [1]);
+export const int64Column = (data: Int32Array | number[]) => {
+  const arr = BigInt64Array.from(Array.from(data, (v) => BigInt(v)));
+  return new ort.Tensor('int64', arr, [arr.length, 1]);
+};
