@@ -1,10 +1,124 @@
 import type { Command } from '../main';
+import { num, optNum, parse } from '../args';
 import { UserError } from '../errors';
+import { parseParam, printJson, userErrors, joinNegativeNumbers } from '../plan-cli';
+import { planShapes, type Budget, type PlanResult } from '../../core/plan';
+import { int, sci, si, table } from '../../core/plan/format';
 
-// Placeholder until the owning issue lands.
+const HELP = `usage: shapelab plan --flops C | --gpu-hours H  [--gpu NAME|FILE.json|'{json}'] [--gpus K]
+                     [--seq T] [--vocab V] [--param completep|alpha0.5|mup|sp] [--top N] [--json]
+
+Searches model shapes for a compute budget and ranks them by predicted loss
+(scaling law x shape penalty), with predicted wall-clock on the GPU, the
+loss-vs-time Pareto front, and a G_stack growth plan for the best shape.
+  --flops C        training FLOP budget (e.g. 1e20)
+  --gpu-hours H    or: a budget in GPU-hours on --gpu (tokens then depend on the shape's speed)
+  --gpu NAME       h100-sxm, a100, rtx-4090, ..., local, a JSON file or an inline JSON entry
+  --gpus K         data-parallel GPUs (default 1)
+  --seq T          context length (default 2048)
+  --vocab V        vocabulary size (default 50304)
+  --param P        parameterization for the shape penalty (default completep)
+  --top N          candidates shown (default 10)
+  --json           machine-readable output`;
+
 export const command: Command = {
-  summary: '(not yet available)',
-  async run() {
-    throw new UserError('plan is not available yet');
+  summary: 'search model shapes for a compute budget on a GPU',
+  async run(argv) {
+    const { values: v } = parse(joinNegativeNumbers(argv), {
+      flops: { type: 'string' },
+      'gpu-hours': { type: 'string' },
+      gpu: { type: 'string' },
+      gpus: { type: 'string' },
+      seq: { type: 'string' },
+      vocab: { type: 'string' },
+      param: { type: 'string' },
+      top: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (v.help) {
+      process.stdout.write(HELP + '\n');
+      return 0;
+    }
+    if ((v.flops === undefined) === (v['gpu-hours'] === undefined)) throw new UserError('give exactly one budget: --flops C or --gpu-hours H');
+    const budget: Budget = v.flops !== undefined ? { flops: num(v.flops, '--flops', { positive: true }) } : { gpuHours: num(v['gpu-hours'], '--gpu-hours', { positive: true }) };
+    if (budget.gpuHours !== undefined && v.gpu === undefined) throw new UserError('--gpu-hours needs --gpu');
+    const result = userErrors(() =>
+      planShapes({
+        budget,
+        hardware: v.gpu as string | undefined,
+        gpus: optNum(v.gpus, '--gpus', { integer: true, positive: true }),
+        seq: optNum(v.seq, '--seq', { integer: true, positive: true }),
+        vocab: optNum(v.vocab, '--vocab', { integer: true, positive: true }),
+        parameterization: parseParam(v.param),
+        top: optNum(v.top, '--top', { integer: true, positive: true }),
+      }),
+    );
+    if (v.json) printJson(result);
+    else process.stdout.write(renderPlan(result) + '\n');
+    return 0;
   },
 };
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(2)}%`;
+}
+
+export function renderPlan(r: PlanResult): string {
+  const c = r.context;
+  const out: string[] = [];
+  const budget = c.budget.flops !== undefined ? `${sci(c.budget.flops)} FLOPs` : `${c.budget.gpuHours} GPU-hours`;
+  const hw = c.hardware ? `${c.gpus} x ${c.hardware.displayName} (${c.precision} peak ${c.hardware.peakTflops} TFLOP/s, MFU knob ${c.mfu})` : 'no GPU (no time or memory limits)';
+  out.push(`ShapeLab plan: ${budget} on ${hw}; seq ${c.seq}, vocab ${c.vocab}, ${c.parameterization}`);
+  if (c.hardware) out.push(`  GPU data: ${c.hardware.source} [${c.hardware.sourceKind}]`);
+  out.push(`  loss: ${c.fit.name} (${c.fit.source}) x (1 + shape penalty); FLOPs/token: ${c.flopsConvention.id} = ${c.flopsConvention.formula}`);
+  if (r.reference) {
+    const o = r.reference.computeOptimal;
+    const f = r.reference.fixedTokensPerParam;
+    out.push(`  reference (C = 6ND): compute-optimal N* ${si(o.params)}, D* ${si(o.tokens)} (${o.tokensPerParam.toFixed(1)} tokens/param); 20 tokens/param: N ${si(f.params)}, D ${si(f.tokens)}`);
+  }
+  out.push('');
+  if (r.candidates.length === 0) {
+    out.push('No shape satisfies the constraints.');
+  } else {
+    const rows = r.candidates.map((x, i) => [
+      String(i + 1),
+      String(x.dModel),
+      String(x.nLayers),
+      String(x.nHeads),
+      String(x.dHead),
+      String(x.dFf),
+      si(x.params),
+      si(x.nonEmbeddingParams),
+      x.widthDepthRatio.toFixed(1),
+      si(x.tokens),
+      x.tokensPerParam.toFixed(1),
+      x.predictedLoss.toFixed(4),
+      pct(x.penalty),
+      x.predictedHours === null ? '-' : x.predictedHours.toFixed(1),
+      x.memoryGiB.toFixed(1),
+      String(x.microBatch),
+      x.pareto ? '*' : '',
+    ]);
+    out.push(table(['#', 'd_model', 'layers', 'heads', 'd_head', 'd_ff', 'params', 'non-emb', 'N:L', 'tokens', 'tok/param', 'loss', 'penalty', 'hours', 'GiB/GPU', 'mb', 'pareto'], rows));
+  }
+  if (r.pareto.length > 0) {
+    const fastest = r.pareto[0];
+    out.push('');
+    out.push(`Pareto front (loss vs hours): ${r.pareto.length} shapes, from ${fastest.dModel}x${fastest.nLayers} (${fastest.predictedLoss.toFixed(4)}, ${(fastest.predictedHours as number).toFixed(1)} h) to ${r.pareto[r.pareto.length - 1].dModel}x${r.pareto[r.pareto.length - 1].nLayers} (${r.pareto[r.pareto.length - 1].predictedLoss.toFixed(4)}, ${(r.pareto[r.pareto.length - 1].predictedHours as number).toFixed(1)} h); --json lists them.`);
+  }
+  const g = r.growth;
+  if (g) {
+    const s = g.smallModel;
+    out.push('');
+    out.push(`G_stack growth (g = ${g.factor}): train ${s.dModel} x ${s.nLayers} layers (${si(s.params)} params) for ${si(g.growthTokens)} tokens, then stack ${g.factor}x; small phase ${pct(g.flopSplit.smallFraction)} of the FLOPs, grown model then gets ${si(g.flopSplit.largeTokens)} tokens.`);
+    out.push(`  timing fit: ${g.formula} (${g.source})${g.inFitRange ? '' : ' -- OUTSIDE its fitted range'}`);
+    for (const w of g.warnings) out.push(`  warning: ${w}`);
+    out.push(`  paper context, not our prediction: ${g.reportedSpeedups[0].claim} (${g.reportedSpeedups[0].source})`);
+  }
+  out.push('');
+  const rej = Object.entries(r.stats.rejected).filter(([, n]) => n > 0).map(([k, n]) => `${int(n)} ${k}`).join(', ');
+  out.push(`Searched ${int(r.stats.enumerated)} shapes (${int(r.stats.feasible)} feasible${rej ? '; rejected: ' + rej : ''}) in ${r.stats.elapsedMs.toFixed(0)} ms.`);
+  for (const n of r.notes) out.push(`note: ${n}`);
+  return out.join('\n');
+}

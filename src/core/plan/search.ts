@@ -1,0 +1,235 @@
+/**
+ * Shape search: enumerate shapes, apply constraints, predict loss and time, rank, Pareto front.
+ *
+ * Predicted loss = L_fit(N, D) * (1 + penalty(d_model / L, parameterization)) with N total
+ * parameters and D = C / flops-per-token (FLOP budget) or the tokens the shape can process in the
+ * GPU-hours (GPU-hours budget). Ranked by predicted loss (ties: faster first); the Pareto front is
+ * over (predicted loss, predicted wall-clock).
+ *
+ * Alignment rules built into the enumeration (Anthony et al. 2024, arXiv 2401.14489): d_model a
+ * multiple of 64 or 128, d_head in {64, 128}, d_ff rounded to a multiple of 64 (for SwiGLU-like
+ * ratios such as 8/3 this searches near, not at, ratio * d_model).
+ */
+import { makeGroup, resolveContext, type Budget, type Candidate, type Context, type ContextOptions, type Rejection } from './candidate';
+import { PlanInputError, requirePositive } from './errors';
+import { FLOPS_CONVENTION_INFO } from './flops';
+import { growthPlan, type GrowthPlan } from './growth';
+import type { HardwareSourceKind } from './hardware';
+import type { PenaltyConstants } from './penalty';
+import { computeOptimal, fixedTokensPerParam, type Allocation } from './scaling';
+
+export interface SearchSpace {
+  /** d_model step (64 or 128 recommended). Default 128. */
+  dModelMultiple?: number;
+  dModelMin?: number; // default = dModelMultiple
+  dModelMax?: number; // default 16384
+  dHeads?: number[]; // default [64, 128]
+  minLayers?: number; // default 2 (CompleteP's base depth)
+  maxLayers?: number; // default 160
+  /** d_ff / d_model ratios; default [4] (GPT-2 MLP). */
+  dFfRatios?: number[];
+}
+
+export interface PlanRequest extends ContextOptions {
+  budget: Budget;
+  search?: SearchSpace;
+  maxParams?: number;
+  /** Drop shapes whose predicted wall-clock exceeds this. */
+  maxHours?: number;
+  /** Candidates returned, best first. Default 10. */
+  top?: number;
+  /** G_stack growth factor for the growth plan of the best shape. Default 4. */
+  growthFactor?: number;
+}
+
+export interface PlanResult {
+  /** The resolved inputs, with sources, for display next to the numbers. */
+  context: {
+    budget: Budget;
+    hardware: { name: string; displayName: string; source: string; sourceKind: HardwareSourceKind; peakTflops: number } | null;
+    gpus: number;
+    seq: number;
+    vocab: number;
+    parameterization: string;
+    fit: { id: string; name: string; source: string; validity: string };
+    flopsConvention: { id: string; formula: string; source: string };
+    precision: string;
+    mfu: number;
+    memoryCapacityGiB: number | null;
+  };
+  /** Top candidates by predicted loss. */
+  candidates: Candidate[];
+  /** Loss vs wall-clock Pareto front, fastest first (needs hardware). */
+  pareto: Candidate[];
+  best: Candidate | null;
+  /** G_stack plan for the best candidate. */
+  growth: GrowthPlan | null;
+  /** Reference allocations for a FLOP budget (6ND accounting). */
+  reference: { computeOptimal: Allocation; fixedTokensPerParam: Allocation } | null;
+  penalty: PenaltyConstants;
+  stats: { enumerated: number; feasible: number; rejected: Record<Rejection, number>; elapsedMs: number };
+  notes: string[];
+}
+
+function resolveSpace(s: SearchSpace = {}) {
+  const dModelMultiple = s.dModelMultiple ?? 128;
+  const space = {
+    dModelMultiple,
+    dModelMin: s.dModelMin ?? dModelMultiple,
+    dModelMax: s.dModelMax ?? 16384,
+    dHeads: s.dHeads ?? [64, 128],
+    minLayers: s.minLayers ?? 2,
+    maxLayers: s.maxLayers ?? 160,
+    dFfRatios: s.dFfRatios ?? [4],
+  };
+  for (const [k, v] of Object.entries(space)) {
+    const vals = Array.isArray(v) ? v : [v];
+    if (vals.length === 0) throw new PlanInputError(`search.${k} must not be empty`);
+    for (const x of vals) if (!(Number.isFinite(x) && x > 0)) throw new PlanInputError(`search.${k} must hold positive numbers (got ${x})`);
+  }
+  for (const k of ['dModelMultiple', 'dModelMin', 'dModelMax', 'minLayers', 'maxLayers'] as const) {
+    if (!Number.isInteger(space[k])) throw new PlanInputError(`search.${k} must be an integer (got ${space[k]})`);
+  }
+  if (space.dModelMin > space.dModelMax) throw new PlanInputError('search.dModelMin > dModelMax');
+  if (space.minLayers > space.maxLayers) throw new PlanInputError('search.minLayers > maxLayers');
+  return space;
+}
+
+function validateBudget(b: Budget, ctx: Context): void {
+  if (!b || (b.flops === undefined) === (b.gpuHours === undefined)) throw new PlanInputError('budget: give exactly one of flops or gpuHours');
+  if (b.flops !== undefined) requirePositive(b.flops, 'budget flops');
+  else {
+    requirePositive(b.gpuHours as number, 'budget gpuHours');
+    if (!ctx.hardware) throw new PlanInputError('a GPU-hours budget needs a GPU');
+  }
+}
+
+/** Loss vs hours Pareto front (fastest first): keeps each candidate strictly better in loss than every faster one. */
+export function paretoFront(cands: Candidate[]): Candidate[] {
+  const timed = cands.filter((c) => c.predictedHours !== null);
+  timed.sort((x, y) => (x.predictedHours as number) - (y.predictedHours as number) || x.predictedLoss - y.predictedLoss);
+  const front: Candidate[] = [];
+  let bestLoss = Infinity;
+  for (const c of timed) {
+    if (c.predictedLoss < bestLoss) {
+      front.push(c);
+      bestLoss = c.predictedLoss;
+    }
+  }
+  return front;
+}
+
+const byLossThenTime = (x: Candidate, y: Candidate) => x.predictedLoss - y.predictedLoss || (x.predictedHours ?? 0) - (y.predictedHours ?? 0);
+
+/** Searches shapes for a budget and returns the ranked candidates, Pareto front and growth plan. */
+export function planShapes(req: PlanRequest): PlanResult {
+  const t0 = performance.now();
+  const ctx = resolveContext(req);
+  validateBudget(req.budget, ctx);
+  const space = resolveSpace(req.search);
+  const top = req.top ?? 10;
+  if (!(Number.isInteger(top) && top > 0)) throw new PlanInputError(`top must be a positive integer (got ${top})`);
+  if (req.maxParams !== undefined) requirePositive(req.maxParams, 'maxParams');
+  if (req.maxHours !== undefined) requirePositive(req.maxHours, 'maxHours');
+  const limits = { maxParams: req.maxParams, maxHours: req.maxHours };
+
+  const rejected: Record<Rejection, number> = { memory: 0, maxParams: 0, maxHours: 0, noTokens: 0 };
+  const feasible: Candidate[] = [];
+  let enumerated = 0;
+  const dModelStart = Math.ceil(space.dModelMin / space.dModelMultiple) * space.dModelMultiple;
+  for (let d = dModelStart; d <= space.dModelMax; d += space.dModelMultiple) {
+    for (const dHead of space.dHeads) {
+      if (d % dHead !== 0) continue;
+      for (const ratio of space.dFfRatios) {
+        const dFf = Math.max(64, Math.round((ratio * d) / 64) * 64);
+        const group = makeGroup(ctx, d, d / dHead, dHead, dFf);
+        for (let L = space.minLayers; L <= space.maxLayers; L++) {
+          enumerated++;
+          const c = group.at(L, req.budget, limits);
+          if (typeof c === 'string') rejected[c]++;
+          else feasible.push(c);
+        }
+      }
+    }
+  }
+
+  const pareto = paretoFront(feasible);
+  for (const c of pareto) c.pareto = true;
+  const candidates = topK(feasible, top);
+  const best = candidates[0] ?? null;
+  const growth = best
+    ? growthPlan({
+        params: best.params,
+        tokens: best.tokens,
+        factor: req.growthFactor,
+        shape: { vocab: ctx.vocab, seq: ctx.seq, dModel: best.dModel, nLayers: best.nLayers, nHeads: best.nHeads, dHead: best.dHead, dFf: best.dFf, tiedEmbeddings: ctx.tiedEmbeddings },
+        flopsConvention: ctx.flopsConvention,
+      })
+    : null;
+  const reference = req.budget.flops !== undefined ? { computeOptimal: computeOptimal(ctx.fit, req.budget.flops), fixedTokensPerParam: fixedTokensPerParam(ctx.fit, req.budget.flops) } : null;
+
+  const notes: string[] = [
+    `Losses are in the units of the ${ctx.fit.name} fit (its own data and tokenizer): compare them only with each other.`,
+    `Shape penalty: ${ctx.penalty.source}.`,
+  ];
+  if (ctx.vocab % 64 !== 0) notes.push(`vocab ${ctx.vocab} is not a multiple of 64: pad it (Anthony et al. 2024; Megatron pads to 128).`);
+  if (feasible.length === 0) notes.push('no shape satisfies the constraints: raise the budget or memory, or widen the search space.');
+  const hw = ctx.hardware;
+  return {
+    context: {
+      budget: req.budget,
+      hardware: hw
+        ? { name: hw.name, displayName: hw.displayName ?? hw.name, source: hw.source, sourceKind: hw.sourceKind, peakTflops: (ctx.precision === 'bf16' && hw.bf16Tflops ? hw.bf16Tflops : hw.fp32Tflops) }
+        : null,
+      gpus: ctx.gpus,
+      seq: ctx.seq,
+      vocab: ctx.vocab,
+      parameterization: ctx.parameterization,
+      fit: { id: ctx.fit.id, name: ctx.fit.name, source: ctx.fit.source, validity: ctx.fit.validity },
+      flopsConvention: { id: ctx.flopsConvention, formula: FLOPS_CONVENTION_INFO[ctx.flopsConvention].formula, source: FLOPS_CONVENTION_INFO[ctx.flopsConvention].source },
+      precision: ctx.precision,
+      mfu: ctx.mfu,
+      memoryCapacityGiB: Number.isFinite(ctx.memoryCapacityBytes) ? ctx.memoryCapacityBytes / 2 ** 30 : null,
+    },
+    candidates,
+    pareto,
+    best,
+    growth,
+    reference,
+    penalty: ctx.penalty,
+    stats: { enumerated, feasible: feasible.length, rejected, elapsedMs: performance.now() - t0 },
+    notes,
+  };
+}
+
+/**
+ * The k best by loss. Shapes that differ only in d_head have the same predicted loss (same N, D,
+ * N:L), so only the fastest of them is listed. One pass with a small sorted buffer instead of a
+ * full sort (the search produces up to ~1e5 candidates).
+ */
+function topK(all: Candidate[], k: number): Candidate[] {
+  const cap = k * 4 + 8; // room for d_head variants before de-duplication
+  const buf: Candidate[] = [];
+  for (const c of all) {
+    if (buf.length < cap) {
+      buf.push(c);
+      if (buf.length === cap) buf.sort(byLossThenTime);
+    } else if (byLossThenTime(c, buf[cap - 1]) < 0) {
+      let i = cap - 1;
+      while (i > 0 && byLossThenTime(c, buf[i - 1]) < 0) i--;
+      buf.splice(i, 0, c);
+      buf.pop();
+    }
+  }
+  if (buf.length < cap) buf.sort(byLossThenTime);
+  const seen = new Set<string>();
+  const out: Candidate[] = [];
+  for (const c of buf) {
+    const key = `${c.dModel}/${c.nLayers}/${c.dFf}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(c);
+    if (out.length === k) break;
+  }
+  return out;
+}
