@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Self-test of python/shapelab_torch/train.py on a machine with torch (the device machine).
+
+usage: python3 bench/parity/selftest_torch.py [--device cpu|cuda] [--work DIR] [--ddp]
+Checks, on the tiny fixture configs (bench/parity/fixtures, written by `shapelab export torch`):
+  1. growth 'rescale' gives the same function as growth 'keep' (plain G_stack), 'switch' does not;
+  2. the hand-written AdamW equals torch.optim.AdamW when every group has the same settings;
+  3. an end-to-end parity-mode run (--init, --batches, growth) writes the run format, and
+     --resume from a checkpoint after the growth reproduces the uninterrupted run's losses;
+  4. (--ddp) torchrun with 2 processes (gloo on CPU, or NCCL with 2 GPUs) gives the 1-process
+     losses at the same global batch, with and without --fsdp.
+Prints one line per check and exits 1 on a failure.
+"""
+import argparse
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+TRAIN = os.path.join(ROOT, "python", "shapelab_torch", "train.py")
+sys.path.insert(0, os.path.dirname(TRAIN))
+import train as T  # noqa: E402
+
+FAILED = []
+
+
+def check(name, ok, detail=""):
+    print("%s %s %s" % ("ok  " if ok else "FAIL", name, detail), flush=True)
+    if not ok:
+        FAILED.append(name)
+
+
+def make_trainer(cfg, device, extra=()):
+    T._import_torch()
+    args = T.parse_args(["--config", "x", "--device", device, "--deterministic", "--quiet"] + list(extra))
+    return T.Trainer(args, cfg)
+
+
+def losses(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            out[r["step"]] = r["loss"]
+    return out
+
+
+def run(cmd, env=None):
+    e = dict(os.environ, **(env or {}))
+    p = subprocess.run(cmd, capture_output=True, text=True, env=e)
+    if p.returncode != 0:
+        print(p.stdout[-3000:], p.stderr[-3000:])
+    return p.returncode
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--work", default="/tmp/shapelab-selftest")
+    ap.add_argument("--ddp", action="store_true")
+    a = ap.parse_args()
+    import numpy as np
+    T._import_torch()
+    torch = T.torch
+    shutil.rmtree(a.work, ignore_errors=True)
+    os.makedirs(a.work)
+
+    for fixture in ("tiny-config.json", "tiny-untied-config.json"):
+        cfg = T.load_config(os.path.join(HERE, "fixtures", fixture))
+        # 1. growth policies
+        tr = make_trainer(cfg, a.device)
+        params = tr.init_state(2, 3)
+        tr.wrap(2, params, None)
+        rng = np.random.default_rng(0)
+        b = torch.from_numpy(rng.integers(0, cfg["model"]["vocab"], size=(4, 17))).to(tr.device)
+        res = {}
+        for pol in ("keep", "switch", "rescale"):
+            tr.res_mult = None
+            tr.wrap(2, params, None)
+            ev = dict(cfg["growth"][0], multiplierPolicy=pol)
+            tr.grow(ev)
+            with torch.no_grad():
+                res[pol] = float(tr.model(b[:, :-1], b[:, 1:]).item())
+        check("%s growth rescale == keep" % fixture, abs(res["rescale"] - res["keep"]) < 1e-5, str(res))
+        check("%s growth switch != keep" % fixture, abs(res["switch"] - res["keep"]) > 1e-6, str(res))
+
+        # 2. AdamW vs torch.optim.AdamW (same settings in every group, no clipping)
+        c2 = copy.deepcopy(cfg)
+        c2["optimizer"]["clip"] = 0
+        for t in c2["transfers"].values():
+            for g in t["groups"].values():
+                g.update(lr=1e-2, eps=1e-8, weightDecay=0.1)
+        tr = make_trainer(c2, a.device)
+        tr.wrap(2, params, None)
+        ref = T.build_model_classes()[0](c2["model"], 2, tr.mults(2), True).to(tr.device)
+        ref.load_state_dict({k: v.to(tr.device) for k, v in params.items()})
+        opt = torch.optim.AdamW(ref.parameters(), lr=1e-2, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+        for _ in range(3):
+            tr.model(b[:, :-1], b[:, 1:]).backward()
+            tr.optimizer_step(1.0)
+            opt.zero_grad()
+            ref(b[:, :-1], b[:, 1:]).backward()
+            opt.step()
+        mine = dict(tr.params)
+        diff = max(float((mine[n].detach() - p.detach()).abs().max()) for n, p in ref.named_parameters())
+        check("%s AdamW == torch.optim.AdamW (3 steps)" % fixture, diff < 1e-5, "max |diff| %.2e" % diff)
+
+    # 3. end-to-end parity mode + resume
+    cfg_path = os.path.join(HERE, "fixtures", "tiny-config.json")
+    cfg = T.load_config(cfg_path)
+    tr = make_trainer(cfg, "cpu")
+    init = {n: t.numpy() for n, t in tr.init_state(2, 5).items()}
+    d = os.path.join(a.work, "parity")
+    os.makedirs(d)
+    shutil.copy(cfg_path, os.path.join(d, "config.json"))
+    T.write_safetensors(os.path.join(d, "init.safetensors"), init, {"step": 0})
+    B, Tn = cfg["batchSize"], cfg["model"]["context"]
+    batches = np.random.default_rng(1).integers(0, cfg["model"]["vocab"], size=(cfg["steps"], B, Tn + 1)).astype("<i4")
+    batches.tofile(os.path.join(d, "batches.bin"))
+    rc = run(["bash", os.path.join(HERE, "run_torch.sh"), d, "", a.device])
+    check("run_torch.sh", rc == 0)
+    full = losses(os.path.join(d, "torch-run", "metrics.jsonl"))
+    check("parity run has every step", sorted(full) == list(range(1, cfg["steps"] + 1)), "%d steps" % len(full))
+    ev = [json.loads(l) for l in open(os.path.join(d, "torch-run", "events.jsonl"))]
+    g = [e for e in ev if e["type"] == "growth"]
+    check("growth event", len(g) == 1 and g[0]["depthAfter"] == 4 and len(g[0]["lossesAfter"]) == 10, json.dumps(g)[:300])
+    check("loss decreases", full[cfg["steps"]] < full[1], "%.4f -> %.4f" % (full[1], full[cfg["steps"]]))
+    r1 = os.path.join(a.work, "r1")
+    rc = run([sys.executable, TRAIN, "--config", cfg_path, "--init", os.path.join(d, "init.safetensors"),
+              "--batches", os.path.join(d, "batches.bin"), "--device", a.device, "--deterministic",
+              "--checkpoint-every", "15", "--out", r1, "--quiet"])
+    ck = os.path.join(r1, "checkpoints", "step-00000015.safetensors")
+    check("checkpoint written", rc == 0 and os.path.exists(ck))
+    tensors, meta = T.read_safetensors(ck)
+    check("checkpoint has moments and metadata", "opt.m.h.3.mlp.fc.weight" in tensors and meta.get("depth") == "4", str(meta)[:200])
+    r2 = os.path.join(a.work, "r2")
+    os.makedirs(os.path.join(r2, "checkpoints"))
+    shutil.copy(ck, os.path.join(r2, "checkpoints"))
+    with open(os.path.join(r2, "checkpoints", "latest"), "w") as f:
+        f.write("step-00000015.safetensors\n")
+    rc = run([sys.executable, TRAIN, "--config", cfg_path, "--batches", os.path.join(d, "batches.bin"), "--resume",
+              "--device", a.device, "--deterministic", "--out", r2, "--quiet"])
+    res = losses(os.path.join(r2, "metrics.jsonl")) if rc == 0 else {}
+    worst = max([abs(res[s] - full[s]) / full[s] for s in res] or [1.0])
+    check("resume after growth reproduces steps 16..30", rc == 0 and sorted(res) == list(range(16, 31)) and worst < 1e-5,
+          "max rel diff %.2e" % worst)
+
+    # 4. data parallel
+    if a.ddp:
+        ngpu = torch.cuda.device_count() if a.device == "cuda" else 0
+        dev = "cuda" if ngpu >= 2 else "cpu"
+        one = os.path.join(a.work, "one")
+        rc = run([sys.executable, TRAIN, "--config", cfg_path, "--init", os.path.join(d, "init.safetensors"),
+                  "--batches", os.path.join(d, "batches.bin"), "--device", dev, "--deterministic", "--out", one, "--quiet"])
+        base = losses(os.path.join(one, "metrics.jsonl")) if rc == 0 else {}
+        for extra in ([], ["--fsdp"]):
+            out = os.path.join(a.work, "two" + "".join(extra).replace("-", ""))
+            rc = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", TRAIN,
+                      "--config", cfg_path, "--init", os.path.join(d, "init.safetensors"),
+                      "--batches", os.path.join(d, "batches.bin"), "--device", dev, "--deterministic",
+                      "--out", out, "--quiet"] + extra)
+            two = losses(os.path.join(out, "metrics.jsonl")) if rc == 0 else {}
+            worst = max([abs(two[s] - base[s]) / base[s] for s in two if s in base] or [1.0])
+            check("2 processes %s on %s == 1 process" % (" ".join(extra) or "DDP", dev),
+                  rc == 0 and len(two) == cfg["steps"] and worst < 1e-4, "max rel diff %.2e" % worst)
+    print("FAILED: %s" % FAILED if FAILED else "all checks passed")
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
