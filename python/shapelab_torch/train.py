@@ -7,7 +7,7 @@ program `shapelab export torch` writes for cluster runs (torchrun, DDP or FSDP).
 Contracts it follows (in the ShapeLab repository):
   docs/model.md         parameter names, [in, out] weight layout, forward, AdamW, schedule
   docs/run-format.md    run folder: config.json, metrics.jsonl, events.jsonl, checkpoints
-  docs/shard-format.md  tokenized binary shards
+  src/core/data/shards.ts  tokenized binary shards (.slab)
   docs/torch-export.md  this program's config.json, flags, growth semantics, parity mode
 
 Per-depth multipliers and per-group AdamW settings are NOT derived here: they are read from the
@@ -206,7 +206,7 @@ def config_hash(cfg):
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-# --- shards (src/core/data/shards.ts, docs/shard-format.md) ---
+# --- shards (src/core/data/shards.ts) ---
 # Fixed 256-byte header, little-endian: 0 'SLAB' | 4 u32 version (1) | 8 u32 bytes per token (2|4)
 # | 12 u32 vocab size | 16 u64 token count | 24 u32 tokenizer name length (<= 224) | 28 u32 reserved
 # | 32..255 tokenizer name (UTF-8, zero padded); then the tokens (uint16 or uint32).
