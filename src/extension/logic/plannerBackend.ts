@@ -1,0 +1,229 @@
+/**
+ * The planner webview's backend: validated PlanRequest (webview vocabulary) -> core planner
+ * (src/core/plan) -> view models. No `vscode` import.
+ *
+ * Security: the webview names hardware only by an id from the list we sent it; we pass the
+ * resolved entry object to the core, never the raw string (the core would read a `.json` path
+ * or parse inline JSON from a string).
+ */
+import {
+  DEFAULT_BASE, DEFAULT_SEQ, DEFAULT_VOCAB, evaluateShape, listHardware, loadLocalHardware, planShapes, transfer, validateEntry,
+  type Candidate, type HardwareEntry, type PlanRequest as CorePlanRequest, type PlanResult,
+} from '../../core/plan';
+import type { HardwareVM, PlanRequest, ShapeDetailVM, ShapeVM, SourcedValue, ParameterizationId } from '../../../webview/shared/messages';
+
+export interface HardwareList {
+  entries: Map<string, HardwareEntry>;
+  vms: HardwareVM[];
+  problems: string[];
+}
+
+export function buildHardwareList(extraRaw: unknown[]): HardwareList {
+  const entries = new Map<string, HardwareEntry>();
+  const problems: string[] = [];
+  for (const e of listHardware()) entries.set(e.name, e);
+  try {
+    const local = loadLocalHardware();
+    if (local) entries.set('local', local);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  extraRaw.forEach((raw, i) => {
+    try {
+      const e = validateEntry(raw, `shapelab.extraHardware[${i}]`);
+      e.sourceKind = 'user';
+      entries.set(e.name, e);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  });
+  const vms: HardwareVM[] = [...entries.values()].map((e) => ({
+    id: e.name,
+    name: e.displayName ?? e.name,
+    tflops16: e.bf16Tflops ?? null,
+    tflops32: e.fp32Tflops,
+    memoryGB: e.memoryGB,
+    source: `${e.source} [${e.sourceKind}]`,
+  }));
+  return { entries, vms, problems };
+}
+
+export function defaultRequest(gpu: string, parameterization: ParameterizationId, hw: HardwareList): PlanRequest {
+  const g = gpu.toLowerCase();
+  const hit = hw.entries.has(g) ? g : [...hw.entries.values()].find((e) => (e.aliases ?? []).includes(g))?.name;
+  return {
+    budgetKind: 'flops',
+    budget: 1e20,
+    gpu: hit ?? 'h100-sxm',
+    gpuCount: 8,
+    context: DEFAULT_SEQ,
+    vocab: DEFAULT_VOCAB,
+    parameterization,
+    fit: 'besiroglu',
+    base: { ...DEFAULT_BASE },
+    constraints: {},
+  };
+}
+
+export class PlannerError extends Error {}
+
+export function shapeId(c: { dModel: number; nLayers: number; nHeads: number; dFf: number }): string {
+  return `d${c.dModel}-L${c.nLayers}-h${c.nHeads}-f${c.dFf}`;
+}
+
+function toCore(req: PlanRequest, hw: HardwareList): CorePlanRequest {
+  const entry = hw.entries.get(req.gpu);
+  if (!entry) throw new PlannerError(`unknown GPU '${req.gpu}'`);
+  const c = req.constraints;
+  return {
+    budget: req.budgetKind === 'flops' ? { flops: req.budget } : { gpuHours: req.budget },
+    hardware: { ...entry },
+    gpus: req.gpuCount,
+    seq: req.context,
+    vocab: req.vocab,
+    parameterization: req.parameterization,
+    fit: req.fit,
+    maxMemoryGiB: c.maxMemoryGB,
+    search: {
+      minLayers: c.minDepth,
+      maxLayers: c.maxDepth,
+      dModelMax: c.maxWidth,
+      dHeads: c.headDim ? [c.headDim] : undefined,
+    },
+    top: 40,
+  };
+}
+
+function toVM(c: Candidate): ShapeVM {
+  return {
+    id: shapeId(c),
+    dModel: c.dModel,
+    nLayers: c.nLayers,
+    nHeads: c.nHeads,
+    dHead: c.dHead,
+    dFf: c.dFf,
+    params: c.params,
+    tokens: c.tokens,
+    tokensPerParam: c.tokensPerParam,
+    flops: c.trainingFlops,
+    hours: c.predictedHours,
+    gpuHours: c.gpuHours,
+    predictedLoss: c.predictedLoss,
+    penalty: c.penalty,
+    memoryGiB: c.memoryGiB,
+    microBatch: c.microBatch,
+    mfu: c.achievedMfu,
+    pareto: c.pareto,
+  };
+}
+
+export interface PlanOutput {
+  shapes: ShapeVM[];
+  warnings: string[];
+  sources: SourcedValue[];
+  raw: PlanResult;
+}
+
+export function runPlan(req: PlanRequest, hw: HardwareList): PlanOutput {
+  const raw = planShapes(toCore(req, hw));
+  // Table: the top candidates plus every Pareto point (the chart needs the whole front).
+  const byId = new Map<string, ShapeVM>();
+  for (const c of raw.candidates) byId.set(shapeId(c), toVM(c));
+  for (const c of raw.pareto) if (!byId.has(shapeId(c))) byId.set(shapeId(c), toVM(c));
+  const ctx = raw.context;
+  const sources: SourcedValue[] = [
+    { name: 'scaling fit', value: ctx.fit.name, source: `${ctx.fit.source}; valid for ${ctx.fit.validity}` },
+    { name: 'FLOPs per token', value: ctx.flopsConvention.formula, source: ctx.flopsConvention.source },
+    { name: 'MFU assumed', value: String(ctx.mfu), source: 'PaLM (Chowdhery et al. 2022, Table 3) reports 46.2%; time model in src/core/plan/steptime.ts' },
+    { name: 'precision', value: ctx.precision, source: 'ShapeLab trains in fp32 (onnxruntime-node)' },
+  ];
+  if (ctx.hardware) sources.unshift({ name: 'GPU', value: `${ctx.hardware.displayName}, ${ctx.hardware.peakTflops} TFLOP/s peak (${ctx.precision})`, source: `${ctx.hardware.source} [${ctx.hardware.sourceKind}]` });
+  if (raw.reference) {
+    const r = raw.reference;
+    sources.push({ name: 'compute-optimal (6ND)', value: `N ${r.computeOptimal.params.toExponential(2)}, D ${r.computeOptimal.tokens.toExponential(2)}`, source: ctx.fit.source });
+    sources.push({ name: '20 tokens/param (6ND)', value: `N ${r.fixedTokensPerParam.params.toExponential(2)}, D ${r.fixedTokensPerParam.tokens.toExponential(2)}`, source: 'CompleteP (Dey et al. 2025) used 20 TPP' });
+  }
+  const warnings = [...raw.notes];
+  if (!raw.candidates.length) {
+    const rj = raw.stats.rejected;
+    warnings.unshift(`No shape fits: ${raw.stats.enumerated} enumerated, rejected for memory ${rj.memory}, max params ${rj.maxParams}, max hours ${rj.maxHours}, no tokens ${rj.noTokens}. Relax the constraints or add GPUs.`);
+  }
+  return { shapes: [...byId.values()], warnings, sources, raw };
+}
+
+export function shapeDetail(shape: ShapeVM, req: PlanRequest, hw: HardwareList): ShapeDetailVM {
+  const core = toCore(req, hw);
+  const ev = evaluateShape({
+    hardware: core.hardware,
+    gpus: core.gpus,
+    seq: core.seq,
+    vocab: core.vocab,
+    parameterization: core.parameterization,
+    fit: core.fit,
+    maxMemoryGiB: core.maxMemoryGiB,
+    dModel: shape.dModel,
+    nLayers: shape.nLayers,
+    nHeads: shape.nHeads,
+    dFf: shape.dFf,
+    tokens: shape.tokens,
+  });
+  const tr = transfer(req.base, { width: shape.dModel, depth: shape.nLayers }, req.parameterization);
+  const paperSrc = 'Dey et al. 2025, arXiv 2505.01618, Table 1 (src/core/param/parameterization.ts)';
+  const hparams = Object.entries(tr.groups).map(([group, g]) => ({ group, initStd: g.initStd, lr: g.lr, eps: g.eps, weightDecay: g.weightDecay }));
+  const multipliers: SourcedValue[] = [
+    { name: 'alpha (depth exponent)', value: String(tr.alpha), source: paperSrc },
+    { name: 'm_N = width / base width', value: `${tr.mN}`, source: paperSrc },
+    { name: 'm_L = depth / base depth', value: `${tr.mL}`, source: paperSrc },
+    { name: 'residual multiplier', value: tr.residualMultiplier.toPrecision(4), source: paperSrc },
+    { name: 'output (logit) multiplier', value: tr.outputMultiplier.toPrecision(4), source: paperSrc },
+    { name: 'attention scale', value: `${tr.attentionScaleRule === 'inverse' ? '1/d_head' : '1/sqrt(d_head)'} = ${tr.attentionScale(shape.dHead).toPrecision(4)}`, source: paperSrc },
+  ];
+  const GIB = 2 ** 30;
+  const m = ev.memory;
+  const memory = [
+    { part: 'weights', gib: m.weights / GIB },
+    { part: 'gradients', gib: m.gradients / GIB },
+    { part: 'optimizer (AdamW moments)', gib: m.optimizer / GIB },
+    { part: `activations (micro-batch ${ev.microBatch})`, gib: (m.activations - m.logits) / GIB },
+    { part: 'logits + their gradient', gib: m.logits / GIB },
+    { part: 'total', gib: m.total / GIB },
+  ];
+  const pc = ev.paramCounts as unknown as Record<string, number>;
+  const paramCounts = Object.entries(pc)
+    .filter(([, v]) => typeof v === 'number' && Number.isFinite(v))
+    .map(([part, count]) => ({ part, count }));
+  const g = ev.growth;
+  const growth = [
+    { stage: `1. train the small model (${g.smallModel.nLayers ?? '?'} layers)`, depth: g.smallModel.nLayers ?? 0, params: g.smallModel.params, tokens: g.growthTokens, flopsShare: g.flopSplit.smallFraction },
+    { stage: `2. stack x${g.factor} (G_stack) and continue`, depth: shape.nLayers, params: shape.params, tokens: g.flopSplit.largeTokens, flopsShare: 1 - g.flopSplit.smallFraction },
+  ];
+  const sources: SourcedValue[] = [
+    { name: 'growth timing', value: g.formula, source: g.source },
+    ...g.reportedSpeedups.map((s) => ({ name: 'reported', value: s.claim, source: s.source })),
+    { name: 'memory model', value: `${ev.memory.totalGiB.toFixed(1)} GiB at micro-batch ${ev.microBatch}`, source: 'Korthikanti et al. 2022 activation memory; src/core/plan/memory.ts' },
+  ];
+  const warnings = [...g.warnings];
+  if (req.parameterization === 'alpha0.5' || req.parameterization === 'sp') warnings.push(`the shape penalty for ${req.parameterization} is an assumption, not a paper fit`);
+  if (shape.nLayers / req.base.baseDepth > 64) warnings.push(`depth ${shape.nLayers} is ${Math.round(shape.nLayers / req.base.baseDepth)}x the base depth: far outside CompleteP's tested transfer range`);
+  return { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, sources, warnings };
+}
+
+/** The JSON written by "Export Plan" (and read by `shapelab train --plan` / `export torch --plan`). */
+export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList): Record<string, unknown> {
+  const d = shapeDetail(shape, req, hw);
+  return {
+    format: 'shapelab-plan',
+    version: 1,
+    createdAt: new Date().toISOString(),
+    shape: { vocab: req.vocab, seq: req.context, dModel: shape.dModel, nLayers: shape.nLayers, nHeads: shape.nHeads, dHead: shape.dHead, dFf: shape.dFf },
+    parameterization: req.parameterization,
+    base: req.base,
+    budget: req.budgetKind === 'flops' ? { flops: req.budget } : { gpuHours: req.budget },
+    hardware: { name: req.gpu, gpus: req.gpuCount },
+    fit: req.fit,
+    prediction: { params: shape.params, tokens: shape.tokens, loss: shape.predictedLoss, hours: shape.hours, memoryGiB: shape.memoryGiB, microBatch: shape.microBatch },
+    hparams: d.hparams,
+    growth: d.growth,
+    warnings: d.warnings,
+  };
+}

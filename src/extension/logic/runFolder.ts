@@ -1,0 +1,305 @@
+/**
+ * Reading run folders (docs/run-format.md) for the monitor: listing runs, summarizing one, and
+ * tailing its metrics.jsonl / events.jsonl incrementally. No `vscode` import.
+ *
+ * Robustness rules: only direct sub-folders of the runs folder are looked at (no recursion, so
+ * symlink loops cannot hang us); a torn last line is left unread until it is completed; lines
+ * that do not parse (binary garbage, partial writes) are skipped and counted; huge files are read
+ * in bounded chunks and only their tail is loaded at first.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MetricPoint, RunEvent, RunSummaryVM, ID_PATTERN, toMetricPoint, toRunEvent } from '../../../webview/shared/messages';
+
+export const CHUNK_BYTES = 4 * 1024 * 1024;
+/** On first open, files larger than this are read from their last INITIAL_TAIL_BYTES only. */
+export const INITIAL_TAIL_BYTES = 64 * 1024 * 1024;
+export const MAX_RUNS = 500;
+
+/** Incremental, byte-offset based JSONL reader that never consumes a partial last line. */
+export class JsonlTail {
+  private offset = 0;
+  private ino = -1;
+  skipped = 0;
+  truncatedHead = false;
+  private dropFirstLine = false;
+
+  constructor(readonly file: string) {}
+
+  /** Returns the objects of lines completed since the last call; `reset` when the file was replaced/shrunk. */
+  read(): { rows: unknown[]; reset: boolean } {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(this.file);
+    } catch {
+      return { rows: [], reset: false };
+    }
+    if (!st.isFile()) return { rows: [], reset: false };
+    let reset = false;
+    if (st.ino !== this.ino || st.size < this.offset) {
+      reset = this.ino !== -1;
+      this.ino = st.ino;
+      this.offset = 0;
+      this.truncatedHead = false;
+      if (st.size > INITIAL_TAIL_BYTES) {
+        this.offset = st.size - INITIAL_TAIL_BYTES;
+        this.truncatedHead = true;
+        this.dropFirstLine = true;
+      }
+    }
+    const rows: unknown[] = [];
+    if (st.size <= this.offset) return { rows, reset };
+    let fd: number;
+    try {
+      fd = fs.openSync(this.file, 'r');
+    } catch {
+      return { rows, reset };
+    }
+    try {
+      const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+      while (this.offset < st.size) {
+        const n = fs.readSync(fd, buf, 0, Math.min(CHUNK_BYTES, st.size - this.offset), this.offset);
+        if (n <= 0) break;
+        const lastNl = buf.lastIndexOf(0x0a, n - 1);
+        if (lastNl < 0) {
+          // No complete line in this chunk: a torn tail (wait) or a giant line (skip it).
+          if (n === CHUNK_BYTES) {
+            this.offset += n;
+            this.skipped++;
+            continue;
+          }
+          break;
+        }
+        let text = buf.toString('utf8', 0, lastNl);
+        this.offset += lastNl + 1;
+        if (this.dropFirstLine) {
+          // We started mid-file: the first line is a fragment.
+          const nl = text.indexOf('\n');
+          text = nl < 0 ? '' : text.slice(nl + 1);
+          this.dropFirstLine = false;
+        }
+        for (const line of text.split('\n')) {
+          const t = line.trim();
+          if (!t) continue;
+          try {
+            rows.push(JSON.parse(t));
+          } catch {
+            this.skipped++;
+          }
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return { rows, reset };
+  }
+}
+
+export interface RunState {
+  id: string;
+  dir: string;
+  metrics: MetricPoint[];
+  events: RunEvent[];
+  config: Record<string, unknown> | undefined;
+}
+
+/** Follows one run folder: call `poll()` periodically; it returns what is new. */
+export class RunFollower {
+  readonly metricsTail: JsonlTail;
+  readonly eventsTail: JsonlTail;
+  metrics: MetricPoint[] = [];
+  events: RunEvent[] = [];
+  config: Record<string, unknown> | undefined;
+
+  constructor(readonly id: string, readonly dir: string, private readonly maxPoints = 200_000) {
+    this.metricsTail = new JsonlTail(path.join(dir, 'metrics.jsonl'));
+    this.eventsTail = new JsonlTail(path.join(dir, 'events.jsonl'));
+  }
+
+  poll(): { reset: boolean; metrics: MetricPoint[]; events: RunEvent[] } {
+    if (!this.config) this.config = readConfig(this.dir);
+    const m = this.metricsTail.read();
+    const e = this.eventsTail.read();
+    const reset = m.reset || e.reset;
+    if (m.reset) this.metrics = [];
+    if (e.reset) this.events = [];
+    const newMetrics = m.rows.map(toMetricPoint).filter((x): x is MetricPoint => !!x);
+    const newEvents = e.rows.map(toRunEvent).filter((x): x is RunEvent => !!x);
+    this.metrics.push(...newMetrics);
+    this.events.push(...newEvents);
+    if (this.metrics.length > this.maxPoints) {
+      // Thin the oldest half so memory stays bounded on very long runs.
+      const half = Math.floor(this.metrics.length / 2);
+      const thinned = this.metrics.slice(0, half).filter((p, i) => i % 2 === 0 || p.evalLoss !== undefined);
+      this.metrics = thinned.concat(this.metrics.slice(half));
+    }
+    return { reset, metrics: newMetrics, events: newEvents };
+  }
+
+  summary(): RunSummaryVM {
+    return summarize(this.id, this.dir, this.metrics, this.events, this.config);
+  }
+}
+
+export function readConfig(dir: string): Record<string, unknown> | undefined {
+  const f = path.join(dir, 'config.json');
+  try {
+    const st = fs.statSync(f);
+    if (!st.isFile() || st.size > 16 * 1024 * 1024) return undefined;
+    const v = JSON.parse(fs.readFileSync(f, 'utf8'));
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function dig(o: unknown, keys: string[]): unknown {
+  let cur = o;
+  for (const k of keys) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+/** Best-effort total step count and device from config.json (field names vary across versions). */
+export function configInfo(config: Record<string, unknown> | undefined): { totalSteps?: number; device?: string } {
+  if (!config) return {};
+  const stepCandidates = [['steps'], ['totalSteps'], ['schedule', 'steps'], ['schedule', 'totalSteps'], ['train', 'steps'], ['training', 'steps'], ['optimizer', 'steps']];
+  let totalSteps: number | undefined;
+  for (const c of stepCandidates) {
+    const v = dig(config, c);
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0) {
+      totalSteps = v;
+      break;
+    }
+  }
+  const devCandidates = [['executionProvider', 'used'], ['ep', 'used'], ['device', 'used'], ['executionProviderUsed'], ['epUsed'], ['device'], ['executionProvider'], ['ep']];
+  let device: string | undefined;
+  for (const c of devCandidates) {
+    const v = dig(config, c);
+    if (typeof v === 'string' && v) {
+      device = v.slice(0, 60);
+      break;
+    }
+  }
+  return { totalSteps, device };
+}
+
+/** Run status from its events and lock: running | done | stopped | error | interrupted | new. */
+export function runStatus(events: readonly RunEvent[], lockAlive: boolean): string {
+  let terminal: string | undefined;
+  for (const e of events) {
+    if (e.type === 'done') terminal = 'done';
+    else if (e.type === 'stop') terminal = 'stopped';
+    else if (e.type === 'error') terminal = 'error';
+    else if (e.type === 'start' || e.type === 'resume') terminal = undefined;
+  }
+  if (terminal) return terminal;
+  if (lockAlive) return 'running';
+  return events.length ? 'interrupted' : 'new';
+}
+
+export function lockAlive(dir: string): boolean {
+  try {
+    const text = fs.readFileSync(path.join(dir, 'run.lock'), 'utf8').slice(0, 4096);
+    let pid: number | undefined;
+    try {
+      const j = JSON.parse(text);
+      if (typeof j?.pid === 'number') pid = j.pid;
+    } catch {
+      const m = /\d+/.exec(text);
+      if (m) pid = Number(m[0]);
+    }
+    if (!pid || !Number.isInteger(pid) || pid <= 0) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** A run without a lock file whose logs changed in the last `ms` is taken as running. */
+export function recentlyWritten(dir: string, ms = 20000): boolean {
+  const now = Date.now();
+  for (const f of ['metrics.jsonl', 'events.jsonl']) {
+    try {
+      if (now - fs.statSync(path.join(dir, f)).mtimeMs < ms) return true;
+    } catch {
+      /* absent */
+    }
+  }
+  return false;
+}
+
+export function summarize(
+  id: string,
+  dir: string,
+  metrics: readonly MetricPoint[],
+  events: readonly RunEvent[],
+  config: Record<string, unknown> | undefined,
+): RunSummaryVM {
+  const info = configInfo(config);
+  let last: MetricPoint | undefined;
+  let lastLoss: number | undefined;
+  for (const p of metrics) {
+    if (!last || p.step >= last.step) last = p;
+    if (p.loss !== undefined) lastLoss = p.loss;
+  }
+  const s: RunSummaryVM = { id, name: id, status: runStatus(events, lockAlive(dir) || recentlyWritten(dir)) };
+  if (last) s.step = last.step;
+  if (lastLoss !== undefined) s.loss = lastLoss;
+  if (info.totalSteps !== undefined) s.totalSteps = info.totalSteps;
+  if (info.device !== undefined) s.device = info.device;
+  return s;
+}
+
+export interface RunDirEntry {
+  id: string;
+  dir: string;
+  mtimeMs: number;
+}
+
+/**
+ * Direct sub-folders of `root` that look like runs (have config.json, metrics.jsonl or
+ * events.jsonl), newest first. Names that are not safe ids are skipped.
+ */
+export function listRunDirs(root: string): RunDirEntry[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return [];
+  }
+  const out: RunDirEntry[] = [];
+  for (const name of names) {
+    if (!ID_PATTERN.test(name)) continue;
+    const dir = path.join(root, name);
+    try {
+      const st = fs.statSync(dir);
+      if (!st.isDirectory()) continue;
+      let mtimeMs = st.mtimeMs;
+      let isRun = false;
+      for (const f of ['config.json', 'metrics.jsonl', 'events.jsonl']) {
+        try {
+          const fst = fs.statSync(path.join(dir, f));
+          if (fst.isFile()) {
+            isRun = true;
+            mtimeMs = Math.max(mtimeMs, fst.mtimeMs);
+          }
+        } catch {
+          /* absent */
+        }
+      }
+      if (isRun) out.push({ id: name, dir, mtimeMs });
+    } catch {
+      /* vanished or unreadable: skip */
+    }
+  }
+  out.sort((a, b) => b.mtimeMs - a.mtimeMs || (a.id < b.id ? 1 : -1));
+  return out.slice(0, MAX_RUNS);
+}

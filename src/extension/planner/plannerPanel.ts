@@ -1,0 +1,209 @@
+import * as vscode from 'vscode';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { HostToPlanner, PlanRequest, ShapeVM, parsePlannerMessage } from '../../../webview/shared/messages';
+import { HardwareList, buildHardwareList, defaultRequest, planDocument, runPlan, shapeDetail } from '../logic/plannerBackend';
+import { RejectLog, webviewHtml, webviewOptions } from '../webviewUtil';
+import type { TrainingManager } from '../training/trainingManager';
+import { runCli } from '../training/cliTask';
+import * as config from '../config';
+
+/**
+ * The planner panel (one at a time). Its state lives in the webview (getState/setState) and
+ * survives hiding and reopening; a serializer restores the panel after a window reload.
+ */
+export class PlannerPanel {
+  static readonly viewType = 'shapelab.planner';
+  static current: PlannerPanel | undefined;
+  /** For tests: counts of accepted/rejected webview messages. */
+  static stats = { accepted: 0, rejected: 0 };
+
+  private hw: HardwareList;
+  private lastRequest: PlanRequest | undefined;
+  private shapes = new Map<string, ShapeVM>();
+  private selectedId: string | undefined;
+  private rejects: RejectLog;
+  private disposables: vscode.Disposable[] = [];
+
+  static register(ctx: vscode.ExtensionContext, out: vscode.OutputChannel, training: TrainingManager): void {
+    ctx.subscriptions.push(
+      vscode.window.registerWebviewPanelSerializer(PlannerPanel.viewType, {
+        async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
+          PlannerPanel.current = new PlannerPanel(panel, ctx, out, training);
+        },
+      }),
+    );
+  }
+
+  static show(ctx: vscode.ExtensionContext, out: vscode.OutputChannel, training: TrainingManager): PlannerPanel {
+    if (PlannerPanel.current) {
+      PlannerPanel.current.panel.reveal();
+      return PlannerPanel.current;
+    }
+    const panel = vscode.window.createWebviewPanel(PlannerPanel.viewType, 'ShapeLab Planner', vscode.ViewColumn.Active, {
+      ...webviewOptions(ctx.extensionUri),
+      retainContextWhenHidden: false,
+    });
+    PlannerPanel.current = new PlannerPanel(panel, ctx, out, training);
+    return PlannerPanel.current;
+  }
+
+  /** Export Plan from the palette: the shape selected in the planner (or its best one). */
+  static async exportCurrent(ctx: vscode.ExtensionContext, out: vscode.OutputChannel): Promise<void> {
+    const p = PlannerPanel.current;
+    const id = p?.selectedId ?? (p ? [...p.shapes.keys()][0] : undefined);
+    if (!p || !id) {
+      void vscode.window.showInformationMessage('ShapeLab: open the planner (ShapeLab: Plan Model Shape) and choose a shape to export.');
+      return;
+    }
+    const pick = await vscode.window.showQuickPick([
+      { label: 'Plan JSON', id: 'json' as const },
+      { label: 'PyTorch project', description: 'shapelab export torch', id: 'torch' as const },
+    ], { title: `ShapeLab: Export Plan (${id})` });
+    if (pick) await p.export(id, pick.id);
+    void ctx;
+    void out;
+  }
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    private ctx: vscode.ExtensionContext,
+    private out: vscode.OutputChannel,
+    private training: TrainingManager,
+  ) {
+    this.rejects = new RejectLog(out, 'planner');
+    this.hw = buildHardwareList(config.extraHardwareRaw());
+    panel.iconPath = vscode.Uri.joinPath(ctx.extensionUri, 'media', 'icon.png');
+    panel.webview.options = webviewOptions(ctx.extensionUri);
+    panel.webview.html = webviewHtml(panel.webview, ctx.extensionUri, {
+      title: 'ShapeLab Planner',
+      script: 'planner.js',
+      styles: ['dist/webview/planner.css', 'media/common.css', 'media/planner.css'],
+      body: '<div id="app" data-view="planner"><p class="muted">Loading the planner\u2026</p></div>',
+    });
+    panel.webview.onDidReceiveMessage((m) => this.handle(m), undefined, this.disposables);
+    panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('shapelab.extraHardware') || e.affectsConfiguration('shapelab.defaultGpu')) {
+        this.hw = buildHardwareList(config.extraHardwareRaw());
+        this.sendInit();
+      }
+    }, undefined, this.disposables);
+  }
+
+  private post(m: HostToPlanner): void {
+    void this.panel.webview.postMessage(m).then(undefined, () => undefined);
+  }
+
+  private sendInit(): void {
+    this.post({
+      type: 'init',
+      hardware: this.hw.vms,
+      defaults: { request: defaultRequest(config.defaultGpu(), config.defaultParameterization(), this.hw) },
+      backendAvailable: true,
+    });
+    for (const p of this.hw.problems) this.post({ type: 'notice', message: p });
+  }
+
+  /** Every message from the webview passes the validator first; anything else is dropped. */
+  handle(raw: unknown): void {
+    const r = parsePlannerMessage(raw);
+    if (!r.ok) {
+      PlannerPanel.stats.rejected++;
+      this.rejects.reject(r.error);
+      this.post({ type: 'error', message: `Rejected input: ${r.error}` });
+      return;
+    }
+    PlannerPanel.stats.accepted++;
+    const m = r.value;
+    try {
+      switch (m.type) {
+        case 'ready':
+          this.sendInit();
+          break;
+        case 'plan': {
+          if (!this.hw.entries.has(m.request.gpu)) {
+            this.post({ type: 'error', requestId: m.requestId, message: `Unknown GPU '${m.request.gpu}'. Choose one from the list.` });
+            return;
+          }
+          const t0 = Date.now();
+          const res = runPlan(m.request, this.hw);
+          this.lastRequest = m.request;
+          this.shapes = new Map(res.shapes.map((s) => [s.id, s]));
+          this.post({ type: 'results', requestId: m.requestId, shapes: res.shapes, warnings: res.warnings, sources: res.sources, elapsedMs: Date.now() - t0 });
+          break;
+        }
+        case 'detail': {
+          const s = this.shapes.get(m.shapeId);
+          if (!s || !this.lastRequest) {
+            this.post({ type: 'error', message: 'That shape is not in the current results; run the plan again.' });
+            return;
+          }
+          this.selectedId = s.id;
+          this.post({ type: 'detail', detail: shapeDetail(s, this.lastRequest, this.hw) });
+          break;
+        }
+        case 'train':
+          void this.train(m.shapeId);
+          break;
+        case 'export':
+          void this.export(m.shapeId, m.format);
+          break;
+      }
+    } catch (e) {
+      // Planner input errors (and anything unexpected) become a message in the panel, never a crash.
+      this.post({ type: 'error', requestId: m.type === 'plan' ? m.requestId : undefined, message: (e as Error).message.split('\n')[0].slice(0, 400) });
+    }
+  }
+
+  private planFor(shapeId: string): Record<string, unknown> | undefined {
+    const s = this.shapes.get(shapeId);
+    if (!s || !this.lastRequest) {
+      this.post({ type: 'error', message: 'That shape is not in the current results; run the plan again.' });
+      return undefined;
+    }
+    return planDocument(s, this.lastRequest, this.hw);
+  }
+
+  /** "Train this": a scaled-down proxy run of the chosen plan on this machine, in a child process. */
+  private async train(shapeId: string): Promise<void> {
+    const doc = this.planFor(shapeId);
+    if (!doc) return;
+    const dir = path.join(this.ctx.globalStorageUri.fsPath, 'plans');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${shapeId}.json`);
+    fs.writeFileSync(file, JSON.stringify(doc, null, 2));
+    this.post({ type: 'notice', message: `Starting a proxy run of ${shapeId} (${config.proxySteps()} steps, scaled down to run locally)\u2026` });
+    await this.training.start({ label: `proxy of ${shapeId}`, planFile: file, steps: config.proxySteps() });
+  }
+
+  async export(shapeId: string, format: 'json' | 'torch'): Promise<void> {
+    const doc = this.planFor(shapeId);
+    if (!doc) return;
+    const ws = vscode.workspace.workspaceFolders?.[0]?.uri;
+    if (format === 'json') {
+      const uri = await vscode.window.showSaveDialog({
+        defaultUri: ws ? vscode.Uri.joinPath(ws, `plan-${shapeId}.json`) : undefined,
+        filters: { 'Plan JSON': ['json'] },
+        title: 'Export plan',
+      });
+      if (!uri) return;
+      await vscode.workspace.fs.writeFile(uri, Buffer.from(JSON.stringify(doc, null, 2) + '\n'));
+      this.post({ type: 'notice', message: `Plan written to ${uri.fsPath}` });
+      return;
+    }
+    const uris = await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, canSelectMany: false, openLabel: 'Export here', title: 'Folder for the PyTorch project' });
+    const outDir = uris?.[0]?.fsPath;
+    if (!outDir) return;
+    const planFile = path.join(outDir, `plan-${shapeId}.json`);
+    fs.writeFileSync(planFile, JSON.stringify(doc, null, 2) + '\n');
+    const code = await runCli(this.ctx, this.out, 'ShapeLab: exporting a PyTorch project', ['export', 'torch', '--plan', planFile, '--out', outDir]);
+    this.post({ type: 'notice', message: code === 0 ? `PyTorch project written to ${outDir}` : `Export failed (see the ShapeLab output); the plan JSON is at ${planFile}` });
+  }
+
+  dispose(): void {
+    if (PlannerPanel.current === this) PlannerPanel.current = undefined;
+    for (const d of this.disposables) d.dispose();
+    this.disposables = [];
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * uPlot helpers shared by the webviews: theme colours from VS Code's CSS variables, a growth
+ * marker plugin (vertical lines + tooltip through uPlot hooks), responsive sizing.
+ */
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { GrowthMarker, fmt, markerNear } from './chartData';
+
+export function cssVar(name: string, fallback: string): string {
+  const v = getComputedStyle(document.body).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+export function palette() {
+  return {
+    fg: cssVar('--vscode-foreground', '#ccc'),
+    grid: cssVar('--vscode-editorWidget-border', 'rgba(128,128,128,0.25)'),
+    blue: cssVar('--vscode-charts-blue', '#3794ff'),
+    orange: cssVar('--vscode-charts-orange', '#d18616'),
+    green: cssVar('--vscode-charts-green', '#89d185'),
+    purple: cssVar('--vscode-charts-purple', '#b180d7'),
+    red: cssVar('--vscode-charts-red', '#f14c4c'),
+    yellow: cssVar('--vscode-charts-yellow', '#cca700'),
+    faint: cssVar('--vscode-disabledForeground', 'rgba(128,128,128,0.6)'),
+  };
+}
+
+/**
+ * Draws every growth event as a dashed vertical line on the chart (in uPlot's `draw` hook, on
+ * uPlot's own canvas) and shows a tooltip (step, depth before -> after, policy) when the cursor
+ * is within a few pixels of one (`setCursor` hook).
+ */
+export function growthMarkerPlugin(getMarkers: () => readonly GrowthMarker[]): uPlot.Plugin {
+  let tip: HTMLDivElement | undefined;
+  return {
+    hooks: {
+      init: (u: uPlot) => {
+        tip = document.createElement('div');
+        tip.className = 'growth-tip';
+        tip.setAttribute('role', 'tooltip');
+        tip.hidden = true;
+        u.over.appendChild(tip);
+      },
+      draw: (u: uPlot) => {
+        const markers = getMarkers();
+        if (!markers.length) return;
+        const { ctx } = u;
+        const { left, top, width, height } = u.bbox;
+        const color = cssVar('--vscode-charts-purple', '#b180d7');
+        ctx.save();
+        ctx.strokeStyle = color;
+        ctx.fillStyle = color;
+        ctx.lineWidth = Math.max(1, devicePixelRatio);
+        ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+        for (const m of markers) {
+          const x = Math.round(u.valToPos(m.step, 'x', true));
+          if (x < left || x > left + width) continue;
+          ctx.beginPath();
+          ctx.moveTo(x, top);
+          ctx.lineTo(x, top + height);
+          ctx.stroke();
+          // a small flag at the top so the marker is visible even where it overlaps a curve
+          ctx.beginPath();
+          ctx.moveTo(x, top);
+          ctx.lineTo(x + 6 * devicePixelRatio, top + 4 * devicePixelRatio);
+          ctx.lineTo(x, top + 8 * devicePixelRatio);
+          ctx.fill();
+        }
+        ctx.restore();
+      },
+      setCursor: (u: uPlot) => {
+        if (!tip) return;
+        const left = u.cursor.left;
+        const m = left === undefined || left < 0 ? undefined : markerNear(getMarkers(), left, (s) => u.valToPos(s, 'x'), 6);
+        if (!m) {
+          tip.hidden = true;
+          return;
+        }
+        tip.textContent = m.label;
+        tip.hidden = false;
+        const x = u.valToPos(m.step, 'x');
+        const w = u.over.clientWidth;
+        tip.style.left = `${Math.min(Math.max(0, x + 8), Math.max(0, w - 220))}px`;
+        tip.style.top = '4px';
+      },
+    },
+  };
+}
+
+/** Keeps a chart as wide as its container. */
+export function autoSize(u: uPlot, el: HTMLElement, height: number): ResizeObserver {
+  const ro = new ResizeObserver(() => {
+    const w = Math.max(120, Math.floor(el.clientWidth));
+    if (w !== u.width) u.setSize({ width: w, height });
+  });
+  ro.observe(el);
+  return ro;
+}
+
+export function axisValues(_u: uPlot, splits: number[]): string[] {
+  return splits.map((v) => fmt(v, 3));
+}
+
+export { uPlot };
