@@ -56,6 +56,8 @@ function detokenize(words: string[]): string {
       closer = true;
     } else if (w === '``') {
       w = '"';
+    } else if (w.includes("''") || w.includes('``')) {
+      w = w.replace(/''|``/g, '"'); // inch marks inside words, e.g. 4' 10''
     }
     if (out.length > 0 && !attachNext && !closer) out += ' ';
     out += w;
@@ -67,17 +69,18 @@ function detokenize(words: string[]): string {
 /** Strips the POS tags of one Brown file into plain text: paragraphs joined by '\n'. */
 export function stripBrownTags(raw: string): string {
   const paragraphs: string[] = [];
-  let current: string[] = [];
+  // Words of the current paragraph across its lines: a sentence may wrap onto the next line
+  // (the next line then starts with its final "."), so spacing is decided over the paragraph.
+  let words: string[] = [];
   const flush = () => {
-    if (current.length) paragraphs.push(current.join(' '));
-    current = [];
+    const text = detokenize(words);
+    if (text) paragraphs.push(text);
+    words = [];
   };
   for (const line of raw.split('\n')) {
     if (line.trim() === '') continue;
     if (line.startsWith('\t')) flush();
-    const words = line.trim().split(/\s+/).map(wordOf);
-    const sentence = detokenize(words);
-    if (sentence) current.push(sentence);
+    for (const tok of line.trim().split(/\s+/)) words.push(wordOf(tok));
   }
   flush();
   return paragraphs.join('\n');
