@@ -41,8 +41,10 @@ export interface SourceDoc {
 export interface SourceOptions {
   /** Globs (relative to the folder) a file must match; default all files. */
   include?: string[];
-  /** Globs to leave out; default `.git` and `node_modules` anywhere. */
+  /** Globs to leave out, in addition to DEFAULT_EXCLUDE (`.git` and `node_modules` anywhere). */
   exclude?: string[];
+  /** Do not apply DEFAULT_EXCLUDE (to read inside node_modules on purpose). */
+  noDefaultExcludes?: boolean;
   /** Per-file limit for folder sources (default 16 MiB). */
   maxFileBytes?: number;
   /** Limit on the bytes read in total (default 1 GiB). */
@@ -154,7 +156,7 @@ function readSingleFile(shown: string, root: string, st: fs.Stats, opts: typeof 
 
 function readFolder(shown: string, root: string, opts: typeof DEFAULTS, raw: SourceOptions): SourceResult {
   const include = raw.include && raw.include.length ? raw.include : ['**/*'];
-  const exclude = raw.exclude ?? DEFAULT_EXCLUDE;
+  const exclude = [...(raw.noDefaultExcludes ? [] : DEFAULT_EXCLUDE), ...(raw.exclude ?? [])];
   const isIncluded = picomatch(include, { dot: true });
   const isExcluded = exclude.length ? picomatch(exclude, { dot: true }) : () => false;
   const docs: SourceDoc[] = [];
