@@ -68,6 +68,7 @@ describe('plan/search: shape search', () => {
       assert.ok(Math.abs((c.gpuHours as number) - 100) < 1e-6);
       assert.ok(Math.abs((c.predictedHours as number) - 25) < 1e-6);
     }
+    assert.deepEqual(p.pareto, [p.best]);
   });
 
   it('without a GPU: no times, no Pareto front', () => {

@@ -104,8 +104,8 @@ export function loadLocalHardware(env: NodeJS.ProcessEnv = process.env): Hardwar
   return { ...e, name: 'local' };
 }
 
-function knownNames(): string {
-  return [...BUILTIN.map((e) => e.name), 'local (from ' + localHardwareFile() + ')'].join(', ');
+function knownNames(env: NodeJS.ProcessEnv): string {
+  return [...BUILTIN.map((e) => e.name), 'local (from ' + localHardwareFile(env) + ')'].join(', ');
 }
 
 /**
@@ -145,7 +145,7 @@ export function resolveHardware(nameOrEntry: string | Partial<HardwareEntry>, en
     const user = loadHardwareFile(path).find((e) => e.name === key);
     if (user) return user;
   }
-  throw new PlanInputError(`unknown GPU '${arg}'; known: ${knownNames()}; or pass a JSON file path or inline JSON object`);
+  throw new PlanInputError(`unknown GPU '${arg}'; known: ${knownNames(env)}; or pass a JSON file path or inline JSON object`);
 }
 
 /** Peak FLOP/s for a compute precision; falls back to fp32 when a device lacks 16-bit tensor cores. */

@@ -59,7 +59,7 @@ export interface PlanResult {
   };
   /** Top candidates by predicted loss. */
   candidates: Candidate[];
-  /** Loss vs wall-clock Pareto front, fastest first (needs hardware). */
+  /** Loss vs wall-clock Pareto front, fastest first (needs hardware; just the best shape for a GPU-hours budget). */
   pareto: Candidate[];
   best: Candidate | null;
   /** G_stack plan for the best candidate. */
@@ -153,9 +153,11 @@ export function planShapes(req: PlanRequest): PlanResult {
     }
   }
 
-  const pareto = paretoFront(feasible);
-  for (const c of pareto) c.pareto = true;
   const candidates = topK(feasible, top);
+  // With a GPU-hours budget every shape runs for the same wall-clock, so the loss-vs-time front
+  // collapses to the best shape.
+  const pareto = req.budget.gpuHours !== undefined ? candidates.slice(0, 1) : paretoFront(feasible);
+  for (const c of pareto) c.pareto = true;
   const best = candidates[0] ?? null;
   const growth = best
     ? growthPlan({
