@@ -169,13 +169,13 @@ class Checker {
     return v;
   }
   num(field: string, v: unknown, min: number, max: number, opts: { minOpen?: boolean; maxOpen?: boolean } = {}): number {
-    const okMin = opts.minOpen ? (v as number) > min : (v as number) >= min;
-    const okMax = opts.maxOpen ? (v as number) < max : (v as number) <= max;
-    if (typeof v !== 'number' || !Number.isFinite(v) || !okMin || !okMax) {
+    const ok =
+      typeof v === 'number' && Number.isFinite(v) && (opts.minOpen ? v > min : v >= min) && (opts.maxOpen ? v < max : v <= max);
+    if (!ok) {
       this.fail(field, `must be a finite number in ${opts.minOpen ? '(' : '['}${min}, ${max}${opts.maxOpen ? ')' : ']'} (got ${show(v)})`);
       return min;
     }
-    return v;
+    return v as number;
   }
   oneOf<T extends string>(field: string, v: unknown, options: readonly T[]): T {
     if (typeof v !== 'string' || !(options as readonly string[]).includes(v)) {
