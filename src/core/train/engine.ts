@@ -19,6 +19,8 @@ export interface EngineOptions {
   ep: Ep;
   /** Also compile an eval graph that reports mean |residual| after the last block. */
   residualStat?: boolean;
+  /** Profile the train-step session (onnxruntime JSON trace with this prefix). */
+  profilePrefix?: string;
 }
 
 export interface HostState {
@@ -60,7 +62,7 @@ export class Engine {
     const stepGraph = buildTrainStep(o.shape, o.transfer, layout, o.batch, o.optimizer);
     const evalGraph = buildEval(o.shape, o.transfer, layout, o.evalBatch ?? o.batch, { residualStat: o.residualStat });
     const [stepSession, evalSession, mover, hyperMover] = await Promise.all([
-      createSession(stepGraph, o.ep, { gpuOutputs: ['params_out', 'm_out', 'v_out'] }),
+      createSession(stepGraph, o.ep, { gpuOutputs: ['params_out', 'm_out', 'v_out'], profilePrefix: o.profilePrefix }),
       createSession(evalGraph, o.ep),
       StateMover.create(o.ep, n, [...STATE]),
       StateMover.create(o.ep, n, ['hp_lr', 'hp_eps', 'hp_wd']),
@@ -83,6 +85,21 @@ export class Engine {
     if (!this.state) throw new Error('engine has no state');
     const r = await this.mover.download(this.state);
     return { params: r.params, m: r.m, v: r.v };
+  }
+
+  /** Hands the device-resident state tensors to the caller (e.g. a growth graph); the engine keeps none. */
+  takeState(): Record<'params' | 'm' | 'v', ort.Tensor> {
+    if (!this.state) throw new Error('engine has no state');
+    const s = this.state as Record<'params' | 'm' | 'v', ort.Tensor>;
+    this.state = undefined;
+    return s;
+  }
+
+  /** Adopts device-resident state tensors (ownership moves to the engine). */
+  adoptState(s: Record<'params' | 'm' | 'v', ort.Tensor>): void {
+    for (const k of STATE) if (s[k].dims[0] !== this.nParams) throw new Error(`state '${k}' has ${s[k].dims[0]} values, the model has ${this.nParams}`);
+    this.disposeState();
+    this.state = { ...s };
   }
 
   /** One optimizer step (t is the 1-based AdamW step count used for bias correction). */
@@ -116,6 +133,11 @@ export class Engine {
       if (out.residual_abs_mean) resid += (out.residual_abs_mean.data as Float32Array)[0];
     }
     return { loss: loss / batches.length, residualAbsMean: this.opts.residualStat ? resid / batches.length : undefined };
+  }
+
+  /** Stops profiling and flushes the trace file (only when created with profilePrefix). */
+  endProfiling(): void {
+    this.stepSession.endProfiling();
   }
 
   private disposeState(): void {

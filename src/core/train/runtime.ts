@@ -71,6 +71,8 @@ export async function resolveEp(choice: EpChoice): Promise<EpResolution> {
 export interface SessionOptions {
   /** Outputs to leave on the GPU (WebGPU only); everything else comes back to the CPU. */
   gpuOutputs?: string[];
+  /** Write an onnxruntime profile (JSON trace; GPU kernel times on WebGPU) with this file prefix. */
+  profilePrefix?: string;
 }
 
 export async function createSession(graph: Graph, ep: Ep, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
@@ -79,6 +81,10 @@ export async function createSession(graph: Graph, ep: Ep, opts: SessionOptions =
     // Default optimizations fuse e.g. LayerNorm/Gelu patterns; keep them.
     graphOptimizationLevel: 'all',
   };
+  if (opts.profilePrefix) {
+    options.enableProfiling = true;
+    options.profileFilePrefix = opts.profilePrefix;
+  }
   if (ep === 'webgpu') {
     // A node that cannot run on the GPU must fail session creation, not silently round-trip.
     (options as Record<string, unknown>).extra = { session: { disable_cpu_ep_fallback: '1' } };

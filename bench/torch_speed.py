@@ -1,0 +1,87 @@
+"""PyTorch eager baseline for bench/train-throughput.ts: the same GPT shape, AdamW step, fp32.
+
+Runs on the device machine only (CI has no PyTorch). Prints one JSON line per configuration:
+fp32 with TF32 off (the like-for-like baseline for ShapeLab's float32 WebGPU path), TF32 on, and
+bf16 autocast, all with torch.optim.AdamW (foreach) and eager mode (no torch.compile).
+"""
+import json
+import math
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, d, h, r):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.fc, self.mp = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+        self.h, self.r = h, r
+
+    def forward(self, x, mask):
+        B, T, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
+        q, k, v = (t.view(B, T, self.h, d // self.h).transpose(1, 2) for t in (q, k, v))
+        att = torch.softmax((q @ k.transpose(-1, -2)) / (d // self.h) + mask, dim=-1)
+        x = x + self.r * self.proj((att @ v).transpose(1, 2).reshape(B, T, d))
+        return x + self.r * self.mp(F.gelu(self.fc(self.ln2(x))))
+
+
+class GPT(nn.Module):
+    def __init__(self, V, T, d, L, H):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(V, d), nn.Embedding(T, d)
+        self.blocks = nn.ModuleList([Block(d, H, 2.0 / L) for _ in range(L)])
+        self.lnf = nn.LayerNorm(d)
+        self.register_buffer("mask", torch.triu(torch.full((T, T), -1e9), 1))
+
+    def forward(self, idx, tgt):
+        x = self.wte(idx) + self.wpe.weight[: idx.shape[1]]
+        for b in self.blocks:
+            x = b(x, self.mask)
+        logits = self.lnf(x) @ self.wte.weight.t() / 2.0
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), tgt.view(-1))
+
+
+def bench(V, T, d, L, H, B, mode, steps=20):
+    torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
+    torch.backends.cudnn.allow_tf32 = mode == "tf32"
+    dev = "cuda"
+    model = GPT(V, T, d, L, H).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
+    idx = torch.randint(0, V, (B, T), device=dev)
+    tgt = torch.randint(0, V, (B, T), device=dev)
+
+    def step():
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=mode == "bf16"):
+            loss = model(idx, tgt)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss
+
+    for _ in range(3):
+        step()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        loss = step()
+    loss.item()
+    torch.cuda.synchronize()
+    ms = (time.perf_counter() - t0) / steps * 1000
+    n = sum(p.numel() for p in model.parameters())
+    tok = B * T / (ms / 1000)
+    return {"V": V, "T": T, "d": d, "L": L, "B": B, "mode": mode, "params": n, "stepMs": round(ms, 2),
+            "tokPerSec": round(tok), "tflops": round((6 * n + 12 * L * d * T) * tok / 1e12, 2)}
+
+
+if __name__ == "__main__":
+    shapes = [tuple(int(v) for v in s.split("x")) for s in (sys.argv[1:] or ["256x256x512x8x8x32"])]
+    for V, T, d, L, H, B in shapes:
+        for mode in ("fp32", "tf32", "bf16"):
+            print(json.dumps(bench(V, T, d, L, H, B, mode)), flush=True)

@@ -1,0 +1,275 @@
+/**
+ * The training loop: data -> engine steps -> run folder (metrics, events, checkpoints), with
+ * resume, evaluation, non-finite handling, growth events and a cooperative stop. It is library
+ * code (no vscode, no terminal output): callers get progress through `onProgress`.
+ */
+import * as path from 'node:path';
+import { BatchSampler, evalBatches, type Batch, type SamplerState } from '../data/batches';
+import { loadDataset, type Dataset } from '../data/dataset';
+import { paramLayout, type ModelShape, type ParamSpec } from '../model/gpt';
+import { initParams } from '../model/init';
+import { transfer, type Transfer } from '../param/parameterization';
+import { findResumeCheckpoint, saveCheckpoint } from '../runs/checkpoint';
+import { configHash, type RunConfig } from '../runs/configSchema';
+import { createRunDir, RunSession, writeConfig } from '../runs/runStore';
+import type { TensorMap } from '../runs/safetensors';
+import { Engine, type HostState } from './engine';
+import { growEngine, grownDepth } from './growth';
+import { resolveEp, type Ep } from './runtime';
+import { lrFactor } from './schedule';
+
+export type Progress =
+  | { kind: 'start'; runDir: string; ep: Ep; note?: string; params: number; depth: number; resumedFrom?: number; data: string }
+  | { kind: 'step'; step: number; steps: number; tokens: number; loss: number; lr: number; gradNorm: number; tokensPerSec: number; tflops: number; etaSec: number }
+  | { kind: 'eval'; step: number; evalLoss: number }
+  | { kind: 'checkpoint'; step: number; file: string }
+  | { kind: 'growth'; step: number; depthBefore: number; depthAfter: number }
+  | { kind: 'nonfinite'; step: number; loss: number; gradNorm: number; action: 'stop' | 'skip' }
+  | { kind: 'end'; reason: 'done' | 'stopped' | 'nonfinite'; step: number; evalLoss?: number };
+
+export interface TrainOptions {
+  config: RunConfig;
+  /** Folder in which a new run folder is created. */
+  runsRoot?: string;
+  /** Resume this existing run folder instead (uses its config.json unless `config` overrides). */
+  resumeDir?: string;
+  /** Override config.steps when resuming (train further). */
+  onProgress?: (p: Progress) => void;
+  /** Polled between steps; true ends the run with a checkpoint. */
+  shouldStop?: () => boolean;
+  /** Force an execution provider already resolved by the caller. */
+  ep?: Ep;
+}
+
+export interface TrainResult {
+  runDir: string;
+  reason: 'done' | 'stopped' | 'nonfinite';
+  step: number;
+  finalLoss?: number;
+  evalLoss?: number;
+}
+
+/** Trainer state that goes into checkpoints besides parameters and moments. */
+interface LoopState {
+  step: number;
+  tokens: number;
+  /** AdamW step counter (reset by a growth event with optimizer 'reset'). */
+  adamStep: number;
+  /** Step at which the LR schedule (re)started (0, or the growth step under 'rewarm'). */
+  scheduleOrigin: number;
+  depth: number;
+  grown: boolean;
+  /** Residual multiplier kept from before growth (policy 'keep'); undefined = the depth's own. */
+  residualOverride?: number;
+  sampler: SamplerState;
+}
+
+export function modelShapeOf(c: RunConfig, depth = c.model.nLayers): ModelShape {
+  return { vocab: c.model.vocabSize, context: c.model.context, dModel: c.model.dModel, nLayers: depth, nHeads: c.model.nHeads, dFf: c.model.dFf, tiedEmbeddings: c.model.tiedEmbeddings };
+}
+
+export function transferFor(c: RunConfig, depth: number, residualOverride?: number): Transfer {
+  const t = transfer(c.base, { width: c.model.dModel, depth }, c.parameterization);
+  return residualOverride === undefined ? t : { ...t, residualMultiplier: residualOverride };
+}
+
+/** Training FLOPs per token, PaLM/nanoGPT convention: 6N + 12 L d T. */
+export function flopsPerToken(nParams: number, s: ModelShape): number {
+  return 6 * nParams + 12 * s.nLayers * s.dModel * s.context;
+}
+
+export function toTensorMap(layout: ParamSpec[], flat: Float32Array): TensorMap {
+  const m: TensorMap = new Map();
+  for (const p of layout) m.set(p.name, { shape: p.shape, data: flat.slice(p.offset, p.offset + p.size) });
+  return m;
+}
+
+export function fromTensorMap(layout: ParamSpec[], m: TensorMap): Float32Array {
+  const out = new Float32Array(layout.reduce((a, p) => a + p.size, 0));
+  for (const p of layout) {
+    const t = m.get(p.name);
+    if (!t) throw new Error(`tensor ${p.name} is missing`);
+    out.set(t.data, p.offset);
+  }
+  return out;
+}
+
+export function shapesOf(layout: ParamSpec[]): Record<string, number[]> {
+  return Object.fromEntries(layout.map((p) => [p.name, p.shape]));
+}
+
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const c = o.config;
+  const progress = o.onProgress ?? (() => {});
+  const resolved = o.ep ? { ep: o.ep } : await resolveEp(c.ep);
+  const ep = resolved.ep;
+  const data: Dataset = loadDataset(c.data);
+  if (data.tokenizer.vocabSize > c.model.vocabSize) {
+    throw new Error(`config.model.vocabSize (${c.model.vocabSize}) is smaller than the ${data.tokenizer.name} tokenizer's vocabulary (${data.tokenizer.vocabSize})`);
+  }
+  const runDir = o.resumeDir ?? createRunDir(o.runsRoot ?? 'runs', c.label);
+  if (!o.resumeDir) writeConfig(runDir, { ...c, resolved: { ep, transfer: transferFor(c, c.model.nLayers) } });
+  // `steps` may be extended on resume ('train further'); everything else must match.
+  const hash = configHash({ ...c, steps: 0 });
+  const session = RunSession.open(runDir);
+  let engine: Engine | undefined;
+  try {
+    const sampler = new BatchSampler(data.train, { batchSize: c.batchSize, context: c.model.context, seed: c.seed });
+    const evalSet: Batch[] = evalBatches(data.val, { batchSize: c.batchSize, context: c.model.context, count: c.evalBatches });
+    let st: LoopState = { step: 0, tokens: 0, adamStep: 0, scheduleOrigin: 0, depth: c.model.nLayers, grown: false, sampler: sampler.state() };
+    let host: HostState | undefined;
+    let resumedFrom: number | undefined;
+    if (o.resumeDir) {
+      // The depth may have changed through growth: try the grown depth's shapes as well.
+      const depths = c.growth ? [grownDepth(c.model.nLayers, c.growth), c.model.nLayers] : [c.model.nLayers];
+      let found: ReturnType<typeof findResumeCheckpoint> = null;
+      let lastErr: unknown;
+      for (const dpt of depths) {
+        try {
+          const layout = paramLayout(modelShapeOf(c, dpt), transferFor(c, dpt));
+          found = findResumeCheckpoint(runDir, { shapes: shapesOf(layout), configHash: hash });
+          if (found) {
+            st = found.checkpoint.state as LoopState;
+            host = { params: fromTensorMap(layout, found.checkpoint.params), m: fromTensorMap(layout, found.checkpoint.optM), v: fromTensorMap(layout, found.checkpoint.optV) };
+            break;
+          }
+          break;
+        } catch (e) {
+          lastErr = e;
+        }
+      }
+      if (!found && lastErr) throw lastErr;
+      if (found) {
+        sampler.restore(st.sampler);
+        resumedFrom = st.step;
+      }
+    }
+    const makeEngine = (depth: number, t: Transfer) =>
+      Engine.create({ shape: modelShapeOf(c, depth), transfer: t, batch: c.batchSize, optimizer: c.optimizer, ep });
+    engine = await makeEngine(st.depth, transferFor(c, st.depth, st.residualOverride));
+    if (!host) {
+      const params = initParams(engine.layout, c.seed);
+      host = { params, m: new Float32Array(params.length), v: new Float32Array(params.length) };
+    }
+    await engine.setState(host);
+    host = undefined;
+    progress({ kind: 'start', runDir, ep, note: resolved.note, params: engine.nParams, depth: st.depth, resumedFrom, data: data.description });
+    session.event({ type: resumedFrom !== undefined ? 'resume' : 'start', step: st.step, tokens: st.tokens, ep, note: resolved.note, params: engine.nParams, depth: st.depth, data: data.description });
+
+    const checkpoint = async () => {
+      const s = await engine!.getState();
+      st.sampler = sampler.state();
+      const file = saveCheckpoint(runDir, {
+        step: st.step, tokens: st.tokens, depth: st.depth, configHash: hash,
+        params: toTensorMap(engine!.layout, s.params), optM: toTensorMap(engine!.layout, s.m), optV: toTensorMap(engine!.layout, s.v),
+        state: st,
+      }, { keep: c.keepCheckpoints });
+      session.event({ type: 'checkpoint', step: st.step, tokens: st.tokens, file: path.basename(file) });
+      progress({ kind: 'checkpoint', step: st.step, file });
+    };
+    const evaluate = async () => {
+      const r = await engine!.evaluate(evalSet);
+      session.metric({ step: st.step, tokens: st.tokens, loss: lastLoss, evalLoss: r.loss, depth: st.depth });
+      session.event({ type: 'eval', step: st.step, tokens: st.tokens, evalLoss: r.loss });
+      progress({ kind: 'eval', step: st.step, evalLoss: r.loss });
+      return r.loss;
+    };
+
+    const tokensPerStep = c.batchSize * c.model.context;
+    let pendingGrowth: { step: number; tokens: number; depthBefore: number; depthAfter: number; lossBefore: number; lossesAfter: number[] } | undefined;
+    let lastLoss = NaN;
+    let windowStart = performance.now(), windowTokens = 0;
+    const loopStart = performance.now(), loopStartStep = st.step;
+    let reason: TrainResult['reason'] = 'done';
+    let lastEval: number | undefined;
+    const sched = () => ({ ...c.schedule, totalSteps: c.schedule.totalSteps - st.scheduleOrigin });
+
+    while (st.step < c.steps) {
+      if (o.shouldStop?.()) {
+        reason = 'stopped';
+        break;
+      }
+      if (c.growth && !st.grown && st.step === c.growth.atStep) {
+        const old = engine;
+        const r = await growEngine(old, modelShapeOf(c, st.depth), c.growth, (d) => transferFor(c, d), makeEngine);
+        engine = r.engine;
+        await old.release();
+        const lossBefore = lastLoss;
+        const before = st.depth;
+        st = {
+          ...st,
+          depth: r.depth,
+          grown: true,
+          residualOverride: c.growth.multiplier === 'keep' ? r.transfer.residualMultiplier : undefined,
+          adamStep: c.growth.optimizer === 'reset' ? 0 : st.adamStep,
+          scheduleOrigin: c.growth.lr === 'rewarm' ? st.step : st.scheduleOrigin,
+        };
+        pendingGrowth = { step: st.step, tokens: st.tokens, depthBefore: before, depthAfter: r.depth, lossBefore, lossesAfter: [] as number[] };
+        progress({ kind: 'growth', step: st.step, depthBefore: before, depthAfter: r.depth });
+      }
+      const batch = sampler.nextBatch();
+      const lrf = lrFactor(st.step + 1 - st.scheduleOrigin, sched());
+      const r = await engine.step(batch, lrf, st.adamStep + 1);
+      if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
+        const action = c.nonFinite;
+        session.event({ type: 'nonfinite', step: st.step + 1, tokens: st.tokens, loss: String(r.loss), gradNorm: String(r.gradNorm), action });
+        progress({ kind: 'nonfinite', step: st.step + 1, loss: r.loss, gradNorm: r.gradNorm, action });
+        if (action === 'stop') {
+          reason = 'nonfinite';
+          break;
+        }
+        st.step++;
+        st.tokens += tokensPerStep;
+        continue; // the graph's guard left parameters and moments untouched
+      }
+      st.step++;
+      st.adamStep++;
+      st.tokens += tokensPerStep;
+      windowTokens += tokensPerStep;
+      lastLoss = r.loss;
+      if (pendingGrowth) {
+        pendingGrowth.lossesAfter.push(r.loss);
+        if (pendingGrowth.lossesAfter.length >= 5 || st.step >= c.steps) {
+          const g = c.growth!;
+          session.event({ type: 'growth', ...pendingGrowth, operator: g.operator, multiplierPolicy: g.multiplier, optimizerPolicy: g.optimizer, lrPolicy: g.lr, factor: g.factor });
+          pendingGrowth = undefined;
+        }
+      }
+      if (st.step % c.logEvery === 0 || st.step === loopStartStep + 1 || st.step === c.steps) {
+        const now = performance.now();
+        const tps = windowTokens / Math.max(1e-9, (now - windowStart) / 1000);
+        windowStart = now;
+        windowTokens = 0;
+        const lr = lrf * c.base.lr;
+        const shape = modelShapeOf(c, st.depth);
+        const tflops = (flopsPerToken(engine.nParams, shape) * tps) / 1e12;
+        session.metric({ step: st.step, tokens: st.tokens, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: tps, tflops, depth: st.depth });
+        const avg = (now - loopStart) / 1000 / (st.step - loopStartStep);
+        progress({ kind: 'step', step: st.step, steps: c.steps, tokens: st.tokens, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: tps, tflops, etaSec: avg * (c.steps - st.step) });
+      }
+      if (c.evalEvery > 0 && st.step % c.evalEvery === 0 && st.step < c.steps) lastEval = await evaluate();
+      if (c.checkpointEvery > 0 && st.step % c.checkpointEvery === 0 && st.step < c.steps) await checkpoint();
+    }
+    if (pendingGrowth) {
+      const g = c.growth!;
+      session.event({ type: 'growth', ...pendingGrowth, operator: g.operator, multiplierPolicy: g.multiplier, optimizerPolicy: g.optimizer, lrPolicy: g.lr, factor: g.factor });
+    }
+    if (reason !== 'nonfinite') lastEval = await evaluate();
+    // A non-finite stop keeps the untouched (last good) state: checkpointing it is safe.
+    await checkpoint();
+    session.event({ type: reason === 'done' ? 'done' : 'stop', step: st.step, tokens: st.tokens, reason, evalLoss: lastEval });
+    progress({ kind: 'end', reason, step: st.step, evalLoss: lastEval });
+    return { runDir, reason, step: st.step, finalLoss: lastLoss, evalLoss: lastEval };
+  } catch (e) {
+    try {
+      session.event({ type: 'error', step: -1, tokens: -1, message: (e as Error).message });
+    } catch {
+      // the original error matters more than a failed log line
+    }
+    throw e;
+  } finally {
+    session.close();
+    await engine?.release();
+  }
+}
+
