@@ -210,7 +210,7 @@ export const command: Command = {
       return 0;
     }
     const config = configFromFlags(v as Record<string, string | boolean | undefined>);
-    const r = await runTraining({ config, runsRoot: v.out ?? 'runs' }, Boolean(v.json));
+    const r = await runTraining({ config, runsRoot: typeof v.out === 'string' ? v.out : 'runs' }, Boolean(v.json));
     return r.reason === 'nonfinite' ? 3 : 0;
   },
 };
