@@ -639,9 +639,15 @@ class Trainer:
                 from torch.distributed.fsdp import fully_shard
             except ImportError:
                 from torch.distributed._composable.fsdp import fully_shard
+            try:
+                from torch.distributed.device_mesh import init_device_mesh
+            except ImportError:
+                from torch.distributed._tensor import init_device_mesh
+            if getattr(self, "mesh", None) is None:
+                self.mesh = init_device_mesh(self.device.type, (self.world,))
             for b in model.h:  # fully_shard moves each unit's parameters to this rank's device
-                fully_shard(b)
-            fully_shard(model)
+                fully_shard(b, mesh=self.mesh)
+            fully_shard(model, mesh=self.mesh)
             self.fsdp_kind = 2
             return model
         except ImportError:
@@ -1041,7 +1047,7 @@ class Trainer:
                    multiplierPolicy=ev.get("multiplierPolicy", "switch"),
                    optimizerPolicy=ev.get("optimizerPolicy", "reset"),
                    lrPolicy=ev.get("lrPolicy", "continue"), lossBefore=w["before"], lossesAfter=w["after"],
-                   atStep=w["step"])
+                   step=w["step"], tokens=w["tokens"])
 
 
 def _local(t):
