@@ -111,7 +111,7 @@ const field = (id: string) => $<Field>(id);
 
 function setForm(r: PlanRequest): void {
   field('budgetKind').value = r.budgetKind;
-  field('budget').value = String(r.budget);
+  field('budget').value = r.budget >= 1e6 ? r.budget.toExponential().replace('e+', 'e') : String(r.budget);
   field('gpu').value = r.gpu;
   field('gpuCount').value = String(r.gpuCount);
   field('context').value = String(r.context);
@@ -278,7 +278,7 @@ function renderChart(): void {
       {
         width: Math.max(300, host.clientWidth || 500),
         height: 220,
-        scales: { x: { time: false, distr: 3 } },
+        scales: { x: { time: false } },
         legend: { show: true },
         cursor: { points: { size: 7 } },
         axes: [

@@ -97,8 +97,8 @@ export function autoSize(u: uPlot, el: HTMLElement, height: number): ResizeObser
   return ro;
 }
 
-export function axisValues(_u: uPlot, splits: number[]): string[] {
-  return splits.map((v) => fmt(v, 3));
+export function axisValues(_u: uPlot, splits: Array<number | null>): string[] {
+  return splits.map((v) => (v === null || v === undefined ? '' : fmt(v, 3)));
 }
 
 export { uPlot };

@@ -27,6 +27,11 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 
+/** For attribute values in double quotes: single quotes stay readable (CSP keywords). */
+export function escapeAttr(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
+}
+
 export interface PageOptions {
   title: string;
   cspSource: string;
@@ -38,19 +43,19 @@ export interface PageOptions {
 }
 
 export function page(o: PageOptions): string {
-  const n = escapeHtml(o.nonce);
+  const n = escapeAttr(o.nonce);
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp(o.cspSource, o.nonce))}">
+<meta http-equiv="Content-Security-Policy" content="${escapeAttr(csp(o.cspSource, o.nonce))}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>${escapeHtml(o.title)}</title>
-${o.styles.map((s) => `<link rel="stylesheet" nonce="${n}" href="${escapeHtml(s)}">`).join('\n')}
+${o.styles.map((s) => `<link rel="stylesheet" nonce="${n}" href="${escapeAttr(s)}">`).join('\n')}
 </head>
 <body>
 ${o.body}
-${o.scripts.map((s) => `<script nonce="${n}" src="${escapeHtml(s)}"></script>`).join('\n')}
+${o.scripts.map((s) => `<script nonce="${n}" src="${escapeAttr(s)}"></script>`).join('\n')}
 </body>
 </html>`;
 }

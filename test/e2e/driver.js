@@ -1,0 +1,262 @@
+// Drives code-server with Debian chromium (playwright-core): UI checks + screenshots, then the
+// extension-host mocha suite. Usage: node driver.js <baseUrl> <workspace> <extDevPath> <testsPath> <outDir>
+/* eslint-disable no-console */
+const { chromium } = require('playwright-core');
+const fs = require('fs');
+const path = require('path');
+
+const [base, ws, dev, tests, out] = process.argv.slice(2);
+const host = new URL(base).host;
+const shots = process.env.E2E_SCREENSHOTS || path.join(out, 'screenshots');
+fs.mkdirSync(shots, { recursive: true });
+const results = [];
+const t0 = Date.now();
+const log = (...a) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
+
+async function check(name, fn) {
+  const t = Date.now();
+  try {
+    const detail = await fn();
+    results.push({ name, ok: true, detail, ms: Date.now() - t });
+    log(`PASS ${name}${detail ? ` -- ${detail}` : ''}`);
+    return true;
+  } catch (e) {
+    results.push({ name, ok: false, detail: String(e && e.message ? e.message : e).split('\n')[0], ms: Date.now() - t });
+    log(`FAIL ${name}: ${String(e && e.stack ? e.stack : e).split('\n').slice(0, 4).join(' | ')}`);
+    return false;
+  }
+}
+
+async function launch() {
+  return chromium.launchPersistentContext(fs.mkdtempSync(path.join(out, 'chrome-')), {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1440, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(fn, timeoutMs, what, intervalMs = 250) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      if (e && /^fatal: /.test(e.message)) throw e;
+      last = e;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message.split('\n')[0]})` : ''}`);
+}
+
+/** The webview frame whose document has #app[data-view=<view>] (webviews are two iframes deep). */
+async function webviewFrame(page, view, timeoutMs = 30000) {
+  return waitFor(async () => {
+    for (const f of page.frames()) {
+      try {
+        if (await f.$(`#app[data-view="${view}"]`)) return f;
+      } catch {
+        /* frame detached */
+      }
+    }
+    return undefined;
+  }, timeoutMs, `the ${view} webview`);
+}
+
+async function palette(page, title) {
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 15000 });
+    await input.fill(`>${title}`);
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    try {
+      await row.waitFor({ timeout: 5000 });
+      await page.keyboard.press('Enter');
+      return;
+    } catch (e) {
+      if (attempt >= 6) throw e;
+      await page.keyboard.press('Escape');
+      await sleep(1000);
+    }
+  }
+}
+
+async function shot(page, name) {
+  const p = path.join(shots, name);
+  await page.screenshot({ path: p });
+  return p;
+}
+
+async function ui() {
+  const ctx = await launch();
+  const page = ctx.pages()[0];
+  const consoleErrors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) consoleErrors.push(m.text().slice(0, 300));
+  });
+  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}`);
+  await page.waitForSelector('.monaco-workbench .statusbar', { timeout: 90000 });
+  log('workbench loaded');
+  const activity = page.locator('.activitybar [aria-label^="ShapeLab"]').first();
+
+  await check('ShapeLab activity-bar container appears', async () => {
+    await activity.waitFor({ timeout: 60000 });
+  });
+
+  await check('planner webview renders results for the default budget', async () => {
+    await page.locator('.monaco-workbench .part.editor').click({ position: { x: 300, y: 300 } }).catch(() => undefined);
+    await palette(page, 'ShapeLab: Plan Model Shape');
+    const f = await webviewFrame(page, 'planner', 45000);
+    await waitFor(async () => (await f.$$('#results-table tbody tr')).length > 0, 45000, 'planner result rows');
+    await waitFor(async () => !!(await f.$('#detail-title')), 20000, 'the detail pane');
+    const rows = (await f.$$('#results-table tbody tr')).length;
+    const title = await f.$eval('#detail-title', (e) => e.textContent);
+    const points = await f.$eval('#pareto-chart', (e) => e.dataset.points);
+    const groups = await f.$$eval('#detail table', (ts) => ts.length);
+    if (!(Number(points) > 0)) throw new Error('Pareto chart has no points');
+    await sleep(500);
+    await shot(page, 'planner.png');
+    return `${rows} shapes, ${points} chart points, detail "${title}", ${groups} detail tables`;
+  });
+
+  await check('planner table sorts by a clicked column', async () => {
+    const f = await webviewFrame(page, 'planner');
+    await f.click('#results-table th[data-key="params"]');
+    const vals = await f.$$eval('#results-table tbody tr', (rs) => rs.map((r) => r.dataset.id));
+    if (vals.length < 2) throw new Error('too few rows');
+    const sort = await f.$eval('#results-table th[data-key="params"]', (e) => e.getAttribute('aria-sort'));
+    if (sort !== 'ascending') throw new Error(`aria-sort=${sort}`);
+    return `first row after sort: ${vals[0]}`;
+  });
+
+  await check('planner state survives hiding and reopening', async () => {
+    let f = await webviewFrame(page, 'planner');
+    const before = await f.$eval('#results-table tbody tr', (r) => r.dataset.id);
+    // hide: open the monitor sidebar + another editor (the planner tab is hidden), then come back
+    await palette(page, 'Preferences: Open Keyboard Shortcuts');
+    await page.locator('.tab.active', { hasText: 'Keyboard Shortcuts' }).first().waitFor({ timeout: 15000 });
+    await sleep(1000);
+    await palette(page, 'ShapeLab: Plan Model Shape');
+    f = await webviewFrame(page, 'planner');
+    await waitFor(async () => (await f.$$('#results-table tbody tr')).length > 0, 30000, 'rows after reopen');
+    const after = await f.$eval('#results-table tbody tr', (r) => r.dataset.id);
+    const sort = await f.$eval('#results-table th[data-key="params"]', (e) => e.getAttribute('aria-sort'));
+    if (sort !== 'ascending') throw new Error(`sort not kept (aria-sort=${sort})`);
+    return `first row ${before} -> ${after}, sort kept`;
+  });
+
+  await check('runs tree lists the fixture run; monitor shows its charts with a growth marker', async () => {
+    await activity.click();
+    const item = page.locator('.monaco-list-row', { hasText: 'fixture-growth-run' }).first();
+    await item.waitFor({ timeout: 30000 });
+    await item.click();
+    const f = await webviewFrame(page, 'monitor', 30000);
+    await waitFor(async () => (await f.$eval('#charts', (e) => Number(e.dataset.points || 0))) >= 400, 20000, 'fixture points in the charts');
+    const markers = await f.$eval('#charts', (e) => e.dataset.markers);
+    if (markers !== '1') throw new Error(`expected 1 growth marker, got ${markers}`);
+    const charts = await f.$$eval('.chart canvas', (cs) => cs.length);
+    if (charts < 4) throw new Error(`expected 4 charts, got ${charts}`);
+    // hover the marker on the loss chart: the tooltip names the depth change
+    const over = await f.$('.chart[data-chart="loss"] .u-over');
+    const box = await over.boundingBox();
+    const frac = (160 - 1) / (400 - 1);
+    let tip = '';
+    for (const dx of [0, 1, -1, 2, -2, 3]) {
+      await page.mouse.move(box.x + box.width * frac + dx, box.y + box.height / 2);
+      await sleep(120);
+      tip = await f.$eval('.chart[data-chart="loss"] .growth-tip', (e) => (e.hidden ? '' : e.textContent || ''));
+      if (tip) break;
+    }
+    if (!/2 \u2192 8/.test(tip)) throw new Error(`growth tooltip not shown (got "${tip}")`);
+    await shot(page, 'monitor-growth.png');
+    return `${charts} charts, tooltip "${tip}"`;
+  });
+
+  let runTrained = false;
+  await check('a tiny training run started from the palette appears in the tree and its chart updates', async () => {
+    await palette(page, 'ShapeLab: Train Tiny Proxy Run');
+    // the new run is selected in the monitor as soon as the CLI reports its folder
+    const f = await webviewFrame(page, 'monitor');
+    const name = await waitFor(async () => {
+      const err = page.locator('.notifications-toasts .notification-list-item-message', { hasText: /did not start|training failed/ });
+      if (await err.count()) throw new Error(`fatal: ${await err.first().innerText()}`);
+      const t = await f.$eval('#run-title', (e) => e.textContent || '');
+      return t && t !== 'fixture-growth-run' && !/^No run/.test(t) ? t : '';
+    }, 90000, 'the new run in the monitor');
+    log('training run', name);
+    await page.locator('.monaco-list-row', { hasText: name }).first().waitFor({ timeout: 20000 });
+    const s1 = await waitFor(async () => Number((await f.$eval('#charts', (e) => e.dataset.lastStep)) || 0), 120000, 'the first metrics');
+    const s2 = await waitFor(async () => {
+      const s = Number((await f.$eval('#charts', (e) => e.dataset.lastStep)) || 0);
+      return s > s1 ? s : 0;
+    }, 120000, 'the chart to advance');
+    await sleep(1500);
+    await shot(page, 'monitor.png');
+    runTrained = true;
+    return `run ${name}: chart step ${s1} -> ${s2}`;
+  });
+
+  await check('Stop works (SIGINT, the run ends as stopped)', async () => {
+    if (!runTrained) throw new Error('no training run to stop');
+    const f = await webviewFrame(page, 'monitor');
+    const status0 = await f.$eval('#run-status', (e) => e.textContent);
+    if (status0 !== 'running') throw new Error(`run is ${status0} before Stop`);
+    await palette(page, 'ShapeLab: Stop Training');
+    const status = await waitFor(async () => {
+      const s = await f.$eval('#run-status', (e) => e.textContent);
+      return s && s !== 'running' ? s : '';
+    }, 60000, 'the run to stop');
+    if (status !== 'stopped') throw new Error(`run ended as ${status}`);
+    await shot(page, 'monitor-stopped.png');
+    return `status ${status}`;
+  });
+
+  await check('no CSP violations in the webviews', async () => {
+    if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 3).join(' | '));
+  });
+  await ctx.close();
+}
+
+async function exttests() {
+  const ctx = await launch();
+  const page = ctx.pages()[0];
+  let done;
+  const exited = new Promise((r) => (done = r));
+  await page.exposeFunction('codeAutomationLog', (type, args) => {
+    const s = (args || []).join(' ');
+    if (/✔|✓|passing|failing|pending|\d+\) |Error|ok -|not ok/.test(s)) console.log('  [exthost]', s.slice(0, 400));
+  });
+  await page.exposeFunction('codeAutomationExit', (code) => done(code));
+  const payload = JSON.stringify([
+    ['extensionDevelopmentPath', `vscode-remote://${host}${dev}`],
+    ['extensionTestsPath', `vscode-remote://${host}${tests}`],
+    ['skipWelcome', 'true'],
+  ]);
+  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(payload)}`);
+  const code = await Promise.race([exited, sleep(240000).then(() => 'timeout')]);
+  await ctx.close();
+  if (code !== 0) throw new Error(`extension-host suite exit code ${code}`);
+  const res = path.join(out, 'ext-test-result.json');
+  return fs.existsSync(res) ? fs.readFileSync(res, 'utf8') : '';
+}
+
+(async () => {
+  await ui().catch((e) => results.push({ name: 'UI session', ok: false, detail: String(e && e.message) }));
+  if (!process.env.E2E_SKIP_EXTHOST) await check('extension-host mocha suite', exttests);
+  const failed = results.filter((r) => !r.ok);
+  console.log('\n==== e2e summary ====');
+  for (const r of results) console.log(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.detail ? `  (${r.detail})` : ''}`);
+  console.log(`${results.length - failed.length}/${results.length} passed in ${((Date.now() - t0) / 1000).toFixed(0)} s; screenshots in ${shots}`);
+  fs.writeFileSync(path.join(out, 'e2e-results.json'), JSON.stringify(results, null, 2));
+  process.exit(failed.length ? 1 : 0);
+})().catch((e) => {
+  console.error(e);
+  process.exit(2);
+});

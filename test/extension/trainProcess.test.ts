@@ -1,0 +1,78 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TrainProcess, parseRunLine, trainArgs } from '../../src/extension/logic/trainProcess';
+
+/** A stand-in for `shapelab train`: prints `run: <dir>`, logs metrics, checkpoints on SIGINT. */
+const FAKE = `
+const fs = require('fs'), path = require('path');
+const out = process.argv[process.argv.indexOf('--out') + 1];
+const dir = path.join(out, 'fake-run');
+fs.mkdirSync(dir, { recursive: true });
+console.log('run: ' + dir);
+let step = 0;
+const ignoreInt = process.argv.includes('--ignore-sigint');
+const t = setInterval(() => { step++; fs.appendFileSync(path.join(dir, 'metrics.jsonl'), JSON.stringify({ step, loss: 5 / step }) + '\\n'); }, 20);
+process.on('SIGINT', () => {
+  if (ignoreInt) return;
+  clearInterval(t);
+  fs.writeFileSync(path.join(dir, 'checkpoint'), String(step));
+  fs.appendFileSync(path.join(dir, 'events.jsonl'), JSON.stringify({ type: 'stop', step }) + '\\n');
+  process.exit(0);
+});
+`;
+
+describe('training child process', () => {
+  let tmp: string;
+  let cli: string;
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shapelab-train-'));
+    cli = path.join(tmp, 'fake-cli.js');
+    fs.writeFileSync(cli, FAKE);
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('trainArgs builds the CLI command line', () => {
+    assert.deepEqual(trainArgs({ cliPath: 'c.js', runsFolder: '/r', ep: 'cpu', steps: 30 }), ['c.js', 'train', '--preset', 'tiny', '--out', '/r', '--ep', 'cpu', '--steps', '30']);
+    assert.deepEqual(trainArgs({ cliPath: 'c.js', runsFolder: '/r', ep: 'auto', planFile: '/p.json' }), ['c.js', 'train', '--plan', '/p.json', '--out', '/r']);
+    assert.deepEqual(trainArgs({ cliPath: 'c.js', runsFolder: '/r', ep: 'webgpu', configFile: '/c.json', steps: 2.7 }), ['c.js', 'train', '--config', '/c.json', '--out', '/r', '--ep', 'webgpu', '--steps', '2']);
+  });
+
+  it('parseRunLine', () => {
+    assert.equal(parseRunLine('run: /tmp/runs/x y'), '/tmp/runs/x y');
+    assert.equal(parseRunLine('step 1'), undefined);
+  });
+
+  it('reports the run folder, then Stop = SIGINT makes it checkpoint and exit', async function () {
+    this.timeout(20000);
+    const p = new TrainProcess(process.execPath, [cli, 'train', '--out', tmp], path.join(tmp, 'logs', 'a.log'));
+    const dir = await p.runDirPromise;
+    assert.equal(dir, path.join(tmp, 'fake-run'));
+    await new Promise((r) => setTimeout(r, 300));
+    await p.stop(5000);
+    assert.equal(p.exited, true);
+    assert.equal(p.exitCode, 0);
+    assert.ok(fs.existsSync(path.join(dir, 'checkpoint')), 'checkpoint written on SIGINT');
+    assert.match(fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8'), /"stop"/);
+  });
+
+  it('falls back to SIGTERM when the trainer ignores SIGINT', async function () {
+    this.timeout(20000);
+    const p = new TrainProcess(process.execPath, [cli, 'train', '--out', path.join(tmp, 'b'), '--ignore-sigint'], path.join(tmp, 'logs', 'b.log'));
+    await p.runDirPromise;
+    const t = Date.now();
+    await p.stop(500);
+    assert.equal(p.exited, true);
+    assert.ok(Date.now() - t >= 450);
+  });
+
+  it('a trainer that fails before reporting a run rejects with its error line', async function () {
+    this.timeout(20000);
+    const bad = path.join(tmp, 'bad.js');
+    fs.writeFileSync(bad, "process.stderr.write('shapelab: train is not available yet\\n'); process.exit(2);");
+    const p = new TrainProcess(process.execPath, [bad], path.join(tmp, 'logs', 'c.log'));
+    await assert.rejects(p.runDirPromise, /train is not available yet/);
+    assert.equal(p.exitCode, 2);
+  });
+});
