@@ -37,7 +37,10 @@ describe('runs/runStore', function () {
   it('never overwrites a run directory or its config', () => {
     const dir = createRunDir(root, 'tiny', T0);
     assert.equal(path.basename(dir), '2026-11-22T21-50-00-tiny');
-    assert.throws(() => createRunDir(root, 'tiny', T0), (e: Error) => e instanceof RunStoreError && /already exists; refusing to overwrite/.test(e.message));
+    // Same label in the same second: a new folder with a suffix, the first one untouched.
+    const second = createRunDir(root, 'tiny', T0);
+    assert.equal(path.basename(second), '2026-11-22T21-50-00-tiny-2');
+    fs.rmdirSync(second);
     writeConfig(dir, { a: 1 });
     assert.throws(() => writeConfig(dir, { a: 2 }), /config\.json already exists/);
     assert.deepEqual(readConfig(dir), { a: 1 });

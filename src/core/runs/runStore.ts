@@ -61,18 +61,25 @@ export function makeRunName(label: string, now: Date = new Date()): string {
   return clean ? `${ts}-${clean}` : ts;
 }
 
-/** Creates a new run folder under `root`; fails (never reuses) if the name exists. */
+/**
+ * Creates a new run folder under `root`. An existing folder is never reused: a name taken in the
+ * same second gets a numeric suffix (mkdir without `recursive` makes the claim atomic).
+ */
 export function createRunDir(root: string, label: string, now: Date = new Date()): string {
   fs.mkdirSync(root, { recursive: true });
-  const dir = path.join(root, makeRunName(label, now));
-  try {
-    fs.mkdirSync(dir); // not recursive: EEXIST is the "never overwrite" guarantee
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new RunStoreError(`run directory ${dir} already exists; refusing to overwrite it`);
-    throw e;
+  const base = path.join(root, makeRunName(label, now));
+  for (let i = 1; i <= 1000; i++) {
+    const dir = i === 1 ? base : `${base}-${i}`;
+    try {
+      fs.mkdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw e;
+    }
+    fsyncDir(root);
+    return dir;
   }
-  fsyncDir(root);
-  return dir;
+  throw new RunStoreError(`run directory ${base} and 999 numbered variants already exist; refusing to overwrite them`);
 }
 
 /** Writes config.json once, atomically; an existing config.json is never replaced. */
