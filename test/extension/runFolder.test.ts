@@ -91,11 +91,12 @@ describe('monitor: reading run folders', () => {
     assert.deepEqual(listRunDirs(path.join(root, 'missing')), []);
   });
 
-  it('runStatus: the last start/resume clears an earlier stop; lock or recent writes mean running', () => {
+  it('runStatus: the last session decides; a live lock means running', () => {
     assert.equal(runStatus([{ type: 'start', step: 0 }, { type: 'stop', step: 5 }], false), 'stopped');
+    assert.equal(runStatus([{ type: 'start', step: 0 }, { type: 'stop', step: 5 }, { type: 'resume', step: 5 }], false), 'crashed');
     assert.equal(runStatus([{ type: 'start', step: 0 }, { type: 'stop', step: 5 }, { type: 'resume', step: 5 }], true), 'running');
-    assert.equal(runStatus([{ type: 'start', step: 0 }], false), 'interrupted');
-    assert.equal(runStatus([{ type: 'start', step: 0 }, { type: 'error', step: 3 }], false), 'error');
+    assert.equal(runStatus([{ type: 'start', step: 0 }, { type: 'eval', step: 2 }], false), 'crashed');
+    assert.equal(runStatus([{ type: 'start', step: 0 }, { type: 'error', step: 3 }], false), 'failed');
     assert.equal(runStatus([], false), 'new');
   });
 

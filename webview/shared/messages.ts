@@ -202,6 +202,8 @@ export interface RunEvent {
   optimizerPolicy?: string;
   lrPolicy?: string;
   message?: string;
+  /** start/resume: execution provider used. */
+  device?: string;
 }
 
 export interface RunSummaryVM {
@@ -257,6 +259,8 @@ export function toRunEvent(row: unknown): RunEvent | undefined {
     const s = shortStr(r[k]);
     if (s !== undefined) e[k] = s;
   }
+  const dev = shortStr(r.epUsed, 60) ?? shortStr(r.ep, 60) ?? shortStr(r.device, 60);
+  if (dev !== undefined && (type === 'start' || type === 'resume')) e.device = dev;
   if (e.message === undefined) {
     const err = shortStr(r.error) ?? shortStr(r.reason);
     if (err !== undefined) e.message = err;

@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readLock, lockLiveness } from '../../core/runs/lock';
 import { MetricPoint, RunEvent, RunSummaryVM, ID_PATTERN, toMetricPoint, toRunEvent } from '../../../webview/shared/messages';
 
 export const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -186,46 +187,48 @@ export function configInfo(config: Record<string, unknown> | undefined): { total
   return { totalSteps, device };
 }
 
-/** Run status from its events and lock: running | done | stopped | error | interrupted | new. */
-export function runStatus(events: readonly RunEvent[], lockAlive: boolean): string {
-  let terminal: string | undefined;
-  for (const e of events) {
-    if (e.type === 'done') terminal = 'done';
-    else if (e.type === 'stop') terminal = 'stopped';
-    else if (e.type === 'error') terminal = 'error';
-    else if (e.type === 'start' || e.type === 'resume') terminal = undefined;
+/**
+ * Run status from its events and lock, in the run store's vocabulary (src/core/runs/runStore.ts):
+ * running | done | stopped | failed | crashed, plus `new` for a folder with no events yet.
+ * A terminal event of the last session decides; a live lock means running.
+ */
+export function runStatus(events: readonly RunEvent[], live: boolean): string {
+  let status = events.length ? 'crashed' : 'new';
+  for (let i = events.length - 1; i >= 0; i--) {
+    const t = events[i].type;
+    if (t === 'done' || t === 'stop' || t === 'error') {
+      status = t === 'done' ? 'done' : t === 'stop' ? 'stopped' : 'failed';
+      break;
+    }
+    if (t === 'start' || t === 'resume') break;
   }
-  if (terminal) return terminal;
-  if (lockAlive) return 'running';
-  return events.length ? 'interrupted' : 'new';
+  return live ? 'running' : status;
 }
 
+/** The run's lock is held by a live process (another host's lock counts as live: never call it crashed). */
 export function lockAlive(dir: string): boolean {
   try {
-    const text = fs.readFileSync(path.join(dir, 'run.lock'), 'utf8').slice(0, 4096);
-    let pid: number | undefined;
-    try {
-      const j = JSON.parse(text);
-      if (typeof j?.pid === 'number') pid = j.pid;
-    } catch {
-      const m = /\d+/.exec(text);
-      if (m) pid = Number(m[0]);
-    }
-    if (!pid || !Number.isInteger(pid) || pid <= 0) return false;
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'EPERM';
-    }
+    const lock = readLock(dir);
+    return lock !== null && lockLiveness(lock) !== false;
   } catch {
     return false;
+  }
+}
+
+/** The pid to signal for Stop when the run's lock is held by a live process on this host. */
+export function lockPid(dir: string): number | undefined {
+  try {
+    const lock = readLock(dir);
+    return lock && lockLiveness(lock) === true ? lock.pid : undefined;
+  } catch {
+    return undefined;
   }
 }
 
 /** A run without a lock file whose logs changed in the last `ms` is taken as running. */
 export function recentlyWritten(dir: string, ms = 20000): boolean {
   const now = Date.now();
+  if (fs.existsSync(path.join(dir, 'run.lock'))) return false; // the lock decides
   for (const f of ['metrics.jsonl', 'events.jsonl']) {
     try {
       if (now - fs.statSync(path.join(dir, f)).mtimeMs < ms) return true;
@@ -250,11 +253,20 @@ export function summarize(
     if (!last || p.step >= last.step) last = p;
     if (p.loss !== undefined) lastLoss = p.loss;
   }
-  const s: RunSummaryVM = { id, name: id, status: runStatus(events, lockAlive(dir) || recentlyWritten(dir)) };
+  const live = lockAlive(dir);
+  let status = runStatus(events, live);
+  // No lock (an older trainer) but logs still growing and no terminal event: running.
+  if (!live && (status === 'crashed' || status === 'new') && recentlyWritten(dir)) status = 'running';
+  const s: RunSummaryVM = { id, name: id, status };
   if (last) s.step = last.step;
   if (lastLoss !== undefined) s.loss = lastLoss;
   if (info.totalSteps !== undefined) s.totalSteps = info.totalSteps;
-  if (info.device !== undefined) s.device = info.device;
+  let startDevice: string | undefined;
+  for (let i = events.length - 1; i >= 0 && startDevice === undefined; i--) {
+    if (events[i].type === 'start' || events[i].type === 'resume') startDevice = events[i].device;
+  }
+  const device = startDevice ?? info.device;
+  if (device !== undefined) s.device = device;
   return s;
 }
 

@@ -7,8 +7,8 @@ const ICONS: Record<string, [string, string?]> = {
   running: ['sync~spin', 'charts.blue'],
   done: ['pass', 'charts.green'],
   stopped: ['debug-stop', 'charts.yellow'],
-  error: ['error', 'charts.red'],
-  interrupted: ['warning', 'charts.orange'],
+  failed: ['error', 'charts.red'],
+  crashed: ['warning', 'charts.orange'],
   new: ['circle-outline'],
 };
 

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TrainProcess, trainArgs } from '../logic/trainProcess';
+import { lockPid } from '../logic/runFolder';
 import type { RunsModel } from '../monitor/runsModel';
 import * as config from '../config';
 import { fmt } from '../../../webview/shared/chartData';
@@ -141,21 +142,9 @@ export class TrainingManager implements vscode.Disposable {
     if (this.active?.runId === runId && !this.active.proc.exited) return this.stop();
     const dir = this.model.dirOf(runId);
     if (!dir) return false;
-    let pid: number | undefined;
-    try {
-      const text = fs.readFileSync(path.join(dir, 'run.lock'), 'utf8').slice(0, 4096);
-      try {
-        const j = JSON.parse(text);
-        if (typeof j?.pid === 'number') pid = j.pid;
-      } catch {
-        const m = /\d+/.exec(text);
-        if (m) pid = Number(m[0]);
-      }
-    } catch {
-      /* no lock */
-    }
+    const pid = lockPid(dir);
     if (!pid || !Number.isInteger(pid) || pid <= 1 || pid === process.pid) {
-      void vscode.window.showInformationMessage(`ShapeLab: run ${runId} is not running in a process this window can find (no live run.lock).`);
+      void vscode.window.showInformationMessage(`ShapeLab: run ${runId} is not running in a process this window can find (no live run.lock on this host).`);
       return false;
     }
     const ok = await vscode.window.showWarningMessage(`Stop run ${runId} (process ${pid}, started outside this window)? It will write a checkpoint.`, { modal: true }, 'Stop');

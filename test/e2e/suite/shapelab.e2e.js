@@ -61,7 +61,7 @@ describe('ShapeLab in a real VS Code (code-server extension host)', () => {
     assert.strictEqual(d.metrics.length, 400, 'the torn last line is not read');
     assert.strictEqual(d.events.filter((e) => e.type === 'growth').length, 1);
     const junk = runs.find((r) => r.id === 'junk-binary-run');
-    if (junk) assert.ok(['new', 'interrupted'].includes(junk.status), `junk status ${junk.status}`);
+    if (junk) assert.ok(['new', 'crashed'].includes(junk.status), `junk status ${junk.status}`);
   });
 
   it('monitor view: malformed messages are rejected and the extension stays up', async () => {
