@@ -144,6 +144,7 @@ export interface ShapeDetailVM {
   paramCounts: Array<{ part: string; count: number }>;
   memory: Array<{ part: string; gib: number }>;
   growth: Array<{ stage: string; depth: number; params: number; tokens: number; flopsShare: number }>;
+  growthFactor: number;
   sources: SourcedValue[];
   warnings: string[];
 }

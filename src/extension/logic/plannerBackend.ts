@@ -205,7 +205,7 @@ export function shapeDetail(shape: ShapeVM, req: PlanRequest, hw: HardwareList):
   const warnings = [...g.warnings];
   if (req.parameterization === 'alpha0.5' || req.parameterization === 'sp') warnings.push(`the shape penalty for ${req.parameterization} is an assumption, not a paper fit`);
   if (shape.nLayers / req.base.baseDepth > 64) warnings.push(`depth ${shape.nLayers} is ${Math.round(shape.nLayers / req.base.baseDepth)}x the base depth: far outside CompleteP's tested transfer range`);
-  return { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, sources, warnings };
+  return { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, growthFactor: g.factor, sources, warnings };
 }
 
 /** The JSON written by "Export Plan" (and read by `shapelab train --plan` / `export torch --plan`). */
@@ -224,6 +224,8 @@ export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList)
     prediction: { params: shape.params, tokens: shape.tokens, loss: shape.predictedLoss, hours: shape.hours, memoryGiB: shape.memoryGiB, microBatch: shape.microBatch },
     hparams: d.hparams,
     growth: d.growth,
+    growthFactor: d.growthFactor,
+    growthFraction: d.growth[0]?.flopsShare,
     warnings: d.warnings,
   };
 }
