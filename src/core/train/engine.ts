@@ -95,11 +95,16 @@ export class Engine {
     return s;
   }
 
-  /** Adopts device-resident state tensors (ownership moves to the engine). */
-  adoptState(s: Record<'params' | 'm' | 'v', ort.Tensor>): void {
+  /**
+   * Takes device-resident state (e.g. a growth graph's outputs) as a device-side copy into tensors
+   * of this engine's own session, so the producing session may be released right away (a
+   * gpu-buffer tensor disposed after its session was released crashes onnxruntime-node). The
+   * caller still owns, and disposes, the tensors it passed.
+   */
+  async adoptState(s: Record<'params' | 'm' | 'v', ort.Tensor>): Promise<void> {
     for (const k of STATE) if (s[k].dims[0] !== this.nParams) throw new Error(`state '${k}' has ${s[k].dims[0]} values, the model has ${this.nParams}`);
     this.disposeState();
-    this.state = { ...s };
+    this.state = await this.mover.copy(s);
   }
 
   /** One optimizer step (t is the 1-based AdamW step count used for bias correction). */

@@ -110,7 +110,17 @@ export async function growEngine(
   const old = engine.takeState();
   try {
     const out = await session.run(old);
-    next.adoptState({ params: out.params_out, m: out.m_out, v: out.v_out });
+    for (const k of ['params', 'm', 'v'] as const) disposeTensor(old[k]);
+    try {
+      // A GPU-side copy into the new engine's own tensors: the growth session's outputs must be
+      // disposed before the session is released (the other order crashes onnxruntime-node).
+      await next.adoptState({ params: out.params_out, m: out.m_out, v: out.v_out });
+    } finally {
+      for (const t of Object.values(out)) disposeTensor(t);
+    }
+  } catch (e) {
+    await next.release();
+    throw e;
   } finally {
     for (const k of ['params', 'm', 'v'] as const) disposeTensor(old[k]);
     await session.release();

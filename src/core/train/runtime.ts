@@ -126,6 +126,18 @@ export class StateMover {
     return res;
   }
 
+  /**
+   * Device-side copy into tensors that this mover's session owns (WebGPU: one Identity run, no
+   * host round-trip; CPU: the same host tensors). Needed to keep a gpu-buffer tensor past the
+   * session that produced it: disposing one after its session was released crashes the process.
+   */
+  async copy(values: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+    const feeds = Object.fromEntries(this.names.map((k) => [k, values[k]]));
+    if (!this.up) return feeds;
+    const out = await this.up.run(feeds);
+    return Object.fromEntries(this.names.map((k) => [k, out[`${k}_out`]]));
+  }
+
   async download(values: Record<string, ort.Tensor>): Promise<Record<string, Float32Array>> {
     const res: Record<string, Float32Array> = {};
     if (!this.down) {

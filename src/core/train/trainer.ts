@@ -107,6 +107,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (data.tokenizer.vocabSize > c.model.vocabSize) {
     throw new Error(`config.model.vocabSize (${c.model.vocabSize}) is smaller than the ${data.tokenizer.name} tokenizer's vocabulary (${data.tokenizer.vocabSize})`);
   }
+  // A growth plan the model cannot take (e.g. a partial range outside it) fails now, not at atStep.
+  if (c.growth) grownDepth(c.model.nLayers, c.growth);
   const runDir = o.resumeDir ?? createRunDir(o.runsRoot ?? 'runs', c.label);
   if (!o.resumeDir) writeConfig(runDir, { ...c, resolved: { ep, transfer: transferFor(c, c.model.nLayers) } });
   // `steps` may be extended on resume ('train further'); everything else must match.
