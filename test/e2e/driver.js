@@ -141,7 +141,7 @@ async function ui() {
     const before = await f.$eval('#results-table tbody tr', (r) => r.dataset.id);
     // hide: open the monitor sidebar + another editor (the planner tab is hidden), then come back
     await palette(page, 'Preferences: Open Keyboard Shortcuts');
-    await page.locator('.tab.active', { hasText: 'Keyboard Shortcuts' }).first().waitFor({ timeout: 15000 });
+    await waitFor(async () => (await page.locator('.tab.active', { hasText: 'ShapeLab Planner' }).count()) === 0, 15000, 'the planner tab to be hidden');
     await sleep(1000);
     await palette(page, 'ShapeLab: Plan Model Shape');
     f = await webviewFrame(page, 'planner');
@@ -198,7 +198,7 @@ async function ui() {
       return s > s1 ? s : 0;
     }, 120000, 'the chart to advance');
     await sleep(1500);
-    await shot(page, 'monitor.png');
+    await shot(page, 'monitor-training.png');
     runTrained = true;
     return `run ${name}: chart step ${s1} -> ${s2}`;
   });
@@ -214,8 +214,35 @@ async function ui() {
       return s && s !== 'running' ? s : '';
     }, 60000, 'the run to stop');
     if (status !== 'stopped') throw new Error(`run ended as ${status}`);
+    const name = await f.$eval('#run-title', (e) => e.textContent);
+    const dir = path.join(ws, 'runs', name);
+    const events = fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8');
+    if (!/"type":"stop"/.test(events)) throw new Error('no stop event in events.jsonl');
+    const latest = path.join(dir, 'checkpoints', 'latest');
+    if (!fs.existsSync(latest)) throw new Error('no checkpoints/latest after Stop');
     await shot(page, 'monitor-stopped.png');
-    return `status ${status}`;
+    return `status ${status}, checkpoint ${fs.readFileSync(latest, 'utf8').trim()}`;
+  });
+
+  await check('planner "Train this" starts a proxy run whose growth event appears as a chart marker', async () => {
+    await palette(page, 'ShapeLab: Plan Model Shape');
+    const pf = await webviewFrame(page, 'planner');
+    await waitFor(async () => !!(await pf.$('#train-btn')), 30000, 'the Train this button');
+    const before = new Set(fs.readdirSync(path.join(ws, 'runs')));
+    await pf.click('#train-btn');
+    const mf = await webviewFrame(page, 'monitor', 60000);
+    const name = await waitFor(async () => {
+      const err = page.locator('.notifications-toasts .notification-list-item-message', { hasText: /did not start|training failed|cannot train/ });
+      if (await err.count()) throw new Error(`fatal: ${await err.first().innerText()}`);
+      const t = await mf.$eval('#run-title', (e) => e.textContent || '');
+      return /^[0-9T:-]+-proxy-/.test(t) && !before.has(t) ? t : '';
+    }, 90000, 'the proxy run in the monitor');
+    await waitFor(async () => Number(await mf.$eval('#charts', (e) => e.dataset.markers)) >= 1, 180000, 'a growth marker');
+    await sleep(3000);
+    await shot(page, 'monitor.png');
+    await palette(page, 'ShapeLab: Stop Training');
+    await waitFor(async () => (await mf.$eval('#run-status', (e) => e.textContent)) !== 'running', 60000, 'the proxy run to stop');
+    return `run ${name}, growth marker drawn`;
   });
 
   await check('no CSP violations in the webviews', async () => {

@@ -8,7 +8,7 @@
  */
 import {
   DEFAULT_BASE, DEFAULT_SEQ, DEFAULT_VOCAB, evaluateShape, listHardware, loadLocalHardware, planShapes, transfer, validateEntry,
-  type Candidate, type HardwareEntry, type PlanRequest as CorePlanRequest, type PlanResult,
+  type Candidate, type GrowthPlan, type HardwareEntry, type PlanRequest as CorePlanRequest, type PlanResult,
 } from '../../core/plan';
 import type { HardwareVM, PlanRequest, ShapeDetailVM, ShapeVM, SourcedValue, ParameterizationId } from '../../../webview/shared/messages';
 
@@ -152,6 +152,10 @@ export function runPlan(req: PlanRequest, hw: HardwareList): PlanOutput {
 }
 
 export function shapeDetail(shape: ShapeVM, req: PlanRequest, hw: HardwareList): ShapeDetailVM {
+  return detailWithGrowth(shape, req, hw).detail;
+}
+
+function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList): { detail: ShapeDetailVM; growthPlan: GrowthPlan } {
   const core = toCore(req, hw);
   const ev = evaluateShape({
     hardware: core.hardware,
@@ -205,16 +209,28 @@ export function shapeDetail(shape: ShapeVM, req: PlanRequest, hw: HardwareList):
   const warnings = [...g.warnings];
   if (req.parameterization === 'alpha0.5' || req.parameterization === 'sp') warnings.push(`the shape penalty for ${req.parameterization} is an assumption, not a paper fit`);
   if (shape.nLayers / req.base.baseDepth > 64) warnings.push(`depth ${shape.nLayers} is ${Math.round(shape.nLayers / req.base.baseDepth)}x the base depth: far outside CompleteP's tested transfer range`);
-  return { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, growthFactor: g.factor, sources, warnings };
+  return { detail: { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, growthFactor: g.factor, sources, warnings }, growthPlan: g };
 }
+
+/** Sequences per optimizer step in exported plans (the exporter's default). */
+const EXPORT_BATCH = 32;
 
 /** The JSON written by "Export Plan" (and read by `shapelab train --plan` / `export torch --plan`). */
 export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList): Record<string, unknown> {
-  const d = shapeDetail(shape, req, hw);
+  const { detail: d, growthPlan } = detailWithGrowth(shape, req, hw);
   return {
     format: 'shapelab-plan',
     version: 1,
     createdAt: new Date().toISOString(),
+    label: `plan-${shape.id}`,
+    /** Training tokens of the plan (from-scratch run). */
+    tokens: Math.round(shape.tokens),
+    batchSize: EXPORT_BATCH,
+    /**
+     * Steps of the grown schedule: the small model trains growthTokens, the stacked model the
+     * rest of the FLOP budget (flopSplit.largeTokens); export torch takes the step count from here.
+     */
+    steps: Math.max(1, Math.ceil((growthPlan.growthTokens + growthPlan.flopSplit.largeTokens) / (EXPORT_BATCH * req.context))),
     shape: { vocab: req.vocab, seq: req.context, dModel: shape.dModel, nLayers: shape.nLayers, nHeads: shape.nHeads, dHead: shape.dHead, dFf: shape.dFf },
     parameterization: req.parameterization,
     base: req.base,
@@ -223,7 +239,9 @@ export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList)
     fit: req.fit,
     prediction: { params: shape.params, tokens: shape.tokens, loss: shape.predictedLoss, hours: shape.hours, memoryGiB: shape.memoryGiB, microBatch: shape.microBatch },
     hparams: d.hparams,
-    growth: d.growth,
+    /** The planner's G_stack plan (factor, growthTokens, smallModel, flopSplit: src/core/plan/growth.ts). */
+    growth: growthPlan,
+    growthStages: d.growth,
     growthFactor: d.growthFactor,
     growthFraction: d.growth[0]?.flopsShare,
     warnings: d.warnings,

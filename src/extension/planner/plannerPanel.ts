@@ -169,10 +169,7 @@ export class PlannerPanel {
   private async train(shapeId: string): Promise<void> {
     const doc = this.planFor(shapeId);
     if (!doc) return;
-    const dir = path.join(this.ctx.globalStorageUri.fsPath, 'plans');
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `${shapeId}.json`);
-    fs.writeFileSync(file, JSON.stringify(doc, null, 2));
+    const file = this.savePlan(shapeId, doc);
     this.post({ type: 'notice', message: `Starting a proxy run of ${shapeId} (${config.proxySteps()} steps, scaled down to run locally)\u2026` });
     await this.training.start({ label: `proxy of ${shapeId}`, planFile: file, steps: config.proxySteps() });
   }
@@ -195,10 +192,32 @@ export class PlannerPanel {
     const uris = await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, canSelectMany: false, openLabel: 'Export here', title: 'Folder for the PyTorch project' });
     const outDir = uris?.[0]?.fsPath;
     if (!outDir) return;
-    const planFile = path.join(outDir, `plan-${shapeId}.json`);
-    fs.writeFileSync(planFile, JSON.stringify(doc, null, 2) + '\n');
-    const code = await runCli(this.ctx, this.out, 'ShapeLab: exporting a PyTorch project', ['export', 'torch', '--plan', planFile, '--out', outDir]);
-    this.post({ type: 'notice', message: code === 0 ? `PyTorch project written to ${outDir}` : `Export failed (see the ShapeLab output); the plan JSON is at ${planFile}` });
+    let force = false;
+    try {
+      if (fs.readdirSync(outDir).length > 0) {
+        const ok = await vscode.window.showWarningMessage(`${outDir} is not empty. Export into it anyway (existing ShapeLab files are replaced)?`, { modal: true }, 'Export');
+        if (ok !== 'Export') return;
+        force = true;
+      }
+    } catch {
+      /* does not exist yet: the exporter creates it */
+    }
+    const planFile = this.savePlan(shapeId, doc);
+    const code = await runCli(this.ctx, this.out, 'ShapeLab: exporting a PyTorch project', ['export', 'torch', '--plan', planFile, '--out', outDir, ...(force ? ['--force'] : [])]);
+    this.post({ type: 'notice', message: code === 0 ? `PyTorch project written to ${outDir}` : 'Export failed (see the ShapeLab output).' });
+    if (code === 0) {
+      const pick = await vscode.window.showInformationMessage(`ShapeLab: PyTorch project written to ${outDir}`, 'Open README');
+      if (pick) await vscode.window.showTextDocument(vscode.Uri.file(path.join(outDir, 'README.md')));
+    }
+  }
+
+  /** Plans handed to the CLI live in the extension's own storage (never in a folder the user did not pick). */
+  private savePlan(shapeId: string, doc: Record<string, unknown>): string {
+    const dir = path.join(this.ctx.globalStorageUri.fsPath, 'plans');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${shapeId}.json`);
+    fs.writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+    return file;
   }
 
   dispose(): void {
