@@ -1,10 +1,115 @@
-import type { Command } from '../main';
+import { writeFileSync } from 'node:fs';
+import { COORDCHECK_DEFAULTS, coordCheck, coordCheckChart, coordCheckVerdict } from '../../core/diagnostics/coordcheck';
+import { parseList } from '../../core/diagnostics/common';
+import { isParameterization, PARAMETERIZATIONS, type Parameterization } from '../../core/param/parameterization';
+import { resolveEp, RuntimeError, type EpChoice } from '../../core/train/runtime';
+import { optNum, parse } from '../args';
 import { UserError } from '../errors';
+import type { Command } from '../main';
 
-// Placeholder until the owning issue lands.
+const HELP = `usage: shapelab coordcheck [--param completep,alpha0.5,mup,sp] [--depths 2,4,8,16,32] [--width 64] [--steps 10]
+                           [--base-width N] [--base-depth N] [--lr X] [--context 32] [--batch 4] [--seed S]
+                           [--ep auto|webgpu|cpu|cuda] [--json] [--out FILE.svg]
+Coordinate check across depth (CompleteP, arXiv 2505.01618): for each parameterization and depth, trains a
+small model on Brown (byte tokenizer, constant LR) and records the mean |residual stream after the last block|
+on a fixed held-out batch at step 0 and after each step. alpha = 0.5 and CompleteP should stay flat in depth,
+SP and muP grow. Base hyperparameters default to DEFAULT_BASE (base width 256, depth 2, lr 3e-3).
+Writes an SVG chart to --out (default coordcheck.svg); --json prints { results: {param: {depth: [..]}}, ... }.`;
+
+export function parseParams(s: unknown): Parameterization[] {
+  if (s === undefined) return [...PARAMETERIZATIONS];
+  const out = String(s).split(',').map((x) => x.trim());
+  for (const p of out) if (!isParameterization(p)) throw new UserError(`--param: unknown parameterization '${p}'; known: ${PARAMETERIZATIONS.join(', ')}`);
+  return [...new Set(out)] as Parameterization[];
+}
+
+export function listFlag(v: unknown, what: string, opts: { integer?: boolean; positive?: boolean } = {}): number[] | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseList(String(v), what, opts);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+}
+
+export async function epFlag(v: unknown, dflt: EpChoice = 'cpu') {
+  const choice = (v ?? dflt) as string;
+  if (!['auto', 'webgpu', 'cpu', 'cuda'].includes(choice)) throw new UserError(`--ep: expected auto, webgpu, cpu or cuda (got '${choice}')`);
+  try {
+    return await resolveEp(choice as EpChoice);
+  } catch (e) {
+    if (e instanceof RuntimeError) throw new UserError(e.message);
+    throw e;
+  }
+}
+
 export const command: Command = {
-  summary: '(not yet available)',
-  async run() {
-    throw new UserError('coordcheck is not available yet');
+  summary: 'coordinate check across depth: mean |residual| per step for SP, muP, alpha 0.5, CompleteP',
+  async run(argv) {
+    const { values: v } = parse(argv, {
+      param: { type: 'string' },
+      depths: { type: 'string' },
+      width: { type: 'string' },
+      steps: { type: 'string' },
+      'base-width': { type: 'string' },
+      'base-depth': { type: 'string' },
+      lr: { type: 'string' },
+      context: { type: 'string' },
+      batch: { type: 'string' },
+      seed: { type: 'string' },
+      ep: { type: 'string' },
+      json: { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (v.help) {
+      process.stdout.write(HELP + '\n');
+      return 0;
+    }
+    const params = parseParams(v.param);
+    const depths = listFlag(v.depths, '--depths', { integer: true, positive: true });
+    const width = optNum(v.width, '--width', { integer: true, positive: true, max: 8192 });
+    const steps = optNum(v.steps, '--steps', { integer: true, min: 0, max: 100_000 });
+    const baseWidth = optNum(v['base-width'], '--base-width', { integer: true, positive: true });
+    const baseDepth = optNum(v['base-depth'], '--base-depth', { integer: true, positive: true });
+    const lr = optNum(v.lr, '--lr', { positive: true });
+    const context = optNum(v.context, '--context', { integer: true, positive: true, max: 4096 });
+    const batch = optNum(v.batch, '--batch', { integer: true, positive: true, max: 4096 });
+    const seed = optNum(v.seed, '--seed', { integer: true, min: 0, max: 0xffffffff });
+    if (depths && depths.some((d) => d > 1024)) throw new UserError('--depths: at most 1024 blocks');
+    const w = width ?? COORDCHECK_DEFAULTS.width;
+    if (w % Math.max(1, Math.round(w / 32)) !== 0) throw new UserError(`--width ${w}: must split into heads of about 32 (use a multiple of 32, or a width below 48)`);
+    const out = typeof v.out === 'string' ? v.out : 'coordcheck.svg';
+    if (!out.endsWith('.svg')) throw new UserError(`--out: expected a .svg file name (got '${out}')`);
+    const { ep, note } = await epFlag(v.ep);
+    if (note && !v.json) process.stderr.write(note + '\n');
+    const base = { ...(baseWidth ? { baseWidth } : {}), ...(baseDepth ? { baseDepth } : {}), ...(lr ? { lr } : {}) };
+    const r = await coordCheck({
+      params, depths, width, steps, context, batch, seed, base, ep,
+      onProgress: v.json ? undefined : (p) => process.stderr.write(`  ${p.param} depth ${p.depth}: ${p.values.at(-1)!.toPrecision(4)}\n`),
+    });
+    try {
+      writeFileSync(out, coordCheckChart(r));
+    } catch (e) {
+      throw new UserError(`cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (v.json) {
+      process.stdout.write(JSON.stringify({ ...r, verdict: coordCheckVerdict(r), chart: out }, null, 2) + '\n');
+      return 0;
+    }
+    const s = r.settings;
+    const cols = [...new Set([0, 1, Math.floor(s.steps / 2), s.steps])].filter((k) => k <= s.steps);
+    const lines = [
+      `coordinate check: mean |x| after the last block, width ${s.width}, context ${s.context}, batch ${s.batch}, base ${s.base.baseWidth}x${s.base.baseDepth}, lr ${s.base.lr}, ${s.ep}`,
+      `${'param'.padEnd(10)} ${'depth'.padStart(5)} ${cols.map((k) => `step ${k}`.padStart(10)).join(' ')}`,
+    ];
+    const verdict = coordCheckVerdict(r);
+    for (const p of Object.keys(r.results)) {
+      for (const d of s.depths) lines.push(`${p.padEnd(10)} ${String(d).padStart(5)} ${cols.map((k) => r.results[p][String(d)][k].toPrecision(4).padStart(10)).join(' ')}`);
+      lines.push(`${''.padEnd(10)} step ${s.steps}, depth ${Math.max(...s.depths)} / depth ${Math.min(...s.depths)}: ${r.growth[p].toFixed(2)}x (${verdict[p]})`);
+    }
+    lines.push(`chart: ${out}`);
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
   },
 };
