@@ -126,14 +126,13 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
   });
 
   cmd('shapelab.runCoordinateCheck', async () => {
+    // CompleteP's coordinate check across depth for all parameterizations: an SVG chart in the runs folder.
     const runs = config.runsFolder(ctx);
-    const outDir = path.join(runs, `coordcheck-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    fs.mkdirSync(runs, { recursive: true });
+    const svg = path.join(runs, `coordcheck-${new Date().toISOString().replace(/[:.]/g, '-')}.svg`);
     const ep = config.executionProvider();
-    const code = await runCli(ctx, out, 'ShapeLab: coordinate check', ['coordcheck', '--out', outDir, ...(ep !== 'auto' ? ['--ep', ep] : []), '--parameterization', config.defaultParameterization()]);
-    if (code === 0) {
-      const pick = await vscode.window.showInformationMessage(`ShapeLab: coordinate check finished (${outDir}).`, 'Show Output');
-      if (pick) out.show(true);
-    }
+    const code = await runCli(ctx, out, 'ShapeLab: coordinate check (small models at several depths)', ['coordcheck', '--out', svg, ...(ep !== 'auto' ? ['--ep', ep] : [])]);
+    if (code === 0 && fs.existsSync(svg)) await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(svg));
     return code;
   });
 

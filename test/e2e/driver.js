@@ -180,6 +180,7 @@ async function ui() {
   });
 
   let runTrained = false;
+  let stoppedRun;
   await check('a tiny training run started from the palette appears in the tree and its chart updates', async () => {
     await palette(page, 'ShapeLab: Train Tiny Proxy Run');
     // the new run is selected in the monitor as soon as the CLI reports its folder
@@ -221,7 +222,29 @@ async function ui() {
     const latest = path.join(dir, 'checkpoints', 'latest');
     if (!fs.existsSync(latest)) throw new Error('no checkpoints/latest after Stop');
     await shot(page, 'monitor-stopped.png');
+    stoppedRun = { name, step: Number((await f.$eval('#charts', (e) => e.dataset.lastStep)) || 0) };
     return `status ${status}, checkpoint ${fs.readFileSync(latest, 'utf8').trim()}`;
+  });
+
+  await check('Resume Run continues the stopped run from its checkpoint', async () => {
+    if (!stoppedRun) throw new Error('no stopped run');
+    const f = await webviewFrame(page, 'monitor');
+    await palette(page, 'ShapeLab: Resume Run');
+    const input = page.locator('.quick-input-widget input');
+    await waitFor(async () => (await page.locator('.quick-input-list .monaco-list-row', { hasText: stoppedRun.name }).count()) > 0, 15000, 'the run in the Resume quick pick');
+    await input.fill(stoppedRun.name);
+    await sleep(300);
+    await page.keyboard.press('Enter');
+    await waitFor(async () => (await f.$eval('#run-status', (e) => e.textContent)) === 'running' && (await f.$eval('#run-title', (e) => e.textContent)) === stoppedRun.name, 60000, 'the resumed run to be running');
+    const step = await waitFor(async () => {
+      const s = Number((await f.$eval('#charts', (e) => e.dataset.lastStep)) || 0);
+      return s > stoppedRun.step ? s : 0;
+    }, 90000, 'steps past the checkpoint');
+    const events = fs.readFileSync(path.join(ws, 'runs', stoppedRun.name, 'events.jsonl'), 'utf8');
+    if (!/"type":"resume"/.test(events)) throw new Error('no resume event');
+    await palette(page, 'ShapeLab: Stop Training');
+    await waitFor(async () => (await f.$eval('#run-status', (e) => e.textContent)) === 'stopped', 60000, 'the resumed run to stop');
+    return `resumed after step ${stoppedRun.step}, reached ${step}, stopped again`;
   });
 
   await check('planner "Train this" starts a proxy run whose growth event appears as a chart marker', async () => {
@@ -238,6 +261,16 @@ async function ui() {
       return /^[0-9T:-]+-proxy-/.test(t) && !before.has(t) ? t : '';
     }, 90000, 'the proxy run in the monitor');
     await waitFor(async () => Number(await mf.$eval('#charts', (e) => e.dataset.markers)) >= 1, 180000, 'a growth marker');
+    // widen the sidebar for the screenshot (best effort: drag the sash at its right edge)
+    try {
+      const sb = await page.locator('.part.sidebar').boundingBox();
+      await page.mouse.move(sb.x + sb.width + 1, sb.y + 200);
+      await page.mouse.down();
+      await page.mouse.move(sb.x + 620, sb.y + 200, { steps: 8 });
+      await page.mouse.up();
+    } catch (e) {
+      log('sidebar resize skipped:', e.message);
+    }
     await sleep(3000);
     await shot(page, 'monitor.png');
     await palette(page, 'ShapeLab: Stop Training');

