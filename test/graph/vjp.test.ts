@@ -10,6 +10,7 @@ type Case = { op: string; name: string; feeds: Record<string, Feed>; build: (g: 
 
 const cases: Case[] = [
   { op: 'Add', name: 'broadcast [2,3,4] + [3,1]', feeds: { a: f([2, 3, 4], 1), b: f([3, 1], 2) }, build: (g, x) => g.add(x.a, x.b) },
+  { op: 'Add', name: 'bias over 1024 rows (two-stage row sum)', feeds: { a: f([1024, 3], 51), b: f([3], 52) }, build: (g, x) => g.add(x.a, x.b) },
   { op: 'Sub', name: 'broadcast [4] - [2,4]', feeds: { a: f([4], 3), b: f([2, 4], 4) }, build: (g, x) => g.sub(x.a, x.b) },
   { op: 'Mul', name: 'broadcast [2,3] * [1,3]', feeds: { a: f([2, 3], 5), b: f([1, 3], 6) }, build: (g, x) => g.mul(x.a, x.b) },
   { op: 'Div', name: 'broadcast [2,3] / [2,1]', feeds: { a: f([2, 3], 7), b: f([2, 1], 8, 0.5, 2) }, build: (g, x) => g.div(x.a, x.b) },
@@ -41,8 +42,10 @@ const cases: Case[] = [
   { op: 'ReduceSum', name: 'axes [0,2] keepdims', feeds: { a: f([2, 3, 4], 37) }, build: (g, x) => g.reduceSum(x.a, [0, 2], true) },
   { op: 'ReduceMean', name: 'axis 1 no keepdims', feeds: { a: f([2, 3, 4], 38) }, build: (g, x) => g.reduceMean(x.a, [1], false) },
   { op: 'Softmax', name: 'last axis', feeds: { a: f([2, 3, 5], 39, -2, 2) }, build: (g, x) => g.softmax(x.a, -1) },
+  { op: 'LayerNormalization', name: '1024 rows (two-stage gamma/beta sums)', feeds: { a: f([1024, 4], 53, -2, 2), w: f([4], 54, 0.5, 1.5), b: f([4], 55) }, build: (g, x) => g.layerNorm(x.a, x.w, x.b)[0] },
   { op: 'LayerNormalization', name: 'x, gamma, beta', feeds: { a: f([2, 3, 6], 40, -2, 2), w: f([6], 41, 0.5, 1.5), b: f([6], 42) }, build: (g, x) => g.layerNorm(x.a, x.w, x.b)[0] },
   { op: 'Gather', name: 'embedding rows with repeats', feeds: { w: f([5, 3], 43), idx: i64([0, 2, 2, 4, 0, 1], [6, 1]) }, build: (g, x) => g.gather(x.w, x.idx) },
+  { op: 'Gather', name: 'embedding rows via the one-hot GEMM form', feeds: { w: f([5, 3], 46), idx: i64([0, 2, 2, 4, 0, 1], [6, 1]) }, build: (g, x) => { g.gatherGrad = 'onehot'; return g.gather(x.w, x.idx); } },
   { op: 'GatherElements', name: 'pick targets along axis 1', feeds: { a: f([4, 5], 44), idx: i64([1, 0, 4, 4], [4, 1]) }, build: (g, x) => g.gatherElements(x.a, x.idx, 1) },
   { op: 'Identity', name: 'pass-through', feeds: { a: f([3], 45) }, build: (g, x) => g.mul(g.identity(x.a), x.a) },
 ];

@@ -9,37 +9,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_BASE, GROUPS, isParameterization, transfer, type BaseHparams, type GroupHparams, type GroupName, type Parameterization } from '../param/parameterization';
+import { GROUPS, transfer, type GroupHparams, type GroupName, type Parameterization } from '../param/parameterization';
 import { writeShard } from '../data/shards';
-import type { Schedule } from '../train/schedule';
+import { ConfigError, configHash, validateConfig, type GrowthOperator, type RunConfig } from '../runs/configSchema';
 
 export class ExportError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ExportError';
   }
-}
-
-export interface TorchModelShape {
-  vocab: number;
-  context: number;
-  dModel: number;
-  nLayers: number;
-  nHeads: number;
-  dFf: number;
-  tiedEmbeddings: boolean;
-}
-
-export type GrowthOperator = 'stack' | 'interleave' | { partial: [number, number] };
-
-export interface GrowthEvent {
-  /** Growth happens after step atStep (the first step of the grown model is atStep + 1). */
-  atStep: number;
-  factor: number;
-  operator: GrowthOperator;
-  multiplierPolicy: 'keep' | 'switch' | 'rescale';
-  optimizerPolicy: 'reset' | 'copy';
-  lrPolicy: 'continue' | 'rewarm';
 }
 
 /** The transfer of one depth as JSON (attentionScale evaluated for the model's head size). */
@@ -58,31 +36,16 @@ export interface TransferJson {
   attentionScaleRule: 'inverse' | 'inverseSqrt';
 }
 
-/** The run config as train.py reads it (config.json in the export folder). */
-export interface TorchConfig {
+/**
+ * config.json of an export, as train.py reads it: the validated ShapeLab run config
+ * (src/core/runs/configSchema.ts, field names unchanged) plus a transfer per depth the run goes
+ * through and the run config's hash (written into checkpoints, so they load back into ShapeLab).
+ */
+export type TorchConfig = RunConfig & {
   format: 'shapelab-torch';
-  version: 1;
-  name?: string;
-  model: TorchModelShape;
-  parameterization: Parameterization;
-  base: BaseHparams;
-  optimizer: { beta1: number; beta2: number; clip: number };
-  schedule: Schedule;
-  steps: number;
-  /** Global batch (sequences per step, split across ranks). */
-  batchSize: number;
-  seed: number;
-  logEvery: number;
-  evalEvery: number;
-  evalBatches: number;
-  checkpointEvery: number;
-  growth: GrowthEvent[];
-  tokenizer?: string;
-  data?: unknown;
+  runConfigHash: string;
   transfers: Record<string, TransferJson>;
-}
-
-const OPTIMIZER_DEFAULTS = { beta1: 0.9, beta2: 0.95, clip: 1.0 }; // docs/model.md
+};
 
 type Obj = Record<string, unknown>;
 const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -102,9 +65,11 @@ function num(v: unknown, what: string, lo = -Infinity, hi = Infinity): number {
   return v;
 }
 
-/** For each block of the grown model, its source block (0-based); same as growth_sources in train.py. */
+/** For each block of the grown model, its source block (0-based); same rule as train.py. */
 export function growthSources(depth: number, factor: number, op: GrowthOperator): number[] {
+  // Same rule as growthSources in src/core/train/growth.ts (not imported: it pulls in onnxruntime).
   const L = depth, g = factor;
+  if (!(Number.isInteger(g) && g >= 1)) throw new ExportError(`growth: factor must be a positive integer (got ${g})`);
   const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
   if (op === 'stack') return Array.from({ length: g }, () => range(0, L - 1)).flat();
   if (op === 'interleave') return range(0, L - 1).flatMap((i) => Array(g).fill(i) as number[]);
@@ -114,123 +79,27 @@ export function growthSources(depth: number, factor: number, op: GrowthOperator)
   return [...range(0, b), ...extra, ...range(b + 1, L - 1)];
 }
 
-/** Depths the run goes through: the initial depth, then one per growth event. */
-export function depthsOf(cfg: Pick<TorchConfig, 'model' | 'growth'>): number[] {
+/** Depths the run goes through: the initial depth, then the grown depth. */
+export function depthsOf(cfg: Pick<RunConfig, 'model' | 'growth'>): number[] {
   const out = [cfg.model.nLayers];
-  for (const ev of cfg.growth) out.push(growthSources(out[out.length - 1], ev.factor, ev.operator).length);
+  if (cfg.growth) out.push(growthSources(cfg.model.nLayers, cfg.growth.factor, cfg.growth.operator).length);
   return out;
-}
-
-function normalizeOperator(ev: Obj): GrowthOperator {
-  const op = ev.operator ?? 'stack';
-  if (op === 'stack' || op === 'interleave') return op;
-  let r: unknown;
-  if (op === 'partial') r = ev.range;
-  else if (isObj(op) && op.partial !== undefined) r = op.partial;
-  else if (isObj(op) && op.kind === 'partial') r = op.range;
-  else if (typeof op === 'string' && /^partial:\d+-\d+$/.test(op)) r = op.slice(8).split('-').map(Number);
-  else throw new ExportError(`growth.operator must be 'stack', 'interleave' or {partial: [a, b]} (got ${JSON.stringify(op)})`);
-  if (!Array.isArray(r) || r.length !== 2) throw new ExportError('growth: a partial operator needs a range [a, b] (0-based, inclusive)');
-  return { partial: [int(r[0], 'growth.range[0]', 0), int(r[1], 'growth.range[1]', 0)] };
-}
-
-function oneOf<T extends string>(v: unknown, allowed: readonly T[], dflt: T, what: string): T {
-  if (v === undefined) return dflt;
-  if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
-  throw new ExportError(`${what} must be one of ${allowed.join(', ')} (got ${JSON.stringify(v)})`);
 }
 
 /**
- * Normalizes a ShapeLab run config (src/core/runs/configSchema.ts, when it lands) into the torch
- * config. Accepts the model field names of src/core/model/gpt.ts (vocab, context, dModel, nLayers,
- * nHeads, dFf, tiedEmbeddings) and of the planner (seq), plus a few spelled-out aliases.
+ * Validates a ShapeLab run config (a config file, or a run folder's config.json: its `resolved`
+ * section is dropped) with validateConfig: defaults from the preset, one-line errors.
  */
-export function normalizeRunConfig(raw: unknown): Omit<TorchConfig, 'transfers'> {
+export function normalizeRunConfig(raw: unknown): RunConfig {
   if (!isObj(raw)) throw new ExportError('the run config must be a JSON object');
-  const m = raw.model;
-  if (!isObj(m)) throw new ExportError("the run config has no 'model' object");
-  const dModel = int(pick(m, ['dModel', 'width', 'd']), 'model.dModel');
-  const nHeads = int(pick(m, ['nHeads', 'heads']), 'model.nHeads');
-  if (dModel % nHeads !== 0) throw new ExportError(`model.dModel (${dModel}) must be divisible by model.nHeads (${nHeads})`);
-  const tied = pick(m, ['tiedEmbeddings', 'tied']);
-  if (tied !== undefined && typeof tied !== 'boolean') throw new ExportError('model.tiedEmbeddings must be true or false');
-  const model: TorchModelShape = {
-    vocab: int(pick(m, ['vocab', 'vocabSize']), 'model.vocab'),
-    context: int(pick(m, ['context', 'seq', 'contextLength']), 'model.context'),
-    dModel,
-    nLayers: int(pick(m, ['nLayers', 'depth', 'layers']), 'model.nLayers'),
-    nHeads,
-    dFf: pick(m, ['dFf', 'mlpWidth']) === undefined ? 4 * dModel : int(pick(m, ['dFf', 'mlpWidth']), 'model.dFf'),
-    tiedEmbeddings: tied === undefined ? true : tied,
-  };
-  const p = raw.parameterization ?? 'completep';
-  if (typeof p !== 'string' || !isParameterization(p)) throw new ExportError(`unknown parameterization ${JSON.stringify(p)}`);
-  const baseRaw = pick(raw, ['base', 'hparams']) ?? {};
-  if (!isObj(baseRaw)) throw new ExportError("'base' must be an object of base hyperparameters");
-  const base: BaseHparams = { ...DEFAULT_BASE };
-  for (const k of ['baseWidth', 'baseDepth', 'lr', 'initStd', 'eps', 'weightDecay', 'inputMultiplier', 'outputMultiplier'] as const) {
-    if (baseRaw[k] !== undefined) base[k] = num(baseRaw[k], `base.${k}`, 0);
+  const { resolved: _resolved, ...rest } = raw;
+  void _resolved;
+  try {
+    return validateConfig(rest);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ExportError(e.message);
+    throw e;
   }
-  const optRaw = raw.optimizer ?? {};
-  if (!isObj(optRaw)) throw new ExportError("'optimizer' must be an object");
-  const optimizer = {
-    beta1: optRaw.beta1 === undefined ? OPTIMIZER_DEFAULTS.beta1 : num(optRaw.beta1, 'optimizer.beta1', 0, 1),
-    beta2: optRaw.beta2 === undefined ? OPTIMIZER_DEFAULTS.beta2 : num(optRaw.beta2, 'optimizer.beta2', 0, 1),
-    clip: optRaw.clip === undefined ? OPTIMIZER_DEFAULTS.clip : num(optRaw.clip, 'optimizer.clip'),
-  };
-  const train = isObj(raw.training) ? raw.training : {};
-  const steps = int(raw.steps ?? train.steps, 'steps');
-  const batchSize = int(pick(raw, ['batchSize', 'batch']) ?? pick(train, ['batchSize', 'batch']), 'batchSize');
-  const sRaw = raw.schedule ?? {};
-  if (!isObj(sRaw)) throw new ExportError("'schedule' must be an object");
-  const kind = oneOf(sRaw.kind, ['cosine', 'wsd', 'constant'] as const, 'cosine', 'schedule.kind');
-  const schedule: Schedule = {
-    kind,
-    warmupSteps: sRaw.warmupSteps === undefined ? 0 : int(sRaw.warmupSteps, 'schedule.warmupSteps', 0),
-    totalSteps: sRaw.totalSteps === undefined ? steps : int(sRaw.totalSteps, 'schedule.totalSteps'),
-    minLrRatio: sRaw.minLrRatio === undefined ? 0.1 : num(sRaw.minLrRatio, 'schedule.minLrRatio', 0, 1),
-  };
-  if (kind === 'wsd') schedule.decayFraction = sRaw.decayFraction === undefined ? 0.2 : num(sRaw.decayFraction, 'schedule.decayFraction', 0, 1);
-  const gRaw = raw.growth == null ? [] : Array.isArray(raw.growth) ? raw.growth : [raw.growth];
-  const growth: GrowthEvent[] = gRaw.map((ev, i) => {
-    if (!isObj(ev)) throw new ExportError(`growth[${i}] must be an object`);
-    const atStep = int(ev.atStep, 'growth.atStep');
-    if (atStep >= steps) throw new ExportError(`growth.atStep (${atStep}) must be below steps (${steps})`);
-    return {
-      atStep,
-      factor: int(ev.factor ?? 4, 'growth.factor'),
-      operator: normalizeOperator(ev),
-      multiplierPolicy: oneOf(ev.multiplierPolicy, ['keep', 'switch', 'rescale'] as const, 'switch', 'growth.multiplierPolicy'),
-      optimizerPolicy: oneOf(ev.optimizerPolicy, ['reset', 'copy'] as const, 'reset', 'growth.optimizerPolicy'),
-      lrPolicy: oneOf(ev.lrPolicy, ['continue', 'rewarm'] as const, 'continue', 'growth.lrPolicy'),
-    };
-  });
-  growth.sort((a, b) => a.atStep - b.atStep);
-  const opt = (v: unknown, what: string, dflt: number, min = 0) => (v === undefined ? dflt : int(v, what, min));
-  const data = raw.data;
-  const tokenizer = typeof raw.tokenizer === 'string' ? raw.tokenizer : isObj(data) && typeof data.tokenizer === 'string' ? data.tokenizer : undefined;
-  const out: Omit<TorchConfig, 'transfers'> = {
-    format: 'shapelab-torch',
-    version: 1,
-    ...(typeof raw.name === 'string' ? { name: raw.name } : {}),
-    model,
-    parameterization: p,
-    base,
-    optimizer,
-    schedule,
-    steps,
-    batchSize,
-    seed: opt(raw.seed ?? train.seed, 'seed', 0, 0),
-    logEvery: opt(raw.logEvery ?? train.logEvery, 'logEvery', 1),
-    evalEvery: opt(raw.evalEvery ?? train.evalEvery, 'evalEvery', 0),
-    evalBatches: opt(raw.evalBatches ?? train.evalBatches, 'evalBatches', 8),
-    checkpointEvery: opt(raw.checkpointEvery ?? train.checkpointEvery, 'checkpointEvery', 0),
-    growth,
-    ...(tokenizer ? { tokenizer } : {}),
-    ...(data !== undefined ? { data } : {}),
-  };
-  depthsOf(out); // validates partial ranges against the depths
-  return out;
 }
 
 /** One depth's transfer as JSON. */
@@ -259,12 +128,12 @@ export function transferJson(cfg: Pick<TorchConfig, 'model' | 'base' | 'paramete
   };
 }
 
-/** The config.json train.py reads: the normalized run config plus a transfer per depth. */
+/** The config.json train.py reads: the validated run config plus a transfer per depth. */
 export function torchConfig(runConfig: unknown): TorchConfig {
   const cfg = normalizeRunConfig(runConfig);
   const transfers: Record<string, TransferJson> = {};
   for (const d of depthsOf(cfg)) transfers[String(d)] = transferJson(cfg, d);
-  return { ...cfg, transfers };
+  return { ...cfg, format: 'shapelab-torch', runConfigHash: configHash(cfg), transfers };
 }
 
 /**
@@ -279,18 +148,28 @@ export function runConfigFromPlan(plan: unknown): Obj {
   if (isObj(embedded)) return embedded;
   const shape = pick(plan, ['shape', 'model']);
   if (!isObj(shape)) throw new ExportError("the plan has no 'shape' (or embedded 'runConfig')");
-  const context = int(pick(shape, ['context', 'seq', 'contextLength']), 'plan.shape.seq');
+  const context = int(pick(shape, ['context', 'seq']), 'plan.shape.seq');
   const batchSize = int(plan.batchSize ?? 32, 'plan.batchSize');
   const steps = plan.steps !== undefined ? int(plan.steps, 'plan.steps') : Math.ceil(num(plan.tokens, 'plan.tokens', 1) / (batchSize * context));
-  const out: Obj = { ...plan, model: { ...shape, context }, batchSize, steps };
-  delete out.shape;
+  const model: Obj = {
+    vocabSize: int(pick(shape, ['vocabSize', 'vocab']), 'plan.shape.vocab'),
+    context,
+    dModel: int(shape.dModel, 'plan.shape.dModel'),
+    nLayers: int(shape.nLayers, 'plan.shape.nLayers'),
+    nHeads: int(shape.nHeads, 'plan.shape.nHeads'),
+  };
+  if (shape.dFf !== undefined) model.dFf = shape.dFf;
+  if (shape.tiedEmbeddings !== undefined) model.tiedEmbeddings = shape.tiedEmbeddings;
+  const out: Obj = { model, batchSize, steps };
+  for (const k of ['label', 'parameterization', 'base', 'optimizer', 'schedule', 'seed', 'data', 'preset']) if (plan[k] !== undefined) out[k] = plan[k];
   const g = plan.growth;
-  if (isObj(g) && g.atStep === undefined && isObj(g.smallModel)) {
+  if (isObj(g) && g.atStep !== undefined) out.growth = g;
+  else if (isObj(g) && isObj(g.smallModel)) {
+    // A planner GrowthPlan: train the small model for growthTokens, then stack to the target depth.
     const factor = int(g.factor, 'plan.growth.factor');
-    const small = int(g.smallModel.nLayers, 'plan.growth.smallModel.nLayers');
+    model.nLayers = int(g.smallModel.nLayers, 'plan.growth.smallModel.nLayers');
     const atStep = Math.max(1, Math.round(num(g.growthTokens, 'plan.growth.growthTokens', 0) / (batchSize * context)));
-    out.model = { ...(out.model as Obj), nLayers: small };
-    out.growth = { atStep, factor, operator: 'stack', multiplierPolicy: g.multiplierPolicy, optimizerPolicy: g.optimizerPolicy, lrPolicy: g.lrPolicy };
+    out.growth = { atStep, factor, operator: 'stack' };
   }
   return out;
 }
@@ -335,10 +214,9 @@ export function exportTorch(opts: ExportOptions): ExportResult {
   const raw = opts.config !== undefined ? opts.config : opts.plan !== undefined ? runConfigFromPlan(opts.plan) : undefined;
   if (raw === undefined) throw new ExportError('nothing to export: give a run config or a plan');
   const config = torchConfig(raw);
-  if (opts.data && opts.data.vocabSize > config.model.vocab) {
-    throw new ExportError(`the data's tokenizer '${opts.data.tokenizer}' has ${opts.data.vocabSize} tokens, more than model.vocab (${config.model.vocab})`);
+  if (opts.data && opts.data.vocabSize > config.model.vocabSize) {
+    throw new ExportError(`the data's tokenizer '${opts.data.tokenizer}' has ${opts.data.vocabSize} tokens, more than model.vocabSize (${config.model.vocabSize})`);
   }
-  if (opts.data) config.tokenizer = opts.data.tokenizer;
   const out = path.resolve(opts.outDir);
   if (fs.existsSync(out)) {
     if (!fs.statSync(out).isDirectory()) throw new ExportError(`${opts.outDir} exists and is not a folder`);
@@ -369,25 +247,23 @@ export function exportTorch(opts: ExportOptions): ExportResult {
 export function renderReadme(cfg: TorchConfig, data?: ExportData): string {
   const m = cfg.model;
   const depths = depthsOf(cfg);
-  const growth = cfg.growth.length
-    ? cfg.growth
-        .map((g, i) => `- after step ${g.atStep}: depth ${depths[i]} -> ${depths[i + 1]} (${typeof g.operator === 'string' ? g.operator : `partial ${g.operator.partial.join('..')}`}, x${g.factor}; multiplier ${g.multiplierPolicy}, optimizer ${g.optimizerPolicy}, lr ${g.lrPolicy})`)
-        .join('\n')
-    : '- none';
+  const g = cfg.growth;
+  const growth = g
+    ? `after step ${g.atStep}: depth ${depths[0]} -> ${depths[1]} (${typeof g.operator === 'string' ? g.operator : `partial ${g.operator.partial.join('..')}`}, x${g.factor}; multiplier ${g.multiplier}, optimizer ${g.optimizer}, lr ${g.lr})`
+    : 'none';
   const dataLine = data
     ? `\`data/\` holds the tokenized text (${data.tokenizer} tokenizer${data.description ? `, from ${data.description}` : ''}): \`train.slab\`${data.val && data.val.length ? ' and the held-out `val.slab`' : ''}.`
     : 'No data was exported. Put ShapeLab token shards (`shapelab export torch ... --data TEXT_OR_FOLDER` writes them) in `data/` as `train*.slab` (and `val*.slab` for eval); without `--data` the program trains on random tokens (a smoke test only).';
-  return `# ShapeLab run for PyTorch${cfg.name ? `: ${cfg.name}` : ''}
+  return `# ShapeLab run for PyTorch: ${cfg.label}
 
 Written by \`shapelab export torch\`. \`train.py\` is ShapeLab's PyTorch trainer (the same program ShapeLab
 uses as its parity reference); \`config.json\` holds the model, the schedule, the growth plan and the
 per-depth ${cfg.parameterization} transfer (multipliers, init stds, per-group AdamW lr / eps / weight decay)
 computed by ShapeLab. Needs Python 3 with \`torch\` (2.4 or newer) and \`numpy\`.
 
-Model: vocab ${m.vocab}, context ${m.context}, d_model ${m.dModel}, ${m.nLayers} blocks, ${m.nHeads} heads, MLP ${m.dFf}, ${m.tiedEmbeddings ? 'tied' : 'untied'} embeddings.
+Model: vocab ${m.vocabSize}, context ${m.context}, d_model ${m.dModel}, ${m.nLayers} blocks, ${m.nHeads} heads, MLP ${m.dFf}, ${m.tiedEmbeddings ? 'tied' : 'untied'} embeddings.
 Training: ${cfg.steps} steps of a global batch of ${cfg.batchSize} sequences (${cfg.batchSize * m.context} tokens), ${cfg.schedule.kind} schedule, warmup ${cfg.schedule.warmupSteps}.
-Growth:
-${growth}
+Growth: ${growth}.
 
 ${dataLine}
 

@@ -55,6 +55,12 @@ export class Graph {
   readonly initializers = new Map<string, Initializer>();
   /** Values through which no gradient flows (e.g. the max in a stable log-sum-exp). */
   readonly stopGradient = new Set<string>();
+  /**
+   * How the Gather (embedding) gradient is formed: 'scatter' = ScatterND(add), whose atomic adds
+   * serialize on repeated rows (slow on GPUs for small vocabularies); 'onehot' = one-hot matrix
+   * times the upstream gradient (one GEMM; cheap while the vocabulary is small).
+   */
+  gatherGrad: 'scatter' | 'onehot' = 'scatter';
   private counter = 0;
   private constCache = new Map<string, string>();
 

@@ -102,6 +102,8 @@ export function buildForward(g: Graph, s: ModelShape, t: Transfer, layout: Param
     params.push(v);
   }
   const r = t.residualMultiplier;
+  // One-hot GEMM for the embedding gradient while V*d is small next to the rest of the step.
+  g.gatherGrad = s.vocab <= 8192 ? 'onehot' : 'scatter';
   // Embeddings: [BT,1,d] rows of wte plus learned positions broadcast over the batch.
   const tok = g.reshape(g.gather(p.wte, tokens), [B, T, d]);
   let x = g.reshape(g.scale(g.add(tok, p.wpe), t.inputMultiplier), [BT, d]);
@@ -110,10 +112,12 @@ export function buildForward(g: Graph, s: ModelShape, t: Transfer, layout: Param
   for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = -1e9;
   const maskC = g.initializer(g.fresh('causal_mask'), 'float32', [T, T], mask);
   const qScale = t.attentionScale(dh);
+  // MatMul + Add rather than Gemm: faster on onnxruntime's WebGPU EP (see autodiff MatMul rule).
+  const linear = (x2d: string, w: string, b: string) => g.add(g.matmul(x2d, w), b);
   for (let i = 0; i < s.nLayers; i++) {
     const pre = `h.${i}.`;
     const [a] = g.layerNorm(x, p[pre + 'ln1.weight'], p[pre + 'ln1.bias']);
-    const qkv = g.gemm(a, p[pre + 'attn.qkv.weight'], p[pre + 'attn.qkv.bias']);
+    const qkv = linear(a, p[pre + 'attn.qkv.weight'], p[pre + 'attn.qkv.bias']);
     const [q0, k0, v0] = g.split(qkv, 1, [d, d, d]);
     // Scaling q (B*T*d values) is cheaper than scaling the scores (B*H*T*T).
     const q = g.transpose(g.reshape(g.scale(q0, qScale), [B, T, H, dh]), [0, 2, 1, 3]);
@@ -121,10 +125,10 @@ export function buildForward(g: Graph, s: ModelShape, t: Transfer, layout: Param
     const v = g.transpose(g.reshape(v0, [B, T, H, dh]), [0, 2, 1, 3]);
     const att = g.softmax(g.add(g.matmul(q, kT), maskC), -1);
     const ctx = g.reshape(g.transpose(g.matmul(att, v), [0, 2, 1, 3]), [BT, d]);
-    x = g.add(x, g.scale(g.gemm(ctx, p[pre + 'attn.proj.weight'], p[pre + 'attn.proj.bias']), r));
+    x = g.add(x, g.scale(linear(ctx, p[pre + 'attn.proj.weight'], p[pre + 'attn.proj.bias']), r));
     const [m] = g.layerNorm(x, p[pre + 'ln2.weight'], p[pre + 'ln2.bias']);
-    const hdn = g.gelu(g.gemm(m, p[pre + 'mlp.fc.weight'], p[pre + 'mlp.fc.bias']));
-    x = g.add(x, g.scale(g.gemm(hdn, p[pre + 'mlp.proj.weight'], p[pre + 'mlp.proj.bias']), r));
+    const hdn = g.gelu(linear(m, p[pre + 'mlp.fc.weight'], p[pre + 'mlp.fc.bias']));
+    x = g.add(x, g.scale(linear(hdn, p[pre + 'mlp.proj.weight'], p[pre + 'mlp.proj.bias']), r));
   }
   let residualAbsMean: string | undefined;
   if (o.residualStat) {
@@ -132,10 +136,9 @@ export function buildForward(g: Graph, s: ModelShape, t: Transfer, layout: Param
     g.stopGradient.add(residualAbsMean);
   }
   const [hf] = g.layerNorm(x, p['ln_f.weight'], p['ln_f.bias']);
-  // The output multiplier rides on Gemm's alpha: no extra kernel.
-  const logits = s.tiedEmbeddings
-    ? g.gemm(hf, p.wte, null, { transB: true, alpha: t.outputMultiplier })
-    : g.gemm(hf, p['lm_head.weight'], null, { alpha: t.outputMultiplier });
+  // Scaling the [BT,d] input is cheaper than scaling the [BT,V] logits.
+  const hs = g.scale(hf, t.outputMultiplier);
+  const logits = s.tiedEmbeddings ? g.matmul(hs, g.transpose(p.wte, [1, 0])) : g.matmul(hs, p['lm_head.weight']);
   const loss = crossEntropy(g, logits, targets);
   return { loss, logits, params, residualAbsMean };
 }
