@@ -76,13 +76,27 @@ def lr_factor(step, schedule):
     raise ValueError("unknown schedule kind %r" % kind)
 
 
+GROWTH_DEFAULTS = {"multiplierPolicy": "keep", "optimizerPolicy": "copy", "lrPolicy": "continue"}  # as configSchema.ts
+GROWTH_ALIASES = {"multiplier": "multiplierPolicy", "optimizer": "optimizerPolicy", "lr": "lrPolicy"}
+
+
 def growth_events(config):
-    """The config's growth events (object, list or null) as a list sorted by atStep."""
+    """The config's growth events (object, list or null) as a list sorted by atStep, with the
+    policy fields under both spellings (run config: multiplier/optimizer/lr; events.jsonl:
+    multiplierPolicy/optimizerPolicy/lrPolicy)."""
     g = config.get("growth")
     if not g:
         return []
-    events = g if isinstance(g, list) else [g]
-    return sorted(events, key=lambda e: int(e["atStep"]))
+    out = []
+    for ev in (g if isinstance(g, list) else [g]):
+        ev = dict(ev)
+        for short, long_ in GROWTH_ALIASES.items():
+            if long_ not in ev and short in ev:
+                ev[long_] = ev[short]
+            ev.setdefault(long_, GROWTH_DEFAULTS[long_])
+        ev.setdefault("factor", 2)
+        out.append(ev)
+    return sorted(out, key=lambda e: int(e["atStep"]))
 
 
 def growth_operator(event):
@@ -152,7 +166,7 @@ def step_factor(step, config, origin=0):
     last growth event with lrPolicy 'rewarm': then the schedule restarts there, warmup included,
     over the remaining totalSteps - origin steps)."""
     sch = schedule_of(config)
-    if origin:
+    if origin:  # noqa (rewarm)
         sch = dict(sch, totalSteps=int(sch["totalSteps"]) - origin)
     return lr_factor(step - origin, sch)
 
@@ -180,6 +194,8 @@ def validate_config(cfg):
 
     m = cfg.get("model")
     need(isinstance(m, dict), "missing 'model'")
+    if "vocab" not in m and "vocabSize" in m:  # run-config spelling
+        m["vocab"] = m["vocabSize"]
     for k in ("vocab", "context", "dModel", "nLayers", "nHeads"):
         need(isinstance(m.get(k), int) and m[k] > 0, "model.%s must be a positive integer" % k)
     need(m["dModel"] % m["nHeads"] == 0, "model.dModel must be divisible by model.nHeads")
@@ -196,9 +212,9 @@ def validate_config(cfg):
             need(isinstance(t.get(k), (int, float)), "transfers[%s].%s missing" % (key, k))
     lr_factor(1, schedule_of(cfg))  # raises on an unknown kind
     for ev in growth_events(cfg):
-        need(ev.get("multiplierPolicy", "switch") in ("keep", "switch", "rescale"), "growth.multiplierPolicy")
-        need(ev.get("optimizerPolicy", "reset") in ("reset", "copy"), "growth.optimizerPolicy")
-        need(ev.get("lrPolicy", "continue") in ("continue", "rewarm"), "growth.lrPolicy")
+        need(ev["multiplierPolicy"] in ("keep", "switch", "rescale"), "growth.multiplier must be keep, switch or rescale")
+        need(ev["optimizerPolicy"] in ("reset", "copy"), "growth.optimizer must be reset or copy")
+        need(ev["lrPolicy"] in ("continue", "rewarm"), "growth.lr must be continue or rewarm")
         need(0 < int(ev["atStep"]) < cfg["steps"], "growth.atStep must be within 1..steps-1")
 
 
@@ -289,6 +305,8 @@ def read_safetensors(path):
     header = json.loads(raw[8:8 + n].decode("utf-8"))
     meta = header.pop("__metadata__", {}) or {}
     data = memoryview(raw)[8 + n:]
+    if "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
+        raise ValueError("%s: checksum mismatch (data section)" % path)
     out = {}
     for name, info in header.items():
         s, e = info["data_offsets"]
@@ -306,33 +324,46 @@ def read_safetensors(path):
     return out, meta
 
 
+CHECKPOINT_FORMAT = "shapelab-checkpoint/1"
+
+
+def index_sha256(metadata, entries):
+    """`indexSha256` of docs/run-format.md: sha256 of JSON.stringify({meta, index}) with meta =
+    [[key, value]] of the other metadata sorted by key, index = [[name, shape, offsets]] by name."""
+    meta = [[k, metadata[k]] for k in sorted(metadata) if k != "indexSha256"]
+    index = sorted([[n, list(e["shape"]), list(e["data_offsets"])] for n, e in entries], key=lambda r: r[0])
+    text = json.dumps({"meta": meta, "index": index}, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def write_safetensors(path, tensors, metadata):
-    """Writes float32/int32 numpy arrays; metadata values become strings; adds `sha256` of the data
-    section. Written to a temp file, fsynced and renamed."""
+    """Writes float32/int32 numpy arrays in the given order ((name, array) pairs or a dict);
+    metadata values become strings; adds `sha256` of the data section and `indexSha256` over the
+    header (docs/run-format.md, Checkpoints). Written to a temp file, fsynced and renamed."""
     import numpy as np
-    names = sorted(tensors)
-    header, chunks, off = {}, [], 0
-    for name in names:
-        a = np.ascontiguousarray(tensors[name])
-        if a.dtype == np.float32:
-            dt = "F32"
-        elif a.dtype == np.int32:
+    items = list(tensors.items()) if isinstance(tensors, dict) else list(tensors)
+    entries, chunks, off = [], [], 0
+    for name, a in items:
+        a = np.ascontiguousarray(a)
+        if a.dtype == np.int32:
             dt = "I32"
         else:
-            a, dt = a.astype(np.float32), "F32"
+            a, dt = np.ascontiguousarray(a, dtype=np.float32), "F32"
         b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        entries.append((name, {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}))
         chunks.append(b)
         off += len(b)
     h = hashlib.sha256()
     for c in chunks:
         h.update(c)
-    meta = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in metadata.items()}
+    meta = {k: (v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))) for k, v in metadata.items()}
     meta["sha256"] = h.hexdigest()
+    meta["indexSha256"] = index_sha256(meta, entries)
+    header = dict(entries)
     header["__metadata__"] = meta
     hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
     hb += b" " * ((8 - len(hb) % 8) % 8)
-    tmp = path + ".tmp"
+    tmp = path + ".tmp-%d" % os.getpid()
     with open(tmp, "wb") as f:
         f.write(struct.pack("<Q", len(hb)))
         f.write(hb)
@@ -841,20 +872,22 @@ class Trainer:
         params, moments = self.full_state()  # collective
         if self.rank != 0:
             return
-        tensors = {n: t.numpy() for n, t in params.items()}
+        tensors = [(n, t.numpy()) for n, t in params.items()]
         if moments:
-            for n, (m, v) in moments.items():
-                tensors["opt.m." + n] = m.float().numpy()
-                tensors["opt.v." + n] = v.float().numpy()
+            tensors += [("opt.m." + n, moments[n][0].float().numpy()) for n in params if n in moments]
+            tensors += [("opt.v." + n, moments[n][1].float().numpy()) for n in params if n in moments]
         name = "step-%08d.safetensors" % self.step
-        meta = {
-            "step": str(self.step), "tokens": str(self.tokens), "depth": str(self.depth),
-            "configHash": config_hash(self.cfg),
-            "optimizer": {"step": self.adam_t, "beta1": self.opt["beta1"], "beta2": self.opt["beta2"]},
-            "scheduler": {"origin": self.origin, "residualMultiplier": self.mults(self.depth)["residualMultiplier"]},
-            "dataLoader": {"kind": self.data_kind, "seed": int(self.cfg.get("seed", 0)), "step": self.step},
-            "writer": "shapelab_torch/train.py",
-        }
+        # The trainer state in the shape of the TS trainer's LoopState (src/core/train/trainer.ts);
+        # the sampler is this program's (seeded by step), so `sampler` is null.
+        state = {"step": self.step, "tokens": self.tokens, "adamStep": self.adam_t, "scheduleOrigin": self.origin,
+                 "depth": self.depth, "grown": self.depth != int(self.m["nLayers"]), "sampler": None,
+                 "dataLoader": {"kind": self.data_kind, "seed": int(self.cfg.get("seed", 0)), "step": self.step},
+                 "writer": "shapelab_torch/train.py"}
+        if self.res_mult is not None:
+            state["residualOverride"] = self.res_mult
+        meta = {"format": CHECKPOINT_FORMAT, "step": str(self.step), "tokens": str(self.tokens),
+                "depth": str(self.depth), "configHash": str(self.cfg.get("runConfigHash") or config_hash(self.cfg)[:16]),
+                "state": state}
         ck = os.path.join(self.out, "checkpoints")
         write_safetensors(os.path.join(ck, name), tensors, meta)
         write_atomic_text(os.path.join(ck, "latest"), name + "\n")
@@ -877,16 +910,15 @@ class Trainer:
             except ValueError:
                 return None
 
-        opt = js("optimizer") or {}
-        sch = js("scheduler") or {}
+        state = js("state") or {}  # the TS trainer's LoopState, or this program's equivalent
         if moments:
-            self.adam_t = int(opt.get("step", meta.get("step", 0)))
-        if "residualMultiplier" in sch and (resume or depth != int(self.m["nLayers"])):
-            self.res_mult = float(sch["residualMultiplier"])  # e.g. a grown model under policy 'keep'
+            self.adam_t = int(state.get("adamStep", meta.get("step", 0)))
+        if state.get("residualOverride") is not None and (resume or depth != int(self.m["nLayers"])):
+            self.res_mult = float(state["residualOverride"])  # a grown model under multiplier 'keep'
         if resume:
             self.step = int(meta.get("step", 0))
             self.tokens = int(meta.get("tokens", 0))
-            self.origin = int(sch.get("origin", 0))
+            self.origin = int(state.get("scheduleOrigin", 0))
         return depth, params, moments
 
     # --- growth ---
@@ -897,7 +929,8 @@ class Trainer:
         old_depth, new_depth = self.depth, len(src)
         old_mult = self.mults(old_depth)["residualMultiplier"]
         new_mult = self.transfer(new_depth)["residualMultiplier"]
-        policy = ev.get("multiplierPolicy", "switch")
+        policy = ev["multiplierPolicy"]
+        k = old_mult / new_mult if policy == "rescale" else 1.0
         params, moments = self.full_state()
         new_p, new_mom = {}, {}
         for n, t in params.items():
@@ -911,16 +944,22 @@ class Trainer:
                 if n.startswith(pre_src):
                     dst = pre_dst + n[len(pre_src):]
                     t = t.clone()
-                    if policy == "rescale" and (".attn.proj." in dst or ".mlp.proj." in dst):
-                        t = t * (old_mult / new_mult)
+                    proj = ".attn.proj." in dst or ".mlp.proj." in dst
+                    if proj and k != 1.0:
+                        t = t * k
                     new_p[dst] = t
                     if moments:
-                        new_mom[dst] = (moments[n][0].clone(), moments[n][1].clone())
-        if ev.get("optimizerPolicy", "reset") == "reset":
+                        m0, v0 = moments[n]
+                        if proj and k != 1.0:
+                            # W' = k W gives dL/dW' = dL/dW / k: m scales by 1/k, v by 1/k^2
+                            # (as src/core/train/growth.ts does).
+                            m0, v0 = m0 / k, v0 / (k * k)
+                        new_mom[dst] = (m0.clone(), v0.clone())
+        if ev["optimizerPolicy"] == "reset":
             new_mom = None
             self.adam_t = 0
         self.res_mult = old_mult if policy == "keep" else None
-        if ev.get("lrPolicy", "continue") == "rewarm":
+        if ev["lrPolicy"] == "rewarm":
             self.origin = int(ev["atStep"])
         self.wrap(new_depth, new_p, new_mom)
         return old_depth, new_depth
@@ -1010,7 +1049,7 @@ class Trainer:
                     raise SystemExit("train.py: non-finite loss at step %d" % t)
                 if growth_watch is not None:
                     growth_watch["after"].append(lval)
-                    if len(growth_watch["after"]) >= 10 or t == self.steps:
+                    if len(growth_watch["after"]) >= 5 or t == self.steps:
                         ev = growth_watch["ev"]
                         self.emit_growth(growth_watch, ev)
                         growth_watch = None
@@ -1044,9 +1083,8 @@ class Trainer:
         op, rng = growth_operator(ev)
         self.event("growth", depthBefore=w["d0"], depthAfter=w["d1"],
                    operator=op if op != "partial" else {"partial": list(rng)},
-                   multiplierPolicy=ev.get("multiplierPolicy", "switch"),
-                   optimizerPolicy=ev.get("optimizerPolicy", "reset"),
-                   lrPolicy=ev.get("lrPolicy", "continue"), lossBefore=w["before"], lossesAfter=w["after"],
+                   multiplierPolicy=ev["multiplierPolicy"], optimizerPolicy=ev["optimizerPolicy"],
+                   lrPolicy=ev["lrPolicy"], factor=int(ev["factor"]), lossBefore=w["before"], lossesAfter=w["after"],
                    step=w["step"], tokens=w["tokens"])
 
 

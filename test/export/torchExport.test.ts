@@ -7,19 +7,21 @@ import { exportTorch, ExportError, findTrainPy, growthSources, runConfigFromPlan
 import { transfer, GROUPS, DEFAULT_BASE } from '../../src/core/param/parameterization';
 import { lrFactor, type Schedule } from '../../src/core/train/schedule';
 import { readShard, writeShard } from '../../src/core/data/shards';
+import { configHash, validateConfig } from '../../src/core/runs/configSchema';
+import { loadCheckpoint } from '../../src/core/runs/checkpoint';
 import { command as exportCommand } from '../../src/cli/commands/export';
 import { UserError } from '../../src/cli/errors';
 
 const RUN = {
-  name: 'test',
-  model: { vocab: 256, context: 64, dModel: 384, nLayers: 3, nHeads: 6, tiedEmbeddings: false },
+  label: 'test',
+  model: { vocabSize: 256, context: 64, dModel: 384, nLayers: 3, nHeads: 6, tiedEmbeddings: false },
   parameterization: 'completep',
   base: { baseWidth: 128, baseDepth: 2, lr: 0.004, initStd: 0.02, eps: 1e-8, weightDecay: 0.1 },
   steps: 200,
   batchSize: 16,
   seed: 7,
   schedule: { kind: 'wsd', warmupSteps: 10, minLrRatio: 0.05, decayFraction: 0.3 },
-  growth: { atStep: 50, factor: 4, operator: 'stack', multiplierPolicy: 'rescale', optimizerPolicy: 'copy', lrPolicy: 'rewarm' },
+  growth: { atStep: 50, factor: 4, operator: 'stack', multiplier: 'rescale', optimizer: 'copy', lr: 'rewarm' },
 };
 
 const python = (() => {
@@ -47,24 +49,28 @@ describe('export torch', () => {
     }
     assert.equal(cfg.model.dFf, 4 * 384);
     assert.equal(cfg.schedule.totalSteps, 200);
-    assert.equal(cfg.growth.length, 1);
+    assert.equal(cfg.growth?.factor, 4);
+    assert.equal(cfg.runConfigHash, configHash(validateConfig(RUN)));
+    // a run folder's config.json (with its `resolved` section) exports too
+    assert.deepEqual(torchConfig({ ...validateConfig(RUN), resolved: { ep: 'cpu' } }).transfers, cfg.transfers);
   });
 
   it('computes grown depths for stack, interleave and partial operators', () => {
     assert.deepEqual(growthSources(3, 2, 'stack'), [0, 1, 2, 0, 1, 2]);
     assert.deepEqual(growthSources(3, 2, 'interleave'), [0, 0, 1, 1, 2, 2]);
     assert.deepEqual(growthSources(4, 3, { partial: [1, 2] }), [0, 1, 2, 1, 2, 1, 2, 3]);
-    const cfg = torchConfig({ ...RUN, growth: { atStep: 10, factor: 3, operator: { partial: [1, 2] } } });
+    const cfg = torchConfig({ ...RUN, growth: { atStep: 10, factor: 3, operator: { partial: [0, 1] } } });
     assert.deepEqual(Object.keys(cfg.transfers).sort(), ['3', '7']);
-    assert.throws(() => torchConfig({ ...RUN, growth: { atStep: 10, factor: 2, operator: { partial: [1, 3] } } }), ExportError);
+    assert.throws(() => torchConfig({ ...RUN, growth: { atStep: 10, factor: 2, operator: { partial: [1, 5] } } }), ExportError);
   });
 
   it('rejects bad run configs with one-line ExportErrors', () => {
-    assert.throws(() => torchConfig({ ...RUN, model: { ...RUN.model, nHeads: 5 } }), /divisible/);
+    assert.throws(() => torchConfig({ ...RUN, model: { ...RUN.model, nHeads: 5 } }), /multiple of model.nHeads/);
     assert.throws(() => torchConfig({ ...RUN, parameterization: 'nope' }), /parameterization/);
     assert.throws(() => torchConfig({ ...RUN, steps: 0 }), /steps/);
     assert.throws(() => torchConfig({ ...RUN, growth: { ...RUN.growth, atStep: 500 } }), /atStep/);
-    assert.throws(() => torchConfig({ ...RUN, growth: { ...RUN.growth, lrPolicy: 'later' } }), /lrPolicy/);
+    assert.throws(() => torchConfig({ ...RUN, growth: { ...RUN.growth, lr: 'later' } }), /growth\.lr/);
+    assert.throws(() => torchConfig({ ...RUN, modle: {} }), ExportError);
   });
 
   it('turns a plan with a growth plan into a run config', () => {
@@ -77,7 +83,8 @@ describe('export torch', () => {
     const cfg = torchConfig(runConfigFromPlan(plan));
     assert.equal(cfg.steps, 1000);
     assert.equal(cfg.model.nLayers, 2);
-    assert.equal(cfg.growth[0].atStep, 100);
+    assert.equal(cfg.model.context, 128);
+    assert.equal(cfg.growth?.atStep, 100);
     assert.deepEqual(Object.keys(cfg.transfers).sort(), ['2', '8']);
   });
 
@@ -165,7 +172,7 @@ describe('export torch', () => {
 
     it('--print-schedule runs without torch and applies the rewarm policy at growth', () => {
       const dir = tmp();
-      exportTorch({ config: { ...RUN, steps: 60, schedule: { kind: 'cosine', warmupSteps: 4, minLrRatio: 0.1 }, growth: { atStep: 20, factor: 2, lrPolicy: 'rewarm' } }, outDir: dir, force: true });
+      exportTorch({ config: { ...RUN, steps: 60, schedule: { kind: 'cosine', warmupSteps: 4, minLrRatio: 0.1 }, growth: { atStep: 20, factor: 2, lr: 'rewarm' } }, outDir: dir, force: true });
       const r = spawnSync(python!, [path.join(dir, 'train.py'), '--config', path.join(dir, 'config.json'), '--print-schedule'], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -196,6 +203,21 @@ describe('export torch', () => {
       assert.deepEqual(fs.readFileSync(path.join(dir, 'b.slab')), fs.readFileSync(path.join(dir, 'a.slab')));
       const back = readShard(path.join(dir, 'b.slab'));
       assert.deepEqual(Array.from(back.tokens), tokens);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('a checkpoint written by train.py verifies with ShapeLab\'s loadCheckpoint', function () {
+      if (spawnSync(python!, ['-c', 'import numpy']).status !== 0) this.skip();
+      const dir = tmp();
+      const code = `import sys\nsys.path.insert(0, ${JSON.stringify(path.dirname(findTrainPy()))})\nimport numpy as np, train as T\nw = np.arange(6, dtype=np.float32).reshape(2, 3)\nT.write_safetensors(sys.argv[1], [("wte", w), ("opt.m.wte", w * 0), ("opt.v.wte", w * 0 + 1)], {"format": T.CHECKPOINT_FORMAT, "step": "7", "tokens": "70", "depth": "2", "configHash": "abc", "state": {"step": 7, "adamStep": 7, "scheduleOrigin": 0}})`;
+      const file = path.join(dir, 'step-00000007.safetensors');
+      const r = spawnSync(python!, ['-c', code, file], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const ck = loadCheckpoint(file, { shapes: { wte: [2, 3] }, configHash: 'abc' });
+      assert.equal(ck.step, 7);
+      assert.equal(ck.depth, 2);
+      assert.deepEqual(Array.from(ck.params.get('wte')!.data), [0, 1, 2, 3, 4, 5]);
+      assert.deepEqual((ck.state as { adamStep: number }).adamStep, 7);
       fs.rmSync(dir, { recursive: true, force: true });
     });
   });

@@ -83,7 +83,7 @@ export const command: Command = {
 
     try {
       const res = exportTorch({ config, plan, outDir: values.out, force: values.force, data });
-      const depths = Object.keys(res.config.transfers).join(' -> ');
+      const depths = Object.keys(res.config.transfers).map(Number).sort((a, b) => a - b).join(' -> ');
       process.stdout.write(
         `wrote ${res.files.join(', ')} to ${res.outDir}\n` +
           `model d_model ${res.config.model.dModel}, depth ${depths}, ${res.config.steps} steps of ${res.config.batchSize} x ${res.config.model.context} tokens\n` +
