@@ -10,7 +10,7 @@ type Case = { op: string; name: string; feeds: Record<string, Feed>; build: (g: 
 
 const cases: Case[] = [
   { op: 'Add', name: 'broadcast [2,3,4] + [3,1]', feeds: { a: f([2, 3, 4], 1), b: f([3, 1], 2) }, build: (g, x) => g.add(x.a, x.b) },
-  { op: 'Add', name: 'bias over 1024 rows (two-stage row sum)', feeds: { a: f([1024, 3], 51), b: f([3], 52) }, build: (g, x) => g.add(x.a, x.b) },
+  { op: 'Add', name: 'bias over 1024 rows (two-stage row sum)', feeds: { a: { ...f([1024, 3], 51), differentiable: false }, b: f([3], 52) }, build: (g, x) => g.add(x.a, x.b) },
   { op: 'Sub', name: 'broadcast [4] - [2,4]', feeds: { a: f([4], 3), b: f([2, 4], 4) }, build: (g, x) => g.sub(x.a, x.b) },
   { op: 'Mul', name: 'broadcast [2,3] * [1,3]', feeds: { a: f([2, 3], 5), b: f([1, 3], 6) }, build: (g, x) => g.mul(x.a, x.b) },
   { op: 'Div', name: 'broadcast [2,3] / [2,1]', feeds: { a: f([2, 3], 7), b: f([2, 1], 8, 0.5, 2) }, build: (g, x) => g.div(x.a, x.b) },
