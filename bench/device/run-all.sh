@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
+#   bash bench/device/run-all.sh [bench|profile|torch|parity]...   (default: all)
+# Expects .devpack (bench/device/pack.sh) in the repository root; writes to $OUT.
+set -uo pipefail
+root=$(pwd); OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+source .devpack/setup.sh >/dev/null
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+what=${*:-bench torch parity}
+app=$root/.devpack/app
+for w in $what; do case $w in
+  profile) (cd "$OUT" && timeout 300 node "$app/bench-train.js" --ep webgpu --presets 25m --steps 10 --ceiling 4096 --profile 2>&1 | grep -v Warning | tee "$OUT/profile.txt"; rm -f "$OUT"/profile-*.json) ;;
+  bench) (cd "$OUT" && timeout 400 node "$app/bench-train.js" --ep webgpu --presets tiny,small,25m,wide --steps 20 --ceiling 2048,4096 --json "$OUT/bench.json" 2>&1 | grep -v Warning | tee "$OUT/bench.txt") ;;
+  torch) timeout 200 python3 bench/torch_speed.py 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
+  parity)
+    P=/tmp/parity; rm -rf $P
+    timeout 300 node "$app/export-parity.js" --out $P --preset 25m --steps 120 --grow-at-step 60 --grow-factor 2 --grow-multiplier rescale --grow-optimizer copy --ep webgpu 2>&1 | grep -v Warning | tail -3
+    timeout 300 bash bench/parity/run_torch.sh $P 2>&1 | tail -3
+    cp "$(cat $P/ts-run.txt)/metrics.jsonl" "$OUT/parity-ts-metrics.jsonl"; cp $P/torch-run/metrics.jsonl "$OUT/parity-torch-metrics.jsonl"
+    python3 bench/parity/compare.py "$OUT/parity-torch-metrics.jsonl" "$OUT/parity-ts-metrics.jsonl" 2>&1 | tee "$OUT/parity.txt" | tail -40 ;;
+esac; done
