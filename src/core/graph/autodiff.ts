@@ -6,7 +6,7 @@
 import { Graph, GraphError, type Node, type Shape } from './ir';
 
 /** Emits nodes computing d(loss)/d(input_i) for each input given d(loss)/d(output_j). */
-export type VjpRule = (g: Graph, node: Node, dOut: (string | undefined)[]) => (string | undefined)[];
+export type VjpRule = (g: Graph, node: Node, dOut: (string | undefined)[], want: boolean[]) => (string | undefined)[];
 
 /**
  * Sums a [rows, cols] matrix over its rows. GPU reductions along a non-innermost axis give each
@@ -59,18 +59,18 @@ function constFloat(g: Graph, name: string): number | undefined {
 
 const rules: Record<string, VjpRule> = {
   Identity: (_g, _n, [dy]) => [dy],
-  Add: (g, n, [dy]) => [unbroadcast(g, dy!, g.shape(n.inputs[0])), unbroadcast(g, dy!, g.shape(n.inputs[1]))],
-  Sub: (g, n, [dy]) => [unbroadcast(g, dy!, g.shape(n.inputs[0])), unbroadcast(g, g.neg(dy!), g.shape(n.inputs[1]))],
-  Mul: (g, n, [dy]) => {
+  Add: (g, n, [dy], w) => [w[0] ? unbroadcast(g, dy!, g.shape(n.inputs[0])) : undefined, w[1] ? unbroadcast(g, dy!, g.shape(n.inputs[1])) : undefined],
+  Sub: (g, n, [dy], w) => [w[0] ? unbroadcast(g, dy!, g.shape(n.inputs[0])) : undefined, w[1] ? unbroadcast(g, g.neg(dy!), g.shape(n.inputs[1])) : undefined],
+  Mul: (g, n, [dy], w) => {
     const [a, b] = n.inputs;
-    return [unbroadcast(g, g.mul(dy!, b), g.shape(a)), unbroadcast(g, g.mul(dy!, a), g.shape(b))];
+    return [w[0] ? unbroadcast(g, g.mul(dy!, b), g.shape(a)) : undefined, w[1] ? unbroadcast(g, g.mul(dy!, a), g.shape(b)) : undefined];
   },
-  Div: (g, n, [dy]) => {
+  Div: (g, n, [dy], w) => {
     const [a, b] = n.inputs;
-    const da = g.div(dy!, b);
+    const da = w[0] ? unbroadcast(g, g.div(dy!, b), g.shape(a)) : undefined;
     // d/db (a/b) = -a/b^2 = -(y / b)
-    const db = g.neg(g.div(g.mul(dy!, n.outputs[0]), b));
-    return [unbroadcast(g, da, g.shape(a)), unbroadcast(g, db, g.shape(b))];
+    const db = w[1] ? unbroadcast(g, g.neg(g.div(g.mul(dy!, n.outputs[0]), b)), g.shape(b)) : undefined;
+    return [da, db];
   },
   Neg: (g, _n, [dy]) => [g.neg(dy!)],
   Exp: (g, n, [dy]) => [g.mul(dy!, n.outputs[0])],
@@ -110,20 +110,20 @@ const rules: Record<string, VjpRule> = {
     if (hi) mask = g.mul(mask, g.where(g.greater(x, hi), zero, one));
     return [g.mul(dy!, mask), undefined, undefined];
   },
-  Where: (g, n, [dy]) => {
+  Where: (g, n, [dy], w) => {
     const [c, a, b] = n.inputs;
     const z = g.constF(0);
-    return [undefined, unbroadcast(g, g.where(c, dy!, z), g.shape(a)), unbroadcast(g, g.where(c, z, dy!), g.shape(b))];
+    return [undefined, w[1] ? unbroadcast(g, g.where(c, dy!, z), g.shape(a)) : undefined, w[2] ? unbroadcast(g, g.where(c, z, dy!), g.shape(b)) : undefined];
   },
-  MatMul: (g, n, [dy]) => {
+  MatMul: (g, n, [dy], w) => {
     const [a, b] = n.inputs;
     const sa = g.shape(a), sb = g.shape(b);
     // Explicit Transposes + MatMul: onnxruntime's WebGPU MatMul is several times faster than its
     // Gemm with transpose flags (measured on an H100/H200, bench/train-throughput.ts --profile).
     const swapLast = (s: number) => [...Array(s - 2).keys(), s - 1, s - 2];
-    const da = g.matmul(dy!, g.transpose(b, swapLast(sb.length)));
-    const db = g.matmul(g.transpose(a, swapLast(sa.length)), dy!);
-    return [unbroadcast(g, da, sa), unbroadcast(g, db, sb)];
+    const da = w[0] ? unbroadcast(g, g.matmul(dy!, g.transpose(b, swapLast(sb.length))), sa) : undefined;
+    const db = w[1] ? unbroadcast(g, g.matmul(g.transpose(a, swapLast(sa.length)), dy!), sb) : undefined;
+    return [da, db];
   },
   Gemm: (g, n, [dy]) => {
     const [a, b, c] = n.inputs;
@@ -266,7 +266,7 @@ export function gradients(g: Graph, loss: string, wrt: string[], seed?: string):
     if (dOut.every((d) => d === undefined)) continue;
     const rule = rules[node.op];
     if (!rule) throw new GraphError(`no gradient rule for op ${node.op}`);
-    const dIn = rule(g, node, dOut);
+    const dIn = rule(g, node, dOut, node.inputs.map((i) => needs.has(i)));
     node.inputs.forEach((inp, i) => {
       const d = dIn[i];
       if (d && inp && needs.has(inp)) accumulate(inp, d);

@@ -68,6 +68,16 @@ export async function resolveEp(choice: EpChoice): Promise<EpResolution> {
   return { ep: 'cpu', note: `auto: WebGPU unavailable (${why}); falling back to the CPU execution provider` };
 }
 
+/**
+ * WebGPU EP options the Node binding accepts (validationMode, *BufferCacheMode, ...). They bind to
+ * the process-wide WebGPU device, so the first session decides. SHAPELAB_WEBGPU_OPTIONS (JSON)
+ * overrides them for benchmarking.
+ */
+export function webgpuTuning(): Record<string, string> {
+  const env = process.env.SHAPELAB_WEBGPU_OPTIONS;
+  return env ? (JSON.parse(env) as Record<string, string>) : {};
+}
+
 export interface SessionOptions {
   /** Outputs to leave on the GPU (WebGPU only); everything else comes back to the CPU. */
   gpuOutputs?: string[];
@@ -88,6 +98,7 @@ export async function createSession(graph: Graph, ep: Ep, opts: SessionOptions =
   if (ep === 'webgpu') {
     // A node that cannot run on the GPU must fail session creation, not silently round-trip.
     (options as Record<string, unknown>).extra = { session: { disable_cpu_ep_fallback: '1' } };
+    options.executionProviders = [{ name: 'webgpu', ...webgpuTuning() } as ort.InferenceSession.ExecutionProviderConfig];
     if (opts.gpuOutputs?.length) {
       const loc: Record<string, 'gpu-buffer' | 'cpu'> = {};
       for (const o of graph.outputs) loc[o] = opts.gpuOutputs.includes(o) ? 'gpu-buffer' : 'cpu';
