@@ -23,6 +23,7 @@ const PRESETS: Preset[] = [
   { name: 'tiny', V: 256, T: 64, d: 64, L: 2, H: 2, B: 8 },
   { name: 'small', V: 256, T: 128, d: 128, L: 4, H: 2, B: 16 },
   { name: '25m', V: 256, T: 256, d: 512, L: 8, H: 8, B: 32 },
+  { name: '25m-b64', V: 256, T: 256, d: 512, L: 8, H: 8, B: 64 },
   { name: 'wide', V: 256, T: 256, d: 1024, L: 8, H: 16, B: 16 },
 ];
 

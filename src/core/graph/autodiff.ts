@@ -9,17 +9,15 @@ import { Graph, GraphError, type Node, type Shape } from './ir';
 export type VjpRule = (g: Graph, node: Node, dOut: (string | undefined)[], want: boolean[]) => (string | undefined)[];
 
 /**
- * Sums a [rows, cols] matrix over its rows. GPU reductions along a non-innermost axis give each
- * output element one thread that walks all rows; with rows in the thousands that leaves the GPU
- * idle, so long reductions are split into two stages (rows = r1 * r2).
+ * Sums a [rows, cols] matrix over its rows. A GPU reduction along a non-innermost axis gives each
+ * output element one thread that walks all rows (slow for thousands of rows), and a two-stage
+ * reduction costs two dispatches; a [1, rows] x [rows, cols] MatMul with a row of ones is one
+ * well-tiled dispatch.
  */
 export function sumRows(g: Graph, x: string): string {
   const [rows, cols] = g.shape(x);
-  let r1 = 1;
-  if (rows >= 512) for (let f = Math.floor(Math.sqrt(rows)); f >= 16; f--) if (rows % f === 0) { r1 = f; break; }
-  if (r1 === 1) return g.reduceSum(x, [0], false);
-  const partial = g.reduceSum(g.reshape(x, [r1, rows / r1, cols]), [1], false);
-  return g.reduceSum(partial, [0], false);
+  if (rows < 256) return g.reduceSum(x, [0], false);
+  return g.reshape(g.matmul(g.onesRow(rows), x), [cols]);
 }
 
 /** Sums a gradient of a broadcast result back to the shape of the operand that was broadcast. */

@@ -280,6 +280,16 @@ export class Graph {
   scatterNDAdd(data: string, indices: string, updates: string): string {
     return this.node('ScatterND', [data, indices, updates], [{ dtype: this.dtype(data), shape: this.shape(data) }], { reduction: 'add' })[0];
   }
+  /** A [1, n] row of ones (cached): column sums as one MatMul instead of a strided reduction. */
+  onesRow(n: number): string {
+    const key = `ones:${n}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = this.initializer(this.fresh('ones'), 'float32', [1, n], new Float32Array(n).fill(1));
+    this.constCache.set(key, name);
+    return name;
+  }
+
   /** Zeros of a shape without ConstantOfShape (which leaves the WebGPU EP): Expand of a scalar. */
   zeros(shape: Shape): string {
     return this.expand(this.constF(0), shape);

@@ -96,10 +96,18 @@ export function buildForward(g: Graph, s: ModelShape, t: Transfer, layout: Param
   const B = o.batch, T = s.context, d = s.dModel, H = s.nHeads, dh = d / H, BT = B * T;
   const p: Record<string, string> = {};
   const params: string[] = [];
-  for (const spec of layout) {
-    const v = g.reshape(g.slice(flat, 0, spec.offset, spec.offset + spec.size), spec.shape);
-    p[spec.name] = v;
-    params.push(v);
+  // One Split per 8 tensors instead of one Slice each: fewer GPU dispatches per step (WebGPU
+  // binds at most ~8-10 storage buffers per shader, so a single 100-way Split is avoided).
+  for (let i = 0; i < layout.length; i += 8) {
+    const chunk = layout.slice(i, i + 8);
+    const start = chunk[0].offset, end = chunk[chunk.length - 1].offset + chunk[chunk.length - 1].size;
+    const region = layout.length <= 8 && start === 0 && end === g.shape(flat)[0] ? flat : g.slice(flat, 0, start, end);
+    const parts = chunk.length === 1 ? [region] : g.split(region, 0, chunk.map((c) => c.size));
+    chunk.forEach((spec, k) => {
+      const v = g.reshape(parts[k], spec.shape);
+      p[spec.name] = v;
+      params.push(v);
+    });
   }
   const r = t.residualMultiplier;
   // One-hot GEMM for the embedding gradient while V*d is small next to the rest of the step.
