@@ -14,7 +14,7 @@ for w in $what; do case $w in
   variants)
     for o in '{}'; do
       echo "== SHAPELAB_WEBGPU_OPTIONS=$o" | tee -a "$OUT/variants.txt"
-      (cd "$OUT" && SHAPELAB_WEBGPU_OPTIONS=$o timeout 200 node "$app/bench-train.js" --ep webgpu --presets 25m,25m-b64 --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -2 | tee -a "$OUT/variants.txt")
+      (cd "$OUT" && SHAPELAB_WEBGPU_OPTIONS=$o timeout 200 node "$app/bench-train.js" --ep webgpu --presets 25m,25m-b64 --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/variants.txt")
     done ;;
   torch) timeout 200 python3 bench/torch_speed.py 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
   parity)
