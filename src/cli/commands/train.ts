@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError, validateConfig, type RunConfig } from '../../core/runs/configSchema';
-import { startTraining } from '../../core/train/launcher';
+import { startTraining, TrainingFailed } from '../../core/train/launcher';
 import type { Progress, TrainResult } from '../../core/train/trainer';
 import { parse, optNum } from '../args';
 import { UserError } from '../errors';
@@ -167,7 +167,7 @@ export function progressPrinter(json: boolean): (p: Progress) => void {
         process.stderr.write(`${tty ? '\n' : ''}growth @ step ${p.step}: depth ${p.depthBefore} -> ${p.depthAfter}\n`);
         break;
       case 'nonfinite':
-        process.stderr.write(`${tty ? '\n' : ''}non-finite loss/gradient at step ${p.step} (loss ${p.loss}, grad norm ${p.gradNorm}): ${p.action === 'stop' ? 'stopping; the last good state is kept' : 'step skipped'}\n`);
+        process.stderr.write(`${tty ? '\n' : ''}non-finite loss/gradient at step ${p.step} (loss ${p.loss}, grad norm ${p.gradNorm}${p.updateFinite === false ? ', parameter update NaN/Inf' : ''}): ${p.action === 'stop' ? 'stopping; the last good state is kept' : 'step skipped'}\n`);
         break;
       case 'checkpoint':
         break;
@@ -177,6 +177,8 @@ export function progressPrinter(json: boolean): (p: Progress) => void {
     }
   };
 }
+
+const USER_FIXABLE = new Set(['RunLockedError', 'ResourceError', 'DataSourceError', 'ConfigError']);
 
 /** Runs training in a worker; the first Ctrl-C stops with a checkpoint, a second one aborts. */
 export async function runTraining(opts: Parameters<typeof startTraining>[0], json: boolean): Promise<TrainResult> {
@@ -194,7 +196,10 @@ export async function runTraining(opts: Parameters<typeof startTraining>[0], jso
   try {
     return await handle.done;
   } catch (e) {
-    throw new UserError(`training failed: ${(e as Error).message}`, 1);
+    const msg = String((e as Error)?.message ?? e).split('\n').find((l) => l.trim()) ?? 'unknown error';
+    // Problems the user fixes by changing the input (busy run folder, shape too big, unusable data): exit 2.
+    if (e instanceof TrainingFailed && e.errorName && USER_FIXABLE.has(e.errorName)) throw new UserError(msg, 2);
+    throw new UserError(msg.startsWith('training failed') ? msg : `training failed: ${msg}`, 1);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -34,6 +34,8 @@ export interface StepResult {
   gradNorm: number;
   /** Wall time of the session run, ms. */
   ms: number;
+  /** false: the graph's non-finite guard kept the previous state (the update was NaN/Inf). */
+  applied: boolean;
 }
 
 const STATE = ['params', 'm', 'v'] as const;
@@ -125,7 +127,8 @@ export class Engine {
     const ms = performance.now() - t0;
     this.disposeState();
     this.state = { params: out.params_out, m: out.m_out, v: out.v_out };
-    return { loss: (out.loss.data as Float32Array)[0], gradNorm: (out.grad_norm.data as Float32Array)[0], ms };
+    const applied = out.update_ok ? (out.update_ok.data as Float32Array)[0] === 1 : true;
+    return { loss: (out.loss.data as Float32Array)[0], gradNorm: (out.grad_norm.data as Float32Array)[0], ms, applied };
   }
 
   /** Mean loss (and optionally mean |residual|) over the given batches. */

@@ -59,6 +59,15 @@ export function sumOfSquares(g: Graph, v: string): string {
   return g.reduceSum(g.reduceSum(g.mul(m, m), [1], false), [0], false);
 }
 
+/** Sum of a long vector in two stages, like sumOfSquares (NaN/Inf anywhere makes it non-finite). */
+export function sumAll(g: Graph, v: string): string {
+  const n = g.shape(v)[0];
+  const cols = 1024;
+  const rows = Math.ceil(n / cols);
+  const padded = rows * cols === n ? v : g.concat([v, g.zeros([rows * cols - n])], 0);
+  return g.reduceSum(g.reduceSum(g.reshape(padded, [rows, cols]), [1], false), [0], false);
+}
+
 export function buildTrainStep(shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, opt: OptimizerConfig): Graph {
   const g = new Graph('train_step');
   const N = totalParams(layout);
@@ -90,14 +99,18 @@ export function buildTrainStep(shape: ModelShape, t: Transfer, layout: ParamSpec
   // Decoupled weight decay (PyTorch AdamW): p -= lr * (update + wd * p).
   const p1 = g.sub(P, g.mul(lr, g.add(upd, g.mul(WD, P))));
   // Non-finite guard: x - x is 0 for finite x and NaN for NaN/Inf, and NaN > anything is false,
-  // so a bad step leaves the state untouched and the host sees the bad loss/norm.
-  const probe = g.add(gnorm, fwd.loss);
+  // so a bad step leaves the state untouched and the host sees the bad loss/norm. The new
+  // parameters are probed too: a finite loss and gradient can still give a NaN update (AdamW
+  // with eps = 0 divides 0 by 0 for an embedding row no token of the batch used), and such a
+  // step must not reach the state either; `update_ok` (1/0) tells the host.
+  const probe = g.add(g.add(gnorm, fwd.loss), sumAll(g, p1));
   const ok = g.greater(g.constF(1), g.abs(g.sub(probe, probe)));
   g.output(g.identity(g.where(ok, p1, P), 'params_out'));
   g.output(g.identity(g.where(ok, m1, M), 'm_out'));
   g.output(g.identity(g.where(ok, v1, V), 'v_out'));
   g.output(g.identity(fwd.loss, 'loss'));
   g.output(g.identity(gnorm, 'grad_norm'));
+  g.output(g.identity(g.where(ok, g.constF(1), g.constF(0)), 'update_ok'));
   return g;
 }
 

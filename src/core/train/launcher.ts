@@ -12,7 +12,15 @@ export interface TrainingHandle {
   done: Promise<TrainResult>;
 }
 
-export class TrainingFailed extends Error {}
+export class TrainingFailed extends Error {
+  constructor(
+    message: string,
+    /** `name` of the error inside the worker (e.g. RunLockedError, ResourceError). */
+    readonly errorName?: string,
+  ) {
+    super(message);
+  }
+}
 
 function workerEntry(): { file: string; execArgv: string[] } {
   // Bundled: dist/cli.js and dist/worker.js sit side by side. From sources (tests): worker.ts via tsx.
@@ -26,14 +34,14 @@ export function startTraining(opts: Omit<TrainOptions, 'onProgress' | 'shouldSto
   const worker = new Worker(file, { workerData: opts, execArgv });
   const done = new Promise<TrainResult>((resolve, reject) => {
     let settled = false;
-    worker.on('message', (m: { type: string; progress?: Progress; result?: TrainResult; message?: string }) => {
+    worker.on('message', (m: { type: string; progress?: Progress; result?: TrainResult; message?: string; name?: string }) => {
       if (m.type === 'progress' && m.progress) onProgress(m.progress);
       else if (m.type === 'result' && m.result) {
         settled = true;
         resolve(m.result);
       } else if (m.type === 'error') {
         settled = true;
-        reject(new TrainingFailed(m.message ?? 'training failed'));
+        reject(new TrainingFailed(m.message ?? 'training failed', m.name));
       }
     });
     worker.on('error', (e) => {

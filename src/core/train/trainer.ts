@@ -9,12 +9,13 @@ import { loadDataset, type Dataset } from '../data/dataset';
 import { paramLayout, type ModelShape, type ParamSpec } from '../model/gpt';
 import { initParams } from '../model/init';
 import { transfer, type Transfer } from '../param/parameterization';
-import { findResumeCheckpoint, saveCheckpoint } from '../runs/checkpoint';
+import { CheckpointError, findResumeCheckpoint, saveCheckpoint } from '../runs/checkpoint';
 import { configHash, type RunConfig } from '../runs/configSchema';
 import { createRunDir, RunSession, writeConfig } from '../runs/runStore';
 import type { TensorMap } from '../runs/safetensors';
 import { Engine, type HostState } from './engine';
 import { growEngine, grownDepth } from './growth';
+import { checkResources, describeRunFailure } from './resources';
 import { resolveEp, type Ep } from './runtime';
 import { lrFactor } from './schedule';
 
@@ -24,7 +25,7 @@ export type Progress =
   | { kind: 'eval'; step: number; evalLoss: number }
   | { kind: 'checkpoint'; step: number; file: string }
   | { kind: 'growth'; step: number; depthBefore: number; depthAfter: number }
-  | { kind: 'nonfinite'; step: number; loss: number; gradNorm: number; action: 'stop' | 'skip' }
+  | { kind: 'nonfinite'; step: number; loss: number; gradNorm: number; updateFinite?: boolean; action: 'stop' | 'skip' }
   | { kind: 'end'; reason: 'done' | 'stopped' | 'nonfinite'; step: number; evalLoss?: number };
 
 export interface TrainOptions {
@@ -109,12 +110,16 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
   // A growth plan the model cannot take (e.g. a partial range outside it) fails now, not at atStep.
   if (c.growth) grownDepth(c.model.nLayers, c.growth);
+  // A shape the device cannot hold is refused with the numbers before any folder or session exists.
+  checkResources(c, ep);
   const runDir = o.resumeDir ?? createRunDir(o.runsRoot ?? 'runs', c.label);
   if (!o.resumeDir) writeConfig(runDir, { ...c, resolved: { ep, transfer: transferFor(c, c.model.nLayers) } });
   // `steps` may be extended on resume ('train further'); everything else must match.
   const hash = configHash({ ...c, steps: 0 });
   const session = RunSession.open(runDir);
   let engine: Engine | undefined;
+  // Set once the loop runs: checkpoints the last good state after a failure (runtime error, lost device).
+  let saveLastGood: (() => Promise<{ file?: string; step: number }>) | undefined;
   try {
     const sampler = new BatchSampler(data.train, { batchSize: c.batchSize, context: c.model.context, seed: c.seed });
     const evalSet: Batch[] = evalBatches(data.val, { batchSize: c.batchSize, context: c.model.context, count: c.evalBatches });
@@ -168,6 +173,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       }, { keep: c.keepCheckpoints });
       session.event({ type: 'checkpoint', step: st.step, tokens: st.tokens, file: path.basename(file) });
       progress({ kind: 'checkpoint', step: st.step, file });
+      return file;
     };
     const evaluate = async () => {
       const r = await engine!.evaluate(evalSet);
@@ -185,6 +191,17 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     let reason: TrainResult['reason'] = 'done';
     let lastEval: number | undefined;
     const sched = () => ({ ...c.schedule, totalSteps: c.schedule.totalSteps - st.scheduleOrigin });
+    // Sampler state before the batch of the step in flight: a failed step's batch was never trained on.
+    let drawnFrom: LoopState['sampler'] | undefined;
+    saveLastGood = async () => {
+      const step = st.step;
+      try {
+        if (drawnFrom) sampler.restore(drawnFrom);
+        return { file: await checkpoint(), step };
+      } catch {
+        return { step }; // the device or the disk is gone: nothing more to save
+      }
+    };
 
     while (st.step < c.steps) {
       if (o.shouldStop?.()) {
@@ -209,13 +226,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         pendingGrowth = { step: st.step, tokens: st.tokens, depthBefore: before, depthAfter: r.depth, lossBefore, lossesAfter: [] as number[] };
         progress({ kind: 'growth', step: st.step, depthBefore: before, depthAfter: r.depth });
       }
+      drawnFrom = sampler.state();
       const batch = sampler.nextBatch();
       const lrf = lrFactor(st.step + 1 - st.scheduleOrigin, sched());
       const r = await engine.step(batch, lrf, st.adamStep + 1);
-      if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
+      drawnFrom = undefined;
+      if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm) || !r.applied) {
         const action = c.nonFinite;
-        session.event({ type: 'nonfinite', step: st.step + 1, tokens: st.tokens, loss: String(r.loss), gradNorm: String(r.gradNorm), action });
-        progress({ kind: 'nonfinite', step: st.step + 1, loss: r.loss, gradNorm: r.gradNorm, action });
+        session.event({ type: 'nonfinite', step: st.step + 1, tokens: st.tokens, loss: String(r.loss), gradNorm: String(r.gradNorm), updateFinite: r.applied, action });
+        progress({ kind: 'nonfinite', step: st.step + 1, loss: r.loss, gradNorm: r.gradNorm, updateFinite: r.applied, action });
         if (action === 'stop') {
           reason = 'nonfinite';
           break;
@@ -263,15 +282,24 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     progress({ kind: 'end', reason, step: st.step, evalLoss: lastEval });
     return { runDir, reason, step: st.step, finalLoss: lastLoss, evalLoss: lastEval };
   } catch (e) {
+    let err = e;
+    let at: { file?: string; step: number } = { step: -1 };
+    // During the loop: keep the last good state where the device still allows it (a failed
+    // checkpoint write is not retried: its message already says which checkpoint is latest).
+    if (saveLastGood && !(e instanceof CheckpointError)) {
+      at = await saveLastGood();
+      err = Object.assign(new Error(describeRunFailure(e, { ep, runDir, step: at.step, saved: at.file })), { name: (e as Error)?.name ?? 'Error' });
+    }
     try {
-      session.event({ type: 'error', step: -1, tokens: -1, message: (e as Error).message });
+      session.event({ type: 'error', step: at.step, tokens: -1, message: (err as Error).message, ...(at.file ? { checkpoint: path.basename(at.file) } : {}) });
     } catch {
       // the original error matters more than a failed log line
     }
-    throw e;
+    throw err;
   } finally {
     session.close();
-    await engine?.release();
+    // A lost device can make release fail too; that must not hide the error being reported.
+    await engine?.release().catch(() => {});
   }
 }
 
