@@ -4,17 +4,18 @@
 #   setsid bash bench/device/soak.sh DIR STEPS GROW_AT KILL_AFTER_S &     (writes DIR/soak-*.{csv,log})
 # The run itself goes to DIR/runs/<name>.
 set -uo pipefail
-DIR=$1; STEPS=${2:-3800}; GROW=${3:-1500}; KILL_AFTER=${4:-720}
+DIR=$1; STEPS=${2:-3800}; GROW=${3:-1500}; KILL_AFTER=${4:-720}; STOP_AFTER=${5:-100000}
 mkdir -p "$DIR"; app=$(pwd)/.devpack/app
 mem="$DIR/soak-mem.csv"; log="$DIR/soak.log"
-echo "t_s,phase,step,host_rss_mib,gpu_used_mib" > "$mem"
+echo "t_s,phase,step,host_rss_mib,gpu_proc_mib,gpu_total_mib" > "$mem"
 start=$(date +%s)
 sample() { # $1 phase, $2 pid
   local rss step gpu
   rss=$(ps -o rss= -p "$2" 2>/dev/null | awk '{printf "%.0f", $1/1024}')
   gpu=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
+  proc=$(nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null | awk -F', *' -v p="$2" '$1==p{print $2}')
   step=$(tail -n 1 "$DIR"/runs/*/metrics.jsonl 2>/dev/null | grep -o '"step":[0-9]*' | tail -1 | cut -d: -f2)
-  echo "$(( $(date +%s) - start )),$1,${step:-0},${rss:-0},${gpu:-0}" >> "$mem"
+  echo "$(( $(date +%s) - start )),$1,${step:-0},${rss:-0},${proc:-na},${gpu:-0}" >> "$mem"
 }
 node "$app/shapelab.js" train --preset 25m --steps "$STEPS" --ep webgpu --eval-every 250 --checkpoint-every 250 \
   --grow-at-step "$GROW" --grow-factor 2 --grow-multiplier rescale --grow-optimizer copy --out "$DIR/runs" >> "$log" 2>&1 &
@@ -29,6 +30,12 @@ run=$(ls -d "$DIR"/runs/*/ | head -1)
 echo "soak: resuming $run" >> "$log"
 node "$app/shapelab.js" resume "$run" >> "$log" 2>&1 &
 pid=$!
-while kill -0 $pid 2>/dev/null; do sample resume $pid; sleep 15; done
+stopped=0
+while kill -0 $pid 2>/dev/null; do
+  sample resume $pid; sleep 15
+  if [ $stopped = 0 ] && [ $(( $(date +%s) - start )) -ge "$STOP_AFTER" ]; then
+    echo "soak: SIGINT at $(( $(date +%s) - start )) s" >> "$log"; kill -INT $pid; stopped=1
+  fi
+done
 wait $pid; echo "soak: resume exited $?" >> "$log"
 echo "soak: done after $(( $(date +%s) - start )) s" >> "$log"
