@@ -43,7 +43,8 @@ export interface ResourceEstimate {
   totalBytes: number;
 }
 
-const fmt = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${Math.round(b)} B`);
+const fmt = (b: number) =>
+  b >= 2 ** 40 ? `${(b / 2 ** 40).toFixed(2)} TiB` : b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : b >= 2 ** 10 ? `${(b / 2 ** 10).toFixed(1)} KiB` : `${Math.round(b)} B`;
 
 /** Exact parameter count of src/core/model/gpt.ts's layout (wte, wpe, blocks, ln_f, untied head). */
 export function countModelParams(m: RunConfig['model'], depth = m.nLayers): number {
