@@ -81,7 +81,8 @@ export function resolveContext(o: ContextOptions): Context {
   const fitArg = o.fit ?? DEFAULT_FIT;
   if (typeof fitArg === 'string' && !isScalingFitId(fitArg)) throw new PlanInputError(`unknown scaling fit '${fitArg}'; known: besiroglu, chinchilla`);
   const mfu = o.mfu ?? DEFAULT_MFU;
-  if (!(mfu > 0 && mfu <= 1)) throw new PlanInputError(`mfu must be in (0, 1] (got ${mfu})`);
+  // A lower bound keeps predicted times finite (an MFU of 5e-324 divides them into Infinity).
+  if (!(mfu >= 1e-6 && mfu <= 1)) throw new PlanInputError(`mfu must be in [1e-6, 1] (got ${mfu})`);
   const headroom = o.memoryHeadroom ?? 0.9;
   if (!(headroom > 0 && headroom <= 1)) throw new PlanInputError(`memoryHeadroom must be in (0, 1] (got ${headroom})`);
   if (o.maxMemoryGiB !== undefined) requirePositive(o.maxMemoryGiB, 'maxMemoryGiB');

@@ -97,7 +97,10 @@ export function growthTimingTokens(params: number, flops: number): number {
   const lc = Math.log10(flops);
   if (!(lc > 0)) throw new PlanInputError(`FLOPs must be > 1 for the growth-timing fit (got ${flops})`);
   const f = GROWTH_TIMING_FIT;
-  return Math.pow(10, f.a * Math.log10(params) + f.b / lc + f.c);
+  const d = Math.pow(10, f.a * Math.log10(params) + f.b / lc + f.c);
+  // b / log10(C) explodes for tiny budgets: no number of tokens comes out, so say so.
+  if (!Number.isFinite(d)) throw new PlanInputError(`the growth-timing fit has no finite answer for C = ${flops.toExponential(2)} FLOPs (far below its range)`);
+  return d;
 }
 
 export function growthPlan(req: GrowthRequest): GrowthPlan {

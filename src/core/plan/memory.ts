@@ -77,6 +77,7 @@ export function trainingMemory(shape: ModelShape, opts: MemoryOptions): MemoryBr
   const logits = opts.microBatch * logitBytesPerSequence(s);
   const activations = opts.microBatch * activationBytesPerSequence(s, precision, opts.flashAttention ?? false) + logits;
   const total = weights + gradients + optimizer + activations;
+  if (!Number.isFinite(total)) throw new PlanInputError(`training memory of this shape at micro-batch ${opts.microBatch} is not a finite number of bytes`);
   return { weights, gradients, optimizer, activations, logits, total, totalGiB: total / GIB };
 }
 

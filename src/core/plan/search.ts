@@ -159,15 +159,24 @@ export function planShapes(req: PlanRequest): PlanResult {
   const pareto = req.budget.gpuHours !== undefined ? candidates.slice(0, 1) : paretoFront(feasible);
   for (const c of pareto) c.pareto = true;
   const best = candidates[0] ?? null;
-  const growth = best
-    ? growthPlan({
-        params: best.params,
-        tokens: best.tokens,
+  let growthNote: string | undefined;
+  const growthOf = (b: Candidate): GrowthPlan | null => {
+    try {
+      return growthPlan({
+        params: b.params,
+        tokens: b.tokens,
         factor: req.growthFactor,
-        shape: { vocab: ctx.vocab, seq: ctx.seq, dModel: best.dModel, nLayers: best.nLayers, nHeads: best.nHeads, dHead: best.dHead, dFf: best.dFf, tiedEmbeddings: ctx.tiedEmbeddings },
+        shape: { vocab: ctx.vocab, seq: ctx.seq, dModel: b.dModel, nLayers: b.nLayers, nHeads: b.nHeads, dHead: b.dHead, dFf: b.dFf, tiedEmbeddings: ctx.tiedEmbeddings },
         flopsConvention: ctx.flopsConvention,
-      })
-    : null;
+      });
+    } catch (e) {
+      // A bad growth factor is the caller's error; a fit with no answer for this budget is a note.
+      if (!(e instanceof PlanInputError) || /growth factor/.test(e.message)) throw e;
+      growthNote = `no growth plan: ${e.message}`;
+      return null;
+    }
+  };
+  const growth = best ? growthOf(best) : null;
   const reference = req.budget.flops !== undefined ? { computeOptimal: computeOptimal(ctx.fit, req.budget.flops), fixedTokensPerParam: fixedTokensPerParam(ctx.fit, req.budget.flops) } : null;
 
   const notes: string[] = [
@@ -175,6 +184,7 @@ export function planShapes(req: PlanRequest): PlanResult {
     `Shape penalty: ${ctx.penalty.source}.`,
   ];
   if (ctx.vocab % 64 !== 0) notes.push(`vocab ${ctx.vocab} is not a multiple of 64: pad it (Anthony et al. 2024; Megatron pads to 128).`);
+  if (growthNote) notes.push(growthNote);
   if (feasible.length === 0) notes.push('no shape satisfies the constraints: raise the budget or memory, or widen the search space.');
   const hw = ctx.hardware;
   return {

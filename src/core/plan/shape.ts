@@ -84,8 +84,12 @@ export class ShapeError extends PlanInputError {
   }
 }
 
+/** Largest size of one dimension: far above any real model, low enough that every product stays finite. */
+export const MAX_DIM = 2 ** 31;
+
 function positiveInt(v: number, what: string): void {
   if (!(Number.isInteger(v) && v > 0)) throw new ShapeError(`${what} must be a positive integer (got ${v})`);
+  if (v > MAX_DIM) throw new ShapeError(`${what} must be at most ${MAX_DIM} (got ${v})`);
 }
 
 /** Fills defaults and validates; throws ShapeError with a one-line message on bad input. */

@@ -158,7 +158,9 @@ class Checker {
     for (const k of Object.keys(o)) {
       if (keys.includes(k)) continue;
       const near = keys.filter((c) => editDistance(k, c) <= 2).sort((x, y) => editDistance(k, x) - editDistance(k, y))[0];
-      this.fail(field ? `${field}.${k}` : k, `unknown field${near ? ` (did you mean ${near}?)` : ''}`);
+      // A key may hold anything (newlines too): quote odd ones so the message stays one line.
+      const name = /^[A-Za-z0-9_$-]{1,64}$/.test(k) ? k : JSON.stringify(k.length > 40 ? k.slice(0, 37) + '...' : k);
+      this.fail(field ? `${field}.${name}` : name, `unknown field${near ? ` (did you mean ${near}?)` : ''}`);
     }
   }
   int(field: string, v: unknown, min: number, max: number): number {
