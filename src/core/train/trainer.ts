@@ -63,6 +63,8 @@ interface LoopState {
   /** Residual multiplier kept from before growth (policy 'keep'); undefined = the depth's own. */
   residualOverride?: number;
   sampler: SamplerState;
+  /** Last training loss (so a growth event right after a resume still reports `lossBefore`). */
+  lastLoss?: number;
 }
 
 export function modelShapeOf(c: RunConfig, depth = c.model.nLayers): ModelShape {
@@ -185,7 +187,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
     const tokensPerStep = c.batchSize * c.model.context;
     let pendingGrowth: { step: number; tokens: number; depthBefore: number; depthAfter: number; lossBefore: number; lossesAfter: number[] } | undefined;
-    let lastLoss = NaN;
+    let lastLoss = st.lastLoss ?? NaN;
     let windowStart = performance.now(), windowTokens = 0;
     const loopStart = performance.now(), loopStartStep = st.step;
     let reason: TrainResult['reason'] = 'done';
@@ -248,6 +250,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       st.tokens += tokensPerStep;
       windowTokens += tokensPerStep;
       lastLoss = r.loss;
+      st.lastLoss = r.loss;
       if (pendingGrowth) {
         pendingGrowth.lossesAfter.push(r.loss);
         if (pendingGrowth.lossesAfter.length >= 5 || st.step >= c.steps) {
