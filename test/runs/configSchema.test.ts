@@ -58,7 +58,7 @@ describe('runs/configSchema', () => {
     rejects({ seed: -1 }, /^config\.seed: must be an integer in \[0, 4294967295\]/);
     rejects({ parameterization: 'ntk' }, /^config\.parameterization: must be one of 'completep'/);
     rejects({ growth: { atStep: 500 } }, /^config\.growth\.atStep: must be an integer in \[1, 499\]/);
-    rejects({ growth: { atStep: 5, operator: { partial: [1, 1] } } }, /^config\.growth\.operator\.partial: must be \[a, b\] with 0 <= a < b <= model\.nLayers \(2\)/);
+    rejects({ growth: { atStep: 5, operator: { partial: [1, 2] } } }, /^config\.growth\.operator\.partial: must be \[a, b\] with 0 <= a <= b < model\.nLayers \(2\)/);
     rejects({ growth: { atStep: 5, operator: 'zip' } }, /^config\.growth\.operator: must be one of 'stack', 'interleave'/);
     rejects({ growth: { atStep: 5, factor: 64 }, model: { nLayers: 100 } }, /^config\.growth\.factor: grows the model to 6400 blocks/);
     rejects({ model: 5 }, 'config.model: must be an object (got 5)');

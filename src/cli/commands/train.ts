@@ -108,12 +108,8 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     const g = obj(c.growth);
     const at = optNum(v['grow-at-step'], '--grow-at-step', { integer: true, min: 0 });
     const f = optNum(v['grow-factor'], '--grow-factor', { integer: true, positive: true });
+    // Unset policies take the run-config defaults (configSchema.ts): one source of truth.
     c.growth = {
-      factor: 4,
-      operator: 'stack',
-      multiplier: 'rescale',
-      optimizer: 'reset',
-      lr: 'continue',
       ...g,
       ...(at !== undefined ? { atStep: at } : {}),
       ...(f !== undefined ? { factor: f } : {}),

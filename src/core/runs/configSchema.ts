@@ -340,11 +340,12 @@ export function validateConfig(input: unknown): RunConfig {
     if (isObj(op)) {
       c.known('growth.operator', op, ['partial']);
       const r = op.partial;
-      if (!Array.isArray(r) || r.length !== 2 || !r.every((x) => Number.isInteger(x)) || !(r[0] >= 0 && r[0] < r[1] && r[1] <= nLayers)) {
-        c.fail('growth.operator.partial', `must be [a, b] with 0 <= a < b <= model.nLayers (${nLayers}) (got ${show(r)})`);
+      // Inclusive block range [a, b] (0-based), as in growth.ts, train.py and the CLI's partial:A-B.
+      if (!Array.isArray(r) || r.length !== 2 || !r.every((x) => Number.isInteger(x)) || !(r[0] >= 0 && r[0] <= r[1] && r[1] < nLayers)) {
+        c.fail('growth.operator.partial', `must be [a, b] with 0 <= a <= b < model.nLayers (${nLayers}), an inclusive block range (got ${show(r)})`);
       } else {
         operator = { partial: [r[0], r[1]] };
-        added = (r[1] - r[0]) * (factor - 1);
+        added = (r[1] - r[0] + 1) * (factor - 1);
       }
     } else operator = c.oneOf('growth.operator', op, ['stack', 'interleave'] as const);
     if (nLayers + added > LIMITS.maxDepthAfterGrowth) c.fail('growth.factor', `grows the model to ${nLayers + added} blocks, more than ${LIMITS.maxDepthAfterGrowth}`);
