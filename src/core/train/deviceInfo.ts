@@ -1,0 +1,91 @@
+/**
+ * What this machine offers for training: execution providers, whether a WebGPU adapter works, and
+ * measured float32 MatMul throughput and memory bandwidth on each usable provider. The result can
+ * be saved as the planner's hardware entry `local` ("plan for the GPU I have").
+ */
+import * as os from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { Graph } from '../graph/ir';
+import { availableBackends, createSession, probeWebgpu, type Ep } from './runtime';
+
+export interface EpMeasurement {
+  ep: Ep;
+  /** Best float32 MatMul TFLOP/s over the sizes tried (inputs resident on the device). */
+  matmulTflops: number;
+  bySize: { n: number; tflops: number }[];
+  /** Elementwise add bandwidth, TB/s (2 reads + 1 write per element). */
+  bandwidthTBs: number;
+}
+
+export interface DeviceReport {
+  backends: { name: string; bundled: boolean }[];
+  webgpu: { usable: boolean; reason?: string };
+  host: { cpus: number; cpuModel: string; memoryGB: number };
+  measurements: EpMeasurement[];
+}
+
+/** Uploads through an Identity session so timed runs see device-resident inputs (WebGPU). */
+async function resident(ep: Ep, data: Float32Array, dims: number[]): Promise<ort.Tensor> {
+  const t = new ort.Tensor('float32', data, dims);
+  if (ep !== 'webgpu') return t;
+  const g = new Graph('upload');
+  g.output(g.identity(g.input('a', 'float32', dims), 'b'));
+  const s = await createSession(g, ep, { gpuOutputs: ['b'] });
+  const out = (await s.run({ a: t })).b;
+  await s.release();
+  return out;
+}
+
+async function timeGraph(ep: Ep, g: Graph, feeds: Record<string, ort.Tensor>, reps: number): Promise<number> {
+  const s = await createSession(g, ep);
+  await s.run(feeds); // warm-up (shader compilation)
+  const t0 = performance.now();
+  for (let r = 0; r < reps; r++) await s.run(feeds); // each run reads a scalar back: synchronous timing
+  const sec = (performance.now() - t0) / 1000 / reps;
+  await s.release();
+  return sec;
+}
+
+export async function measureMatmul(ep: Ep, n: number, chain = 4): Promise<number> {
+  const g = new Graph('matmul');
+  let x = g.input('x', 'float32', [n, n]);
+  const w = g.input('w', 'float32', [n, n]);
+  for (let i = 0; i < chain; i++) x = g.matmul(x, w);
+  g.output(g.identity(g.reduceSum(g.slice(x, 0, 0, 1), [0, 1], false), 'out'));
+  const a = new Float32Array(n * n).map((_, i) => ((i % 13) - 6) / (6 * Math.sqrt(n)));
+  const xs = await resident(ep, a, [n, n]), ws = await resident(ep, a, [n, n]);
+  const sec = await timeGraph(ep, g, { x: xs, w: ws }, 3);
+  for (const t of [xs, ws]) if (t.location === 'gpu-buffer') t.dispose();
+  return (chain * 2 * n ** 3) / sec / 1e12;
+}
+
+export async function measureBandwidth(ep: Ep, n = 1 << 24): Promise<number> {
+  const g = new Graph('bandwidth');
+  const a = g.input('a', 'float32', [n]), b = g.input('b', 'float32', [n]);
+  let y = a;
+  for (let i = 0; i < 4; i++) y = g.add(y, b);
+  g.output(g.identity(g.reduceSum(g.slice(y, 0, 0, 1), [0], false), 'out'));
+  const data = new Float32Array(n).fill(1e-3);
+  const at = await resident(ep, data, [n]), bt = await resident(ep, data, [n]);
+  const sec = await timeGraph(ep, g, { a: at, b: bt }, 3);
+  for (const t of [at, bt]) if (t.location === 'gpu-buffer') t.dispose();
+  return (4 * 3 * 4 * n) / sec / 1e12;
+}
+
+export async function deviceReport(opts: { sizes?: number[]; eps?: Ep[] } = {}): Promise<DeviceReport> {
+  const why = await probeWebgpu();
+  const eps = opts.eps ?? (why ? ['cpu'] : ['webgpu', 'cpu']);
+  const measurements: EpMeasurement[] = [];
+  for (const ep of eps) {
+    const sizes = opts.sizes ?? (ep === 'cpu' ? [256, 512] : [1024, 2048, 4096]);
+    const bySize = [];
+    for (const n of sizes) bySize.push({ n, tflops: await measureMatmul(ep, n) });
+    measurements.push({ ep, bySize, matmulTflops: Math.max(...bySize.map((b) => b.tflops)), bandwidthTBs: await measureBandwidth(ep, ep === 'cpu' ? 1 << 20 : 1 << 24) });
+  }
+  return {
+    backends: availableBackends(),
+    webgpu: why ? { usable: false, reason: why } : { usable: true },
+    host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGB: os.totalmem() / 1e9 },
+    measurements,
+  };
+}
