@@ -24,16 +24,25 @@ export interface DeviceReport {
   measurements: EpMeasurement[];
 }
 
-/** Uploads through an Identity session so timed runs see device-resident inputs (WebGPU). */
-async function resident(ep: Ep, data: Float32Array, dims: number[]): Promise<ort.Tensor> {
+/**
+ * Uploads through an Identity session so timed runs see device-resident inputs (WebGPU). The
+ * session must outlive its output tensors (releasing it first and disposing them later aborts the
+ * process), so `free()` disposes the tensor and then releases the session.
+ */
+async function resident(ep: Ep, data: Float32Array, dims: number[]): Promise<{ t: ort.Tensor; free: () => Promise<void> }> {
   const t = new ort.Tensor('float32', data, dims);
-  if (ep !== 'webgpu') return t;
+  if (ep !== 'webgpu') return { t, free: async () => {} };
   const g = new Graph('upload');
   g.output(g.identity(g.input('a', 'float32', dims), 'b'));
   const s = await createSession(g, ep, { gpuOutputs: ['b'] });
   const out = (await s.run({ a: t })).b;
-  await s.release();
-  return out;
+  return {
+    t: out,
+    free: async () => {
+      out.dispose();
+      await s.release();
+    },
+  };
 }
 
 async function timeGraph(ep: Ep, g: Graph, feeds: Record<string, ort.Tensor>, reps: number): Promise<number> {
@@ -54,8 +63,9 @@ export async function measureMatmul(ep: Ep, n: number, chain = 4): Promise<numbe
   g.output(g.identity(g.reduceSum(g.slice(x, 0, 0, 1), [0, 1], false), 'out'));
   const a = new Float32Array(n * n).map((_, i) => ((i % 13) - 6) / (6 * Math.sqrt(n)));
   const xs = await resident(ep, a, [n, n]), ws = await resident(ep, a, [n, n]);
-  const sec = await timeGraph(ep, g, { x: xs, w: ws }, 3);
-  for (const t of [xs, ws]) if (t.location === 'gpu-buffer') t.dispose();
+  const sec = await timeGraph(ep, g, { x: xs.t, w: ws.t }, 3);
+  await xs.free();
+  await ws.free();
   return (chain * 2 * n ** 3) / sec / 1e12;
 }
 
@@ -67,8 +77,9 @@ export async function measureBandwidth(ep: Ep, n = 1 << 24): Promise<number> {
   g.output(g.identity(g.reduceSum(g.slice(y, 0, 0, 1), [0], false), 'out'));
   const data = new Float32Array(n).fill(1e-3);
   const at = await resident(ep, data, [n]), bt = await resident(ep, data, [n]);
-  const sec = await timeGraph(ep, g, { a: at, b: bt }, 3);
-  for (const t of [at, bt]) if (t.location === 'gpu-buffer') t.dispose();
+  const sec = await timeGraph(ep, g, { a: at.t, b: bt.t }, 3);
+  await at.free();
+  await bt.free();
   return (4 * 3 * 4 * n) / sec / 1e12;
 }
 
@@ -77,10 +88,15 @@ export async function deviceReport(opts: { sizes?: number[]; eps?: Ep[] } = {}):
   const eps = opts.eps ?? (why ? ['cpu'] : ['webgpu', 'cpu']);
   const measurements: EpMeasurement[] = [];
   for (const ep of eps) {
-    const sizes = opts.sizes ?? (ep === 'cpu' ? [256, 512] : [1024, 2048, 4096]);
+    const sizes = opts.sizes ?? (ep === 'cpu' ? [256, 512] : [512, 1024, 2048, 4096]);
     const bySize = [];
-    for (const n of sizes) bySize.push({ n, tflops: await measureMatmul(ep, n) });
-    measurements.push({ ep, bySize, matmulTflops: Math.max(...bySize.map((b) => b.tflops)), bandwidthTBs: await measureBandwidth(ep, ep === 'cpu' ? 1 << 20 : 1 << 24) });
+    for (const n of sizes) {
+      const t0 = performance.now();
+      bySize.push({ n, tflops: await measureMatmul(ep, n) });
+      // A slow adapter (software Vulkan) would take minutes at the larger sizes: stop growing.
+      if (!opts.sizes && performance.now() - t0 > 3000) break;
+    }
+    measurements.push({ ep, bySize, matmulTflops: Math.max(...bySize.map((b) => b.tflops)), bandwidthTBs: await measureBandwidth(ep, ep === 'cpu' || bySize.length < 3 ? 1 << 20 : 1 << 24) });
   }
   return {
     backends: availableBackends(),

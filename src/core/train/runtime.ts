@@ -64,7 +64,14 @@ export async function resolveEp(choice: EpChoice): Promise<EpResolution> {
     return { ep: 'cuda' };
   }
   const why = await probeWebgpu();
-  if (!why) return { ep: 'webgpu', note: 'auto: using the WebGPU execution provider' };
+  if (!why) {
+    // A software Vulkan driver (e.g. Mesa lavapipe on a machine with no GPU) passes the adapter
+    // check but is far slower than the CPU EP: compare a small MatMul on both and keep the faster.
+    const { measureMatmul } = await import('./deviceInfo');
+    const [gpu, cpu] = [await measureMatmul('webgpu', 512, 2), await measureMatmul('cpu', 512, 2)];
+    if (gpu >= cpu) return { ep: 'webgpu', note: `auto: using the WebGPU execution provider (${(gpu * 1000).toFixed(0)} vs CPU ${(cpu * 1000).toFixed(0)} GFLOP/s)` };
+    return { ep: 'cpu', note: `auto: the WebGPU adapter is slower than the CPU here (${(gpu * 1000).toFixed(1)} vs ${(cpu * 1000).toFixed(1)} GFLOP/s; a software driver?): using the CPU execution provider` };
+  }
   return { ep: 'cpu', note: `auto: WebGPU unavailable (${why}); falling back to the CPU execution provider` };
 }
 
