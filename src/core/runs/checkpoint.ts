@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { decodeSafetensors, f32Bytes, formatShape, layoutSafetensors, SafetensorsError, type TensorMap } from './safetensors';
-import { describeFsError, fsyncDir, realFs, tempNameFor, writeAll, writeFileAtomic, type WriteFs } from './fsutil';
+import { describeFsError, realFs, writeFileAtomic, type WriteFs } from './fsutil';
 
 export const CHECKPOINT_FORMAT = 'shapelab-checkpoint/1';
 export const CHECKPOINTS_DIR = 'checkpoints';
@@ -170,34 +170,16 @@ export function saveCheckpoint(runDir: string, ck: CheckpointData, opts: SaveOpt
   metadata.indexSha256 = sha256Hex(canonicalIndex(metadata, first.entries));
   const { header, entries } = layoutSafetensors(tensors, metadata);
 
-  const tmp = tempNameFor(target);
-  let fd: number | undefined;
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
   try {
-    fd = io.openSync(tmp, 'wx', 0o644);
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(header.length));
-    writeAll(fd, len, io);
-    writeAll(fd, header, io);
     // Stream tensor by tensor: no second in-memory copy of a large model.
-    for (const [n] of entries) writeAll(fd, f32Bytes(tensors.get(n)!.data), io);
-    io.fsyncSync(fd);
-    io.closeSync(fd);
-    fd = undefined;
-    io.renameSync(tmp, target);
-    fsyncDir(dir);
+    writeFileAtomic(target, (function* () {
+      yield len;
+      yield header;
+      for (const [n] of entries) yield f32Bytes(tensors.get(n)!.data);
+    })(), io);
   } catch (e) {
-    if (fd !== undefined) {
-      try {
-        io.closeSync(fd);
-      } catch {
-        /* keep the original error */
-      }
-    }
-    try {
-      io.unlinkSync(tmp);
-    } catch {
-      /* may not exist */
-    }
     throw new CheckpointError(target, 'write', `${describeFsError(e)}; ${keptMessage(runDir)}`);
   }
   try {

@@ -63,13 +63,14 @@ export function tempNameFor(target: string): string {
  * Atomically replaces `target` with `data`: temp file, fsync, rename, fsync dir.
  * On any error the temp file is removed and `target` is untouched; the error is rethrown.
  */
-export function writeFileAtomic(target: string, data: Uint8Array | string, io: WriteFs = realFs): void {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+export function writeFileAtomic(target: string, data: Uint8Array | string | Iterable<Uint8Array>, io: WriteFs = realFs): void {
+  // Several chunks are written one after the other (checkpoints stream tensor by tensor).
+  const chunks: Iterable<Uint8Array> = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
   const tmp = tempNameFor(target);
   let fd: number | undefined;
   try {
     fd = io.openSync(tmp, 'wx', 0o644);
-    writeAll(fd, bytes, io);
+    for (const c of chunks) writeAll(fd, c, io);
     io.fsyncSync(fd);
     io.closeSync(fd);
     fd = undefined;
