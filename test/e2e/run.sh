@@ -18,7 +18,7 @@ export XDG_CONFIG_HOME="$RUN/xdg/config" XDG_DATA_HOME="$RUN/xdg/data" XDG_CACHE
 T0=$(date +%s); step(){ echo "=== [e2e $(( $(date +%s)-T0 ))s] $*"; }
 
 step "build + package"
-(cd "$REPO" && node esbuild.mjs && npx vsce package --target linux-x64 --allow-missing-repository --skip-license -o "$RUN/shapelab.vsix" >/dev/null)
+(cd "$REPO" && node esbuild.mjs && npx vsce package --target linux-x64 --allow-missing-repository --no-rewrite-relative-links --skip-license -o "$RUN/shapelab.vsix" >/dev/null)
 ls -la "$RUN/shapelab.vsix" | awk '{print "VSIX bytes:", $5}'
 
 step "workspace + fixture run"
