@@ -88,7 +88,7 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     }
     c.data = { ...obj(c.data), source: isDir ? 'folder' : 'file', path: String(v.data) };
   }
-  if (v.tokenizer) c.data = { ...obj(c.data), tokenizer: v.tokenizer, ...(v.tokenizer === 'gpt2' ? {} : {}) };
+  if (v.tokenizer) c.data = { ...obj(c.data), tokenizer: v.tokenizer };
   if (v.tokenizer === 'gpt2' && obj(c.model).vocabSize === undefined) c.model = { ...obj(c.model), vocabSize: 50257 };
   if (v.ep) c.ep = v.ep;
   if (v.label) c.label = v.label;

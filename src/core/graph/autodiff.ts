@@ -196,9 +196,7 @@ const rules: Record<string, VjpRule> = {
     if (!dy) return [undefined, undefined, undefined];
     if (dys[1] || dys[2]) throw new GraphError('gradients through LayerNormalization statistics are not supported');
     const s = g.shape(x);
-    const batchAxes = s.slice(0, -1).map((_, i) => i);
     const xhat = g.mul(g.sub(x, mean), inv);
-    void batchAxes;
     const rows = s.slice(0, -1).reduce((a, b) => a * b, 1), cols = s[s.length - 1];
     const dgamma = g.reshape(sumRows(g, g.reshape(g.mul(dy, xhat), [rows, cols])), g.shape(gamma));
     const dbeta = g.reshape(sumRows(g, g.reshape(dy, [rows, cols])), g.shape(beta));

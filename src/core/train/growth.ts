@@ -57,7 +57,7 @@ export function planGrowth(oldLayout: ParamSpec[], newLayout: ParamSpec[], sourc
 }
 
 /** The device graph: new flat state = concatenation of scaled slices of the old one. */
-export function buildGrowthGraph(plan: GrowthPlan, oldN: number, opt: 'reset' | 'copy', weightScale: number): Graph {
+export function buildGrowthGraph(plan: GrowthPlan, oldN: number, opt: 'reset' | 'copy'): Graph {
   const g = new Graph('growth');
   const ins = { params: g.input('params', 'float32', [oldN]), m: g.input('m', 'float32', [oldN]), v: g.input('v', 'float32', [oldN]) };
   const newN = totalParams(plan.newLayout);
@@ -72,7 +72,6 @@ export function buildGrowthGraph(plan: GrowthPlan, oldN: number, opt: 'reset' | 
     g.output(g.identity(g.zeros([newN]), 'm_out'));
     g.output(g.identity(g.zeros([newN]), 'v_out'));
   }
-  void weightScale;
   return g;
 }
 
@@ -103,7 +102,7 @@ export async function growEngine(
   const weightScale = growth.multiplier === 'rescale' ? rOld / rNew : 1;
   const newLayout = paramLayout({ ...shape, nLayers: newDepth }, t);
   const plan = planGrowth(engine.layout, newLayout, sources, weightScale);
-  const graph = buildGrowthGraph(plan, engine.nParams, growth.optimizer, weightScale);
+  const graph = buildGrowthGraph(plan, engine.nParams, growth.optimizer);
   const ep = engine.opts.ep;
   const session = await createSession(graph, ep, { gpuOutputs: ['params_out', 'm_out', 'v_out'] });
   const next = await makeEngine(newDepth, t);
