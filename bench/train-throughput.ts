@@ -9,14 +9,13 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Graph } from '../src/core/graph/ir';
 import { DEFAULT_BASE, transfer } from '../src/core/param/parameterization';
 import { initParams } from '../src/core/model/init';
-import { Engine } from '../src/core/train/engine';
-import { createSession, int64Column, type Ep } from '../src/core/train/runtime';
+import { Engine, freshState } from '../src/core/train/engine';
+import { measureMatmul } from '../src/core/train/deviceInfo';
+import type { Ep } from '../src/core/train/runtime';
 import { DEFAULT_OPTIMIZER } from '../src/core/train/graphs';
 import type { Batch } from '../src/core/data/batches';
-import * as ort from 'onnxruntime-node';
 
 interface Preset { name: string; V: number; T: number; d: number; L: number; H: number; B: number }
 const PRESETS: Preset[] = [
@@ -38,31 +37,6 @@ function randomBatch(B: number, T: number, V: number, seed: number): Batch {
   return { inputs, targets, batchSize: B, context: T };
 }
 
-/** MatMul TFLOP/s with inputs on the device: a chain of k products, one scalar read back. */
-async function matmulCeiling(n: number, k = 8): Promise<number> {
-  const g = new Graph('ceiling');
-  let x = g.input('x', 'float32', [n, n]);
-  const w = g.input('w', 'float32', [n, n]);
-  for (let i = 0; i < k; i++) x = g.matmul(x, w);
-  g.output(g.identity(g.reduceSum(g.slice(x, 0, 0, 1), [0, 1], false), 'out'));
-  const s = await createSession(g, ep);
-  // Upload once through an identity session so the timed runs see GPU-resident inputs.
-  const up = new Graph('up');
-  up.output(up.identity(up.input('a', 'float32', [n, n]), 'b'));
-  const ups = await createSession(up, ep, { gpuOutputs: ['b'] });
-  const a = new Float32Array(n * n).map((_, i) => ((i % 13) - 6) / (6 * Math.sqrt(n)));
-  const xg = (await ups.run({ a: new ort.Tensor('float32', a, [n, n]) })).b;
-  const wg = (await ups.run({ a: new ort.Tensor('float32', a, [n, n]) })).b;
-  await s.run({ x: xg, w: wg });
-  const reps = 3;
-  const t0 = performance.now();
-  for (let r = 0; r < reps; r++) await s.run({ x: xg, w: wg });
-  const sec = (performance.now() - t0) / 1000;
-  if (xg.location === 'gpu-buffer') { xg.dispose(); wg.dispose(); }
-  await s.release(); await ups.release();
-  return (reps * k * 2 * n ** 3) / sec / 1e12;
-}
-
 async function benchPreset(p: Preset) {
   const shape = { vocab: p.V, context: p.T, dModel: p.d, nLayers: p.L, nHeads: p.H, dFf: 4 * p.d, tiedEmbeddings: true };
   const t = transfer(DEFAULT_BASE, { width: p.d, depth: p.L }, 'completep');
@@ -70,7 +44,7 @@ async function benchPreset(p: Preset) {
   const prefix = values.profile ? `profile-${p.name}` : undefined;
   const e = await Engine.create({ shape, transfer: t, batch: p.B, optimizer: DEFAULT_OPTIMIZER, ep, profilePrefix: prefix });
   const params = initParams(e.layout, 1);
-  await e.setState({ params, m: new Float32Array(params.length), v: new Float32Array(params.length) });
+  await e.setState(freshState(params));
   const compileMs = performance.now() - t0;
   const batches = [0, 1, 2, 3].map((i) => randomBatch(p.B, p.T, p.V, i + 1));
   for (let i = 1; i <= 3; i++) await e.step(batches[i % 4], 1, i);
@@ -129,7 +103,7 @@ function summarizeProfile(prefix: string, runs: number): void {
 
 (async () => {
   const ceilings: Record<string, number> = {};
-  for (const n of String(values.ceiling).split(',').filter(Boolean).map(Number)) ceilings[`matmul${n}`] = +(await matmulCeiling(n)).toFixed(2);
+  for (const n of String(values.ceiling).split(',').filter(Boolean).map(Number)) ceilings[`matmul${n}`] = +(await measureMatmul(ep, n, 8)).toFixed(2);
   const rows = [];
   for (const name of String(values.presets).split(',')) {
     const p = PRESETS.find((x) => x.name === name);

@@ -3,7 +3,7 @@ import { BatchSampler } from '../../src/core/data/batches';
 import { loadDataset } from '../../src/core/data/dataset';
 import { initParams } from '../../src/core/model/init';
 import { DEFAULT_BASE, transfer } from '../../src/core/param/parameterization';
-import { Engine } from '../../src/core/train/engine';
+import { Engine, freshState } from '../../src/core/train/engine';
 import { DEFAULT_OPTIMIZER } from '../../src/core/train/graphs';
 import { probeWebgpu } from '../../src/core/train/runtime';
 
@@ -25,7 +25,7 @@ describe('WebGPU execution provider (lavapipe in CI): step graph vs CPU EP', fun
     for (const ep of ['cpu', 'webgpu'] as const) {
       const e = await Engine.create({ shape, transfer: t, batch: 2, optimizer: DEFAULT_OPTIMIZER, ep });
       const p = initParams(e.layout, 5);
-      await e.setState({ params: p, m: new Float32Array(p.length), v: new Float32Array(p.length) });
+      await e.setState(freshState(p));
       const s = new BatchSampler(data.train, { batchSize: 2, context: 16, seed: 9 });
       const losses: number[] = [], norms: number[] = [];
       for (let i = 1; i <= 4; i++) {

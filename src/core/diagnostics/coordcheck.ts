@@ -7,7 +7,7 @@
  */
 import { initParams } from '../model/init';
 import { PARAMETERIZATIONS, type BaseHparams, type Parameterization } from '../param/parameterization';
-import { Engine } from '../train/engine';
+import { Engine, freshState } from '../train/engine';
 import { DEFAULT_OPTIMIZER } from '../train/graphs';
 import type { Ep } from '../train/runtime';
 import { brownBatches, defaultBase, smallShape, transferOf } from './common';
@@ -60,7 +60,7 @@ export async function coordCheck(o: CoordCheckOptions = {}): Promise<CoordCheckR
       const engine = await Engine.create({ shape, transfer: t, batch, optimizer: DEFAULT_OPTIMIZER, ep, residualStat: true });
       try {
         const init = initParams(engine.layout, seed);
-        await engine.setState({ params: init, m: new Float32Array(init.length), v: new Float32Array(init.length) });
+        await engine.setState(freshState(init));
         // Same data for every model: the sampler and the fixed batch depend only on the seed.
         const { sampler, evalSet } = brownBatches({ batch, context, seed, evalBatches: 1 });
         const stat = async () => (await engine.evaluate(evalSet)).residualAbsMean!;

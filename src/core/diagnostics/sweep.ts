@@ -8,7 +8,7 @@
  */
 import { initParams } from '../model/init';
 import { type BaseHparams, type Parameterization } from '../param/parameterization';
-import { Engine } from '../train/engine';
+import { Engine, freshState } from '../train/engine';
 import { DEFAULT_OPTIMIZER } from '../train/graphs';
 import type { Ep } from '../train/runtime';
 import { lrFactor } from '../train/schedule';
@@ -85,7 +85,7 @@ export async function lrSweep(o: LrSweepOptions = {}): Promise<LrSweepResult> {
       try {
         const init = initParams(engine.layout, seed);
         for (const lr of lrs) {
-          await engine.setState({ params: init, m: new Float32Array(init.length), v: new Float32Array(init.length) });
+          await engine.setState(freshState(init));
           const { sampler, evalSet } = brownBatches({ batch, context, seed, evalBatches: nEval });
           let loss = NaN, ok = true;
           for (let t = 1; t <= steps && ok; t++) {

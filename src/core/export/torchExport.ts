@@ -9,9 +9,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GROUPS, transfer, type GroupHparams, type GroupName, type Parameterization } from '../param/parameterization';
+import { GROUPS, transfer, type GroupHparams, type GroupName, type Transfer } from '../param/parameterization';
 import { writeShard } from '../data/shards';
-import { ConfigError, configHash, validateConfig, type GrowthOperator, type RunConfig } from '../runs/configSchema';
+import { growthSources } from '../model/growthOrder';
+import { ConfigError, configHash, validateConfig, type RunConfig } from '../runs/configSchema';
 
 export class ExportError extends Error {
   constructor(message: string) {
@@ -20,21 +21,8 @@ export class ExportError extends Error {
   }
 }
 
-/** The transfer of one depth as JSON (attentionScale evaluated for the model's head size). */
-export interface TransferJson {
-  parameterization: Parameterization;
-  alpha: number;
-  width: number;
-  depth: number;
-  mN: number;
-  mL: number;
-  groups: Record<GroupName, GroupHparams>;
-  residualMultiplier: number;
-  inputMultiplier: number;
-  outputMultiplier: number;
-  attentionScale: number;
-  attentionScaleRule: 'inverse' | 'inverseSqrt';
-}
+/** The transfer of one depth as JSON: `Transfer` with attentionScale evaluated for the model's head size. */
+export type TransferJson = Omit<Transfer, 'attentionScale'> & { attentionScale: number };
 
 /**
  * config.json of an export, as train.py reads it: the validated ShapeLab run config
@@ -65,24 +53,18 @@ function num(v: unknown, what: string, lo = -Infinity, hi = Infinity): number {
   return v;
 }
 
-/** For each block of the grown model, its source block (0-based); same rule as train.py. */
-export function growthSources(depth: number, factor: number, op: GrowthOperator): number[] {
-  // Same rule as growthSources in src/core/train/growth.ts (not imported: it pulls in onnxruntime).
-  const L = depth, g = factor;
-  if (!(Number.isInteger(g) && g >= 1)) throw new ExportError(`growth: factor must be a positive integer (got ${g})`);
-  const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
-  if (op === 'stack') return Array.from({ length: g }, () => range(0, L - 1)).flat();
-  if (op === 'interleave') return range(0, L - 1).flatMap((i) => Array(g).fill(i) as number[]);
-  const [a, b] = op.partial;
-  if (!(Number.isInteger(a) && Number.isInteger(b) && 0 <= a && a <= b && b < L)) throw new ExportError(`growth: partial range [${a}, ${b}] is outside blocks 0..${L - 1}`);
-  const extra = Array.from({ length: g - 1 }, () => range(a, b)).flat();
-  return [...range(0, b), ...extra, ...range(b + 1, L - 1)];
-}
+export { growthSources };
 
 /** Depths the run goes through: the initial depth, then the grown depth. */
 export function depthsOf(cfg: Pick<RunConfig, 'model' | 'growth'>): number[] {
   const out = [cfg.model.nLayers];
-  if (cfg.growth) out.push(growthSources(cfg.model.nLayers, cfg.growth.factor, cfg.growth.operator).length);
+  if (cfg.growth) {
+    try {
+      out.push(growthSources(cfg.model.nLayers, cfg.growth.factor, cfg.growth.operator).length);
+    } catch (e) {
+      throw new ExportError(`growth: ${(e as Error).message}`);
+    }
+  }
   return out;
 }
 

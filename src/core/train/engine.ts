@@ -29,6 +29,11 @@ export interface HostState {
   v: Float32Array;
 }
 
+/** A model's starting state: the given parameters and zeroed AdamW moments. */
+export function freshState(params: Float32Array): HostState {
+  return { params, m: new Float32Array(params.length), v: new Float32Array(params.length) };
+}
+
 export interface StepResult {
   loss: number;
   gradNorm: number;

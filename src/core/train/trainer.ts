@@ -13,7 +13,7 @@ import { CheckpointError, findResumeCheckpoint, saveCheckpoint } from '../runs/c
 import { configHash, type RunConfig } from '../runs/configSchema';
 import { createRunDir, RunSession, writeConfig } from '../runs/runStore';
 import type { TensorMap } from '../runs/safetensors';
-import { Engine, type HostState } from './engine';
+import { Engine, freshState, type HostState } from './engine';
 import { growEngine, grownDepth } from './growth';
 import { checkResources, describeRunFailure } from './resources';
 import { resolveEp, type Ep } from './runtime';
@@ -157,8 +157,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       Engine.create({ shape: modelShapeOf(c, depth), transfer: t, batch: c.batchSize, optimizer: c.optimizer, ep });
     engine = await makeEngine(st.depth, transferFor(c, st.depth, st.residualOverride));
     if (!host) {
-      const params = initParams(engine.layout, c.seed);
-      host = { params, m: new Float32Array(params.length), v: new Float32Array(params.length) };
+      host = freshState(initParams(engine.layout, c.seed));
     }
     await engine.setState(host);
     host = undefined;
