@@ -221,6 +221,10 @@ async function ui() {
     if (!/"type":"stop"/.test(events)) throw new Error('no stop event in events.jsonl');
     const latest = path.join(dir, 'checkpoints', 'latest');
     if (!fs.existsSync(latest)) throw new Error('no checkpoints/latest after Stop');
+    // "stopped" shows once the stop event is written; the process still finishes its checkpoint and
+    // exits, and its notifications closing then can take focus from a quick pick opened meanwhile.
+    await waitFor(async () => !fs.existsSync(path.join(dir, 'run.lock')), 60000, 'the stopped trainer to release run.lock');
+    await sleep(1500);
     await shot(page, 'monitor-stopped.png');
     stoppedRun = { name, step: Number((await f.$eval('#charts', (e) => e.dataset.lastStep)) || 0) };
     return `status ${status}, checkpoint ${fs.readFileSync(latest, 'utf8').trim()}`;
@@ -229,19 +233,30 @@ async function ui() {
   await check('Resume Run continues the stopped run from its checkpoint', async () => {
     if (!stoppedRun) throw new Error('no stopped run');
     const f = await webviewFrame(page, 'monitor');
-    await palette(page, 'ShapeLab: Resume Run');
-    const input = page.locator('.quick-input-widget input');
-    await waitFor(async () => (await page.locator('.quick-input-list .monaco-list-row', { hasText: stoppedRun.name }).count()) > 0, 15000, 'the run in the Resume quick pick');
-    await input.fill(stoppedRun.name);
-    await sleep(300);
-    await page.keyboard.press('Enter');
+    const eventsFile = path.join(ws, 'runs', stoppedRun.name, 'events.jsonl');
+    const resumed = () => /"type":"resume"/.test(fs.readFileSync(eventsFile, 'utf8'));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await palette(page, 'ShapeLab: Resume Run');
+        const row = page.locator('.quick-input-list .monaco-list-row', { hasText: stoppedRun.name }).first();
+        await row.waitFor({ timeout: 15000 });
+        await row.click({ timeout: 5000 });
+        await waitFor(async () => resumed(), 60000, 'a resume event');
+        break;
+      } catch (e) {
+        // a quick pick can close under us when a notification takes focus; retry unless it got through
+        if (resumed() || attempt >= 3) throw e;
+        log(`resume pick attempt ${attempt} failed (${e.message.split('\n')[0]}); retrying`);
+        await page.screenshot({ path: path.join(out, `resume-attempt-${attempt}.png`) }).catch(() => {});
+        await page.keyboard.press('Escape');
+        await sleep(2000);
+      }
+    }
     await waitFor(async () => (await f.$eval('#run-status', (e) => e.textContent)) === 'running' && (await f.$eval('#run-title', (e) => e.textContent)) === stoppedRun.name, 60000, 'the resumed run to be running');
     const step = await waitFor(async () => {
       const s = Number((await f.$eval('#charts', (e) => e.dataset.lastStep)) || 0);
       return s > stoppedRun.step ? s : 0;
     }, 90000, 'steps past the checkpoint');
-    const events = fs.readFileSync(path.join(ws, 'runs', stoppedRun.name, 'events.jsonl'), 'utf8');
-    if (!/"type":"resume"/.test(events)) throw new Error('no resume event');
     await palette(page, 'ShapeLab: Stop Training');
     await waitFor(async () => (await f.$eval('#run-status', (e) => e.textContent)) === 'stopped', 60000, 'the resumed run to stop');
     return `resumed after step ${stoppedRun.step}, reached ${step}, stopped again`;

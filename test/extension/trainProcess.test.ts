@@ -14,8 +14,17 @@ console.log('run: ' + dir);
 let step = 0;
 const ignoreInt = process.argv.includes('--ignore-sigint');
 const t = setInterval(() => { step++; fs.appendFileSync(path.join(dir, 'metrics.jsonl'), JSON.stringify({ step, loss: 5 / step }) + '\\n'); }, 20);
+let sigints = 0;
 process.on('SIGINT', () => {
   if (ignoreInt) return;
+  sigints++;
+  if (process.argv.includes('--slow-stop')) {
+    // like the real trainer: the checkpoint takes a while, and a second SIGINT would abort it
+    if (sigints > 1) { fs.writeFileSync(path.join(dir, 'aborted'), String(sigints)); process.exit(130); }
+    clearInterval(t);
+    setTimeout(() => { fs.writeFileSync(path.join(dir, 'checkpoint'), String(step)); process.exit(0); }, 400);
+    return;
+  }
   clearInterval(t);
   fs.writeFileSync(path.join(dir, 'checkpoint'), String(step));
   fs.appendFileSync(path.join(dir, 'events.jsonl'), JSON.stringify({ type: 'stop', step }) + '\\n');
@@ -64,6 +73,20 @@ describe('training child process', () => {
     assert.equal(p.exitCode, 0);
     assert.ok(fs.existsSync(path.join(dir, 'checkpoint')), 'checkpoint written on SIGINT');
     assert.match(fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8'), /"stop"/);
+  });
+
+  it('a second Stop while the first is still checkpointing waits instead of signalling again', async function () {
+    this.timeout(20000);
+    const out = path.join(tmp, 'slow');
+    const p = new TrainProcess(process.execPath, [cli, 'train', '--out', out, '--slow-stop'], path.join(tmp, 'logs', 's.log'));
+    const dir = await p.runDirPromise;
+    await new Promise((r) => setTimeout(r, 200));
+    const first = p.stop(5000);
+    await new Promise((r) => setTimeout(r, 100));
+    await Promise.all([first, p.stop(5000)]);
+    assert.equal(p.exitCode, 0);
+    assert.ok(!fs.existsSync(path.join(dir, 'aborted')), 'the trainer got a second SIGINT and aborted');
+    assert.ok(fs.existsSync(path.join(dir, 'checkpoint')));
   });
 
   it('falls back to SIGTERM when the trainer ignores SIGINT', async function () {

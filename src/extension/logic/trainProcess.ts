@@ -70,6 +70,7 @@ export class TrainProcess extends EventEmitter {
   exited = false;
   exitCode: number | null = null;
   stopping = false;
+  private stopPromise: Promise<void> | undefined;
   private tail: string[] = [];
   readonly runDirPromise: Promise<string>;
   private logTimer: NodeJS.Timeout | undefined;
@@ -176,8 +177,11 @@ export class TrainProcess extends EventEmitter {
   /** SIGINT, then SIGTERM after `graceMs`. Resolves when the process has exited. */
   stop(graceMs = 15000): Promise<void> {
     if (this.exited) return Promise.resolve();
+    // A second SIGINT means "abort now" to the trainer (it would skip the checkpoint): a repeated
+    // stop waits for the first one instead of signalling again.
+    if (this.stopPromise) return this.stopPromise;
     this.stopping = true;
-    return new Promise((resolve) => {
+    this.stopPromise = new Promise((resolve) => {
       const t = setTimeout(() => {
         if (!this.exited) {
           try {
@@ -197,6 +201,7 @@ export class TrainProcess extends EventEmitter {
         /* already gone */
       }
     });
+    return this.stopPromise;
   }
 
   /** Stop watching without stopping the process (it keeps training; the run folder remains). */

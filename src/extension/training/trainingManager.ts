@@ -43,6 +43,10 @@ export class TrainingManager implements vscode.Disposable {
   }
 
   async start(o: StartOptions): Promise<string | undefined> {
+    if (this.isRunning() && this.active!.proc.stopping) {
+      // Stop was already asked for (e.g. Stop then Resume at once): let it finish its checkpoint.
+      await this.stop();
+    }
     if (this.isRunning()) {
       const pick = await vscode.window.showWarningMessage(`A ShapeLab run is already in progress (${this.active!.label}). Stop it first?`, 'Stop it', 'Cancel');
       if (pick !== 'Stop it') return undefined;
