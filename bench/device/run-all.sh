@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
-#   bash bench/device/run-all.sh [bench|profile|torch|parity]...   (default: all)
+#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes]...   (default: all)
 # Expects .devpack (bench/device/pack.sh) in the repository root; writes to $OUT.
 set -uo pipefail
 root=$(pwd); OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -12,10 +12,12 @@ for w in $what; do case $w in
   profile) (cd "$OUT" && timeout 300 node "$app/bench-train.js" --ep webgpu --presets 25m --steps 10 --ceiling 4096 --profile 2>&1 | grep -v Warning | tee "$OUT/profile.txt"; rm -f "$OUT"/profile-*.json) ;;
   bench) (cd "$OUT" && timeout 400 node "$app/bench-train.js" --ep webgpu --presets tiny,small,25m,wide --steps 20 --ceiling 2048,4096 --json "$OUT/bench.json" 2>&1 | grep -v Warning | tee "$OUT/bench.txt") ;;
   variants)
-    for o in '{}'; do
+    # WebGPU EP options the Node binding passes through (bind at device creation: one process each)
+    for o in '{}' '{"validationMode":"disabled"}' '{"enableRobustness":false}' '{"validationMode":"disabled","enableRobustness":false}'; do
       echo "== SHAPELAB_WEBGPU_OPTIONS=$o" | tee -a "$OUT/variants.txt"
-      (cd "$OUT" && SHAPELAB_WEBGPU_OPTIONS=$o timeout 200 node "$app/bench-train.js" --ep webgpu --presets 25m,25m-b64 --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/variants.txt")
+      (cd "$OUT" && SHAPELAB_WEBGPU_OPTIONS=$o timeout 200 node "$app/bench-train.js" --ep webgpu --presets ${VARIANT_PRESETS:-25m} --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/variants.txt")
     done ;;
+  shapes) (cd "$OUT" && timeout 300 node "$app/bench-matmul.js" --ep webgpu 2>&1 | grep -v Warning | tee "$OUT/matmul-shapes.txt") ;;
   torch) timeout 200 python3 bench/torch_speed.py 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
   parity)
     P=/tmp/parity; rm -rf $P

@@ -25,11 +25,11 @@ export interface DeviceReport {
 }
 
 /**
- * Uploads through an Identity session so timed runs see device-resident inputs (WebGPU). The
+ * Uploads through an Identity session (also used by bench/matmul-shapes.ts) so timed runs see device-resident inputs (WebGPU). The
  * session must outlive its output tensors (releasing it first and disposing them later aborts the
  * process), so `free()` disposes the tensor and then releases the session.
  */
-async function resident(ep: Ep, data: Float32Array, dims: number[]): Promise<{ t: ort.Tensor; free: () => Promise<void> }> {
+export async function resident(ep: Ep, data: Float32Array, dims: number[]): Promise<{ t: ort.Tensor; free: () => Promise<void> }> {
   const t = new ort.Tensor('float32', data, dims);
   if (ep !== 'webgpu') return { t, free: async () => {} };
   const g = new Graph('upload');
@@ -45,7 +45,7 @@ async function resident(ep: Ep, data: Float32Array, dims: number[]): Promise<{ t
   };
 }
 
-async function timeGraph(ep: Ep, g: Graph, feeds: Record<string, ort.Tensor>, reps: number): Promise<number> {
+export async function timeGraph(ep: Ep, g: Graph, feeds: Record<string, ort.Tensor>, reps: number): Promise<number> {
   const s = await createSession(g, ep);
   await s.run(feeds); // warm-up (shader compilation)
   const t0 = performance.now();
