@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { coordCheck, coordCheckChart, coordCheckVerdict } from '../../src/core/diagnostics/coordcheck';
+import { coordCheck, coordCheckChart, coordCheckVerdict, coordCheckWidthVerdict, FLAT_EXPONENT, sweepExponent } from '../../src/core/diagnostics/coordcheck';
 import { growthExperiment, growthExperimentChart } from '../../src/core/diagnostics/growthExperiment';
 import { lrSweep, lrSweepChart } from '../../src/core/diagnostics/sweep';
 import { chartSvg } from '../../src/core/diagnostics/svg';
@@ -18,31 +18,43 @@ function shapelab(args: string[], cwd = root) {
 describe('diagnostics: coordinate check (CPU EP)', function () {
   this.timeout(300_000);
 
-  it('CompleteP and alpha 0.5 do not grow with depth; SP and muP do', async () => {
-    const r = await coordCheck({ depths: [2, 16], width: 32, steps: 10, ep: 'cpu' });
+  it('CompleteP and alpha 0.5 do not grow with depth; SP and muP do; only SP grows with width', async () => {
+    const r = await coordCheck({ depths: [2, 16], width: 32, widths: [32, 128], steps: 10, ep: 'cpu' });
     for (const p of ['completep', 'alpha0.5', 'mup', 'sp']) {
       for (const d of ['2', '16']) {
         assert.equal(r.results[p][d].length, 11, `${p} ${d}: steps 0..10`);
         assert.ok(r.results[p][d].every((x) => Number.isFinite(x) && x > 0));
       }
+      for (const w of ['32', '128']) assert.equal(r.byWidth[p][w].length, 11, `${p} width ${w}`);
     }
     const g = r.growth;
     assert.ok(g.completep > 0.5 && g.completep < 1.5, `completep depth-16/depth-2 ratio ${g.completep}`);
-    assert.ok(g['alpha0.5'] > 0.25 && g['alpha0.5'] < 1.5, `alpha0.5 ratio ${g['alpha0.5']}`);
+    assert.ok(g['alpha0.5'] > 0.5 && g['alpha0.5'] < 1.5, `alpha0.5 ratio ${g['alpha0.5']}`);
     assert.ok(g.sp > 2.5, `sp ratio ${g.sp}`);
     assert.ok(g.mup > 2.5, `mup ratio ${g.mup}`);
     // At initialization alpha = 0.5 is exactly depth-stable in expectation; muP/SP grow like sqrt(L).
     const init = (p: string) => r.results[p]['16'][0] / r.results[p]['2'][0];
     assert.ok(Math.abs(Math.log(init('alpha0.5'))) < Math.log(1.3), `alpha0.5 at init ${init('alpha0.5')}`);
-    assert.ok(init('mup') > 2 && init('sp') > 1.4, `init ratios mup ${init('mup')} sp ${init('sp')}`);
+    assert.ok(init('mup') > 1.4 && init('sp') > 1.4, `init ratios mup ${init('mup')} sp ${init('sp')}`);
     // The same depth-2 base model under CompleteP, alpha 0.5 and muP (m_L = 1) is the same computation.
     assert.deepEqual(r.results.completep['2'], r.results['alpha0.5']['2']);
-    const v = coordCheckVerdict(r);
-    assert.equal(v.completep, 'flat');
-    assert.equal(v.sp, 'grows');
+    // Width sweep at the base depth: the three width-aware rules are one computation; SP is not.
+    assert.deepEqual(r.byWidth.completep['128'], r.byWidth.mup['128']);
+    assert.ok(r.widthGrowth.mup > 0.5 && r.widthGrowth.mup < 2, `mup width ratio ${r.widthGrowth.mup}`);
+    assert.ok(r.widthGrowth.sp > 3, `sp width ratio ${r.widthGrowth.sp}`);
+    assert.deepEqual(coordCheckVerdict(r), { completep: 'flat', 'alpha0.5': 'flat', mup: 'grows', sp: 'grows' });
+    assert.deepEqual(coordCheckWidthVerdict(r), { completep: 'flat', 'alpha0.5': 'flat', mup: 'flat', sp: 'grows' });
     const svg = coordCheckChart(r);
     assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-    assert.equal((svg.match(/<path /g) ?? []).length, 4 * 4);
+    assert.equal((svg.match(/<path /g) ?? []).length, 8 * 4, '4 depth + 4 width panels, 4 step lines each');
+  });
+
+  it('the verdict is the fitted log-log exponent', () => {
+    // value ~ depth^1 exactly: 1, 8 at depths 2, 16 (ln 8 / ln 8)
+    assert.ok(Math.abs(sweepExponent({ '2': [0, 1], '16': [0, 8] }) - 1) < 1e-12);
+    assert.ok(Math.abs(sweepExponent({ '2': [3], '4': [3], '8': [3] })) < 1e-12);
+    // one outlier among flat points moves the fit less than it moves an endpoint ratio
+    assert.ok(Math.abs(sweepExponent({ '2': [1], '4': [1], '8': [1], '16': [1], '32': [0.45] })) < FLAT_EXPONENT);
   });
 
   it('refuses bad input', async () => {
@@ -136,12 +148,15 @@ describe('diagnostics: CLI', function () {
     const dir = tmp();
     try {
       const svg = path.join(dir, 'cc.svg');
-      const r = shapelab(['coordcheck', '--param', 'completep,sp', '--depths', '1,2', '--width', '32', '--steps', '3', '--ep', 'cpu', '--json', '--out', svg]);
+      const r = shapelab(['coordcheck', '--param', 'completep,sp', '--depths', '1,2', '--width', '32', '--widths', '32,64', '--steps', '3', '--ep', 'cpu', '--json', '--out', svg]);
       assert.equal(r.code, 0, r.stderr);
       const doc = JSON.parse(r.stdout);
       assert.deepEqual(Object.keys(doc.results), ['completep', 'sp']);
       assert.deepEqual(Object.keys(doc.results.sp), ['1', '2']);
       assert.equal(doc.results.completep['2'].length, 4);
+      assert.deepEqual(Object.keys(doc.byWidth.sp), ['32', '64']);
+      assert.deepEqual(Object.keys(doc.widthVerdict), ['completep', 'sp']);
+      assert.equal(typeof doc.exponent.sp, 'number');
       assert.match(readFileSync(svg, 'utf8'), /^<svg /);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -173,6 +188,8 @@ describe('diagnostics: CLI', function () {
     [['coordcheck', '--depths', '2,x'], /--depths: 'x' is not a finite number/],
     [['coordcheck', '--depths', '0'], /--depths: '0' must be > 0/],
     [['coordcheck', '--width', '-3'], /--width/],
+    [['coordcheck', '--widths', '32,0'], /--widths: '0' must be > 0/],
+    [['coordcheck', '--widths', '80'], /--widths 80: must split into heads/],
     [['coordcheck', '--out', 'x.png'], /--out: expected a \.svg/],
     [['coordcheck', '--ep', 'tpu'], /--ep: expected auto, webgpu, cpu or cuda/],
     [['sweep'], /expected 'sweep lr'/],

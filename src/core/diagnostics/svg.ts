@@ -93,12 +93,21 @@ function panelSvg(p: Panel, x0: number, w: number, h: number): string {
 }
 
 /** One SVG document with the panels side by side. */
-export function chartSvg(panels: Panel[], opts: { panelWidth?: number; height?: number; title?: string } = {}): string {
+/** Panels left to right, wrapping after `columns` (default: all in one row). */
+export function chartSvg(panels: Panel[], opts: { panelWidth?: number; height?: number; title?: string; columns?: number } = {}): string {
   const w = opts.panelWidth ?? 360, h = opts.height ?? 300, top = opts.title ? 24 : 0;
-  const W = w * Math.max(1, panels.length);
-  const body = panels.map((p, i) => panelSvg(p, i * w, w, h)).join('\n');
+  const cols = Math.max(1, Math.min(opts.columns ?? panels.length, panels.length));
+  const rows = Math.max(1, Math.ceil(panels.length / cols));
+  const W = w * cols, H = h * rows + top;
+  const body = panels
+    .map((p, i) => {
+      const r = Math.floor(i / cols);
+      const svg = panelSvg(p, (i % cols) * w, w, h);
+      return r ? `<g transform="translate(0,${r * h})">\n${svg}\n</g>` : svg;
+    })
+    .join('\n');
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${h + top}" viewBox="0 0 ${W} ${h + top}" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">`,
     '<rect width="100%" height="100%" fill="white"/>',
     opts.title ? `<text x="${W / 2}" y="17" text-anchor="middle" font-size="14">${esc(opts.title)}</text>` : '',
     `<g transform="translate(0,${top})">`,
