@@ -2,7 +2,7 @@
  * Training FLOPs per token. Published conventions differ by up to ~2x in the attention term, so
  * the convention is always explicit and shown next to the number.
  */
-import { countParams, matmulParams, resolveShape, type ModelShape } from './shape';
+import { countParams, matmulParams, resolveShape, type ShapeSpec } from './shape';
 
 export const FLOPS_CONVENTIONS = ['palm', 'kaplan', 'megatron', '6n'] as const;
 export type FlopsConvention = (typeof FLOPS_CONVENTIONS)[number];
@@ -46,7 +46,7 @@ export function isFlopsConvention(s: string): s is FlopsConvention {
 }
 
 /** Training (forward + backward) FLOPs per token of a shape under a convention. */
-export function trainingFlopsPerToken(shape: ModelShape, convention: FlopsConvention = 'palm'): number {
+export function trainingFlopsPerToken(shape: ShapeSpec, convention: FlopsConvention = 'palm'): number {
   const s = resolveShape(shape);
   const attnWidth = s.nHeads * s.dHead;
   switch (convention) {
@@ -65,7 +65,7 @@ export function trainingFlopsPerToken(shape: ModelShape, convention: FlopsConven
 }
 
 /** All conventions at once (the evaluate command shows them side by side). */
-export function flopsPerTokenAllConventions(shape: ModelShape): Record<FlopsConvention, number> {
+export function flopsPerTokenAllConventions(shape: ShapeSpec): Record<FlopsConvention, number> {
   const out = {} as Record<FlopsConvention, number>;
   for (const c of FLOPS_CONVENTIONS) out[c] = trainingFlopsPerToken(shape, c);
   return out;

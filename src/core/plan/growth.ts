@@ -6,7 +6,7 @@
  */
 import { PlanInputError, requirePositive } from './errors';
 import { trainingFlopsPerToken, type FlopsConvention } from './flops';
-import { countParams, resolveShape, type ModelShape } from './shape';
+import { countParams, resolveShape, type ShapeSpec } from './shape';
 
 /** g = 4: Du et al. 2024 found the optimum between 2 and 4 and recommend 4 (Sec. 5, "growth factor"). */
 export const DEFAULT_GROWTH_FACTOR = 4;
@@ -50,7 +50,7 @@ export interface GrowthRequest {
   /** Growth factor g (default 4). */
   factor?: number;
   /** Target shape; when given, the small model's exact shape and FLOPs are computed. */
-  shape?: ModelShape;
+  shape?: ShapeSpec;
   /** FLOP convention for the phase split when a shape is given (default 'palm'). */
   flopsConvention?: FlopsConvention;
 }

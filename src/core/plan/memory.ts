@@ -4,7 +4,7 @@
  * sharding, no tensor/pipeline parallelism), which is what ShapeLab's trainer does.
  */
 import { PlanInputError } from './errors';
-import { countParams, resolveShape, type ModelShape, type ResolvedShape } from './shape';
+import { countParams, resolveShape, type ShapeSpec, type ResolvedShape } from './shape';
 
 /**
  * 'fp32': ShapeLab's trainer -- fp32 weights, grads and both moments: 4 + 4 + 4 + 4 = 16 B/param.
@@ -65,7 +65,7 @@ export function logitBytesPerSequence(shape: ResolvedShape): number {
   return 8 * shape.seq * shape.vocab;
 }
 
-export function trainingMemory(shape: ModelShape, opts: MemoryOptions): MemoryBreakdown {
+export function trainingMemory(shape: ShapeSpec, opts: MemoryOptions): MemoryBreakdown {
   const s = resolveShape(shape);
   if (!(Number.isInteger(opts.microBatch) && opts.microBatch > 0)) throw new PlanInputError(`microBatch must be a positive integer (got ${opts.microBatch})`);
   const precision = opts.precision ?? 'fp32';
@@ -82,7 +82,7 @@ export function trainingMemory(shape: ModelShape, opts: MemoryOptions): MemoryBr
 }
 
 /** Largest micro-batch that fits in `capacityBytes` (0 when even the model states do not fit). */
-export function maxMicroBatch(shape: ModelShape, capacityBytes: number, precision: TrainingPrecision = 'fp32', flashAttention = false): number {
+export function maxMicroBatch(shape: ShapeSpec, capacityBytes: number, precision: TrainingPrecision = 'fp32', flashAttention = false): number {
   const s = resolveShape(shape);
   const per = stateBytesPerParam(precision);
   const states = (per.weights + per.gradients + per.optimizer) * countParams(s).total;

@@ -13,7 +13,8 @@
  */
 import { PlanInputError } from './errors';
 
-export interface ModelShape {
+/** A model shape as the planner searches it (defaults filled by resolveShape). */
+export interface ShapeSpec {
   /** Vocabulary size V. */
   vocab: number;
   /** Context length T (tokens per sequence). */
@@ -93,7 +94,7 @@ function positiveInt(v: number, what: string): void {
 }
 
 /** Fills defaults and validates; throws ShapeError with a one-line message on bad input. */
-export function resolveShape(s: ModelShape): ResolvedShape {
+export function resolveShape(s: ShapeSpec): ResolvedShape {
   positiveInt(s.vocab, 'vocab');
   positiveInt(s.seq, 'seq');
   positiveInt(s.dModel, 'dModel');
@@ -122,7 +123,7 @@ export function resolveShape(s: ModelShape): ResolvedShape {
 }
 
 /** Exact parameter counts of a shape. */
-export function countParams(shape: ModelShape | ResolvedShape): ParamCounts {
+export function countParams(shape: ShapeSpec | ResolvedShape): ParamCounts {
   const s = resolveShape(shape);
   const d = s.dModel;
   const a = s.nHeads * s.dHead;
@@ -160,7 +161,7 @@ export function countParams(shape: ModelShape | ResolvedShape): ParamCounts {
  * (V x d, whether or not it is tied) -- i.e. everything but the embedding *lookups*. This is the
  * N that nanoGPT's MFU estimate (and PaLM's 6N) multiplies, since a lookup costs no FLOPs.
  */
-export function matmulParams(shape: ModelShape | ResolvedShape): number {
+export function matmulParams(shape: ShapeSpec | ResolvedShape): number {
   const s = resolveShape(shape);
   return countParams(s).nonEmbedding + s.vocab * s.dModel;
 }

@@ -20,7 +20,7 @@
  */
 import { bytesPerElement, gemmSeconds, type ComputePrecision } from './gemm';
 import type { HardwareEntry } from './hardware';
-import { countParams, resolveShape, type ModelShape } from './shape';
+import { countParams, resolveShape, type ShapeSpec } from './shape';
 
 export interface StepTimeOptions {
   precision: ComputePrecision;
@@ -75,7 +75,7 @@ export function optimizerSeconds(params: number, hw: HardwareEntry): number {
   return (28 * params) / (hw.bandwidthTBs * 1e12);
 }
 
-export function stepTime(shape: ModelShape, hw: HardwareEntry, o: StepTimeOptions): StepTime {
+export function stepTime(shape: ShapeSpec, hw: HardwareEntry, o: StepTimeOptions): StepTime {
   const s = resolveShape(shape);
   const block = blockSeconds(s.dModel, s.nHeads, s.dHead, s.dFf, s.seq, hw, o);
   const head = headSeconds(s.dModel, s.vocab, s.seq, hw, o);

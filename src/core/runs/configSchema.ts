@@ -13,7 +13,13 @@ import { DEFAULT_BASE, PARAMETERIZATIONS, type BaseHparams, type Parameterizatio
 import { TOKENIZER_NAMES, type TokenizerName } from '../data/tokenizers';
 import type { DataSpec } from '../data/dataset';
 
-export interface ModelShape {
+/**
+ * The model as config.json stores it (field names are part of the run format, docs/run-format.md,
+ * and are read by the PyTorch exporter). The graph builder's ModelShape (model/gpt.ts) is the same
+ * shape at one depth; trainer.modelShapeOf converts. The planner's ShapeSpec (plan/shape.ts) is a
+ * looser spec with defaults (bias, position embedding, head size) that the trainer does not vary.
+ */
+export interface ModelConfig {
   vocabSize: number;
   context: number;
   dModel: number;
@@ -57,7 +63,7 @@ export type EpChoice = (typeof EP_CHOICES)[number];
 export interface RunConfig {
   version: 1;
   label: string;
-  model: ModelShape;
+  model: ModelConfig;
   parameterization: Parameterization;
   base: BaseHparams;
   optimizer: OptimizerConfig;
