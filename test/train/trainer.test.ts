@@ -5,11 +5,15 @@ import * as path from 'node:path';
 import { brownSplit } from '../../src/core/data/brown';
 import { byteUnigramEntropy } from '../../src/core/data/entropy';
 import { presetConfig, type RunConfig } from '../../src/core/runs/configSchema';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../../src/core/runs/checkpoint';
 import { readJsonl } from '../../src/core/runs/runStore';
+import { readSafetensors } from '../../src/core/runs/safetensors';
 import { train } from '../../src/core/train/trainer';
 import { resolveEp } from '../../src/core/train/runtime';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'shapelab-train-'));
+/** Parameter shapes as stored in a checkpoint (its tensors minus the `opt.` moments). */
+const paramShapes = (file: string) => Object.fromEntries([...readSafetensors(file).tensors].filter(([k]) => !k.startsWith('opt.')).map(([k, t]) => [k, t.shape]));
 const metrics = (dir: string) => readJsonl<{ step: number; loss: number; evalLoss?: number }>(path.join(dir, 'metrics.jsonl')).records;
 
 function tinyConfig(over: Partial<RunConfig> = {}): RunConfig {
@@ -65,6 +69,36 @@ describe('trainer (CPU EP, real onnxruntime sessions, real run folders)', functi
     const other = tinyConfig({ steps: 4 });
     other.model = { ...other.model, dModel: 128 };
     await assert.rejects(train({ config: other, resumeDir: r.runDir }), /another (model|run config)/);
+  });
+
+  it('resumes from a checkpoint with no sampler state (as train.py writes) at the uninterrupted run\'s batches', async () => {
+    const root = tmp(); dirs.push(root);
+    const full = await train({ config: tinyConfig({ steps: 10 }), runsRoot: root });
+    const half = await train({ config: tinyConfig({ steps: 6, checkpointEvery: 6 }), runsRoot: root });
+    // Rewrite the checkpoint's trainer state the way the exported PyTorch program stores it.
+    const file = latestCheckpoint(half.runDir)!;
+    const ck = loadCheckpoint(file, { shapes: paramShapes(file) });
+    const py = { step: ck.step, tokens: ck.tokens, adamStep: (ck.state as { adamStep: number }).adamStep, scheduleOrigin: 0, depth: ck.depth, grown: false, sampler: null };
+    saveCheckpoint(half.runDir, { ...ck, state: py });
+    const resumed = await train({ config: tinyConfig({ steps: 10, checkpointEvery: 6 }), resumeDir: half.runDir });
+    assert.equal(resumed.step, 10);
+    const a = metrics(full.runDir).filter((m) => m.step > 6 && m.evalLoss === undefined);
+    const b = metrics(half.runDir).filter((m) => m.step > 6 && m.evalLoss === undefined);
+    assert.deepEqual(b.map((m) => m.step), [7, 8, 9, 10]);
+    // same batches as the uninterrupted run: the sampler was fast-forwarded, not restarted
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i].loss - b[i].loss) < 1e-5, `step ${a[i].step}: ${a[i].loss} vs ${b[i].loss}`);
+    const ev = readJsonl<{ type: string; note?: string }>(path.join(half.runDir, 'events.jsonl')).records.find((e) => e.type === 'resume');
+    assert.match(ev?.note ?? '', /no ShapeLab sampler state/);
+  });
+
+  it('refuses a checkpoint whose trainer state is malformed instead of starting over', async () => {
+    const root = tmp(); dirs.push(root);
+    const r = await train({ config: tinyConfig({ steps: 4, checkpointEvery: 4 }), runsRoot: root });
+    const ck = loadCheckpoint(latestCheckpoint(r.runDir)!, { shapes: paramShapes(latestCheckpoint(r.runDir)!) });
+    saveCheckpoint(r.runDir, { ...ck, state: { ...(ck.state as object), adamStep: -3 } });
+    const before = readFileSync(path.join(r.runDir, 'metrics.jsonl'), 'utf8');
+    await assert.rejects(train({ config: tinyConfig({ steps: 8, checkpointEvery: 4 }), resumeDir: r.runDir }), /trainer state: adamStep must be a non-negative integer/);
+    assert.equal(readFileSync(path.join(r.runDir, 'metrics.jsonl'), 'utf8'), before);
   });
 
   it('an explicit execution provider that cannot be honoured is a clear error', async () => {

@@ -133,6 +133,16 @@ export class BatchSampler {
     return { inputs, targets, batchSize: B, context: T };
   }
 
+  /** Advances past n batches without building them (same RNG draws as nextBatch). */
+  skip(n: number): void {
+    if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`skip: expected a non-negative integer (got ${n})`);
+    const nStarts = this.tokens.length - this.context;
+    for (let i = 0; i < n; i++) {
+      for (let b = 0; b < this.batchSize; b++) this.rng.below(nStarts);
+      this.drawn++;
+    }
+  }
+
   get batchesDrawn(): number {
     return this.drawn;
   }

@@ -62,9 +62,28 @@ interface LoopState {
   grown: boolean;
   /** Residual multiplier kept from before growth (policy 'keep'); undefined = the depth's own. */
   residualOverride?: number;
-  sampler: SamplerState;
+  /** null in a checkpoint written by the exported PyTorch program (its batches depend only on the step). */
+  sampler: SamplerState | null;
   /** Last training loss (so a growth event right after a resume still reports `lossBefore`). */
   lastLoss?: number;
+}
+
+/** The trainer state stored in a checkpoint, checked field by field (it may come from train.py). */
+function loopStateFrom(raw: unknown, file: string): LoopState {
+  const o = (raw ?? {}) as Record<string, unknown>;
+  const bad = (what: string) => new CheckpointError(file, 'corrupt', `trainer state: ${what}`);
+  if (typeof raw !== 'object' || raw === null) throw bad('missing');
+  for (const k of ['step', 'tokens', 'adamStep', 'scheduleOrigin', 'depth'] as const) {
+    if (!(Number.isInteger(o[k]) && (o[k] as number) >= 0)) throw bad(`${k} must be a non-negative integer (got ${JSON.stringify(o[k])})`);
+  }
+  if (o.residualOverride !== undefined && o.residualOverride !== null && !(typeof o.residualOverride === 'number' && Number.isFinite(o.residualOverride))) throw bad('residualOverride must be a finite number');
+  if (o.sampler !== null && o.sampler !== undefined && typeof o.sampler !== 'object') throw bad('sampler must be an object or null');
+  return {
+    ...(o as unknown as LoopState),
+    grown: !!o.grown,
+    residualOverride: typeof o.residualOverride === 'number' ? o.residualOverride : undefined,
+    sampler: (o.sampler as SamplerState | undefined) ?? null,
+  };
 }
 
 export function modelShapeOf(c: RunConfig, depth = c.model.nLayers): ModelShape {
@@ -128,28 +147,37 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     let st: LoopState = { step: 0, tokens: 0, adamStep: 0, scheduleOrigin: 0, depth: c.model.nLayers, grown: false, sampler: sampler.state() };
     let host: HostState | undefined;
     let resumedFrom: number | undefined;
+    let resumeNote: string | undefined;
     if (o.resumeDir) {
       // The depth may have changed through growth: try the grown depth's shapes as well.
       const depths = c.growth ? [grownDepth(c.model.nLayers, c.growth), c.model.nLayers] : [c.model.nLayers];
       let found: ReturnType<typeof findResumeCheckpoint> = null;
+      let foundLayout: ParamSpec[] | undefined;
       let lastErr: unknown;
       for (const dpt of depths) {
         try {
           const layout = paramLayout(modelShapeOf(c, dpt), transferFor(c, dpt));
           found = findResumeCheckpoint(runDir, { shapes: shapesOf(layout), configHash: hash });
-          if (found) {
-            st = found.checkpoint.state as LoopState;
-            host = { params: fromTensorMap(layout, found.checkpoint.params), m: fromTensorMap(layout, found.checkpoint.optM), v: fromTensorMap(layout, found.checkpoint.optV) };
-            break;
-          }
+          if (found) foundLayout = layout;
           break;
         } catch (e) {
           lastErr = e;
         }
       }
       if (!found && lastErr) throw lastErr;
-      if (found) {
-        sampler.restore(st.sampler);
+      if (found && foundLayout) {
+        // A bad trainer state fails the resume here (it may come from train.py), never a fresh start.
+        st = loopStateFrom(found.checkpoint.state, found.checkpoint.file);
+        host = { params: fromTensorMap(foundLayout, found.checkpoint.params), m: fromTensorMap(foundLayout, found.checkpoint.optM), v: fromTensorMap(foundLayout, found.checkpoint.optV) };
+        if (st.sampler) {
+          sampler.restore(st.sampler);
+        } else {
+          // A checkpoint from the exported PyTorch program: its batches are a function of the step,
+          // so there is no stream state to restore. Continue ShapeLab's own stream where an
+          // uninterrupted ShapeLab run would be.
+          sampler.skip(st.step);
+          resumeNote = `checkpoint ${path.basename(found.checkpoint.file)} has no ShapeLab sampler state (written by the exported PyTorch program?): batches continue ShapeLab's seeded order from step ${st.step}`;
+        }
         resumedFrom = st.step;
       }
     }
@@ -161,8 +189,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     await engine.setState(host);
     host = undefined;
-    progress({ kind: 'start', runDir, ep, note: resolved.note, params: engine.nParams, depth: st.depth, resumedFrom, data: data.description });
-    session.event({ type: resumedFrom !== undefined ? 'resume' : 'start', step: st.step, tokens: st.tokens, ep, note: resolved.note, params: engine.nParams, depth: st.depth, data: data.description });
+    const note = [resolved.note, resumeNote].filter(Boolean).join('; ') || undefined;
+    progress({ kind: 'start', runDir, ep, note, params: engine.nParams, depth: st.depth, resumedFrom, data: data.description });
+    session.event({ type: resumedFrom !== undefined ? 'resume' : 'start', step: st.step, tokens: st.tokens, ep, note, params: engine.nParams, depth: st.depth, data: data.description });
 
     const checkpoint = async () => {
       const s = await engine!.getState();
