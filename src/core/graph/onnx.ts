@@ -43,7 +43,8 @@ export function toModelProto(g: Graph): onnx.IModelProto {
   return {
     irVersion: IR_VERSION,
     producerName: 'shapelab',
-    opsetImport: [{ domain: '', version: OPSET }],
+    // onnxruntime's contrib ops (com.microsoft) are version 1; imported only when a node uses them.
+    opsetImport: [{ domain: '', version: OPSET }, ...[...new Set(g.nodes.map((n) => n.domain).filter((d): d is string => !!d))].map((domain) => ({ domain, version: 1 }))],
     graph: {
       name: g.name,
       node: g.nodes.map((n, i) => ({
