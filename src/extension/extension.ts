@@ -126,13 +126,18 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
   });
 
   cmd('shapelab.runCoordinateCheck', async () => {
-    // CompleteP's coordinate check across depth for all parameterizations: an SVG chart in the runs folder.
+    // Coordinate checks across depth and width for all parameterizations: the table goes to the
+    // output channel, the SVG chart into the runs folder.
     const runs = config.runsFolder(ctx);
     fs.mkdirSync(runs, { recursive: true });
     const svg = path.join(runs, `coordcheck-${new Date().toISOString().replace(/[:.]/g, '-')}.svg`);
     const ep = config.executionProvider();
-    const code = await runCli(ctx, out, 'ShapeLab: coordinate check (small models at several depths)', ['coordcheck', '--out', svg, ...(ep !== 'auto' ? ['--ep', ep] : [])]);
-    if (code === 0 && fs.existsSync(svg)) await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(svg));
+    const code = await runCli(ctx, out, 'ShapeLab: coordinate check (small models at several depths and widths)', ['coordcheck', '--out', svg, ...(ep !== 'auto' ? ['--ep', ep] : [])]);
+    if (code === 0 && fs.existsSync(svg)) {
+      const uri = vscode.Uri.file(svg);
+      // As a picture (built-in image preview), not as SVG source; plain open if that editor is absent.
+      await vscode.commands.executeCommand('vscode.openWith', uri, 'imagePreview.previewEditor').then(undefined, () => vscode.commands.executeCommand('vscode.open', uri));
+    }
     return code;
   });
 
