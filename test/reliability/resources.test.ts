@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { BatchSampler } from '../../src/core/data/batches';
 import { presetConfig, validateConfig, type RunConfig } from '../../src/core/runs/configSchema';
 import { realFs } from '../../src/core/runs/fsutil';
-import { checkResources, countModelParams, deviceLimits, estimateResources, ResourceError } from '../../src/core/train/resources';
+import { checkResources, countModelParams, describeRunFailure, deviceLimits, estimateResources, ResourceError } from '../../src/core/train/resources';
 import { train } from '../../src/core/train/trainer';
 import { paramLayout, totalParams } from '../../src/core/model/gpt';
 import { modelShapeOf, transferFor } from '../../src/core/train/trainer';
@@ -87,6 +87,17 @@ describe('reliability: resources, runtime errors, disk full (CPU EP)', function 
     assert.equal(r.code, 2, r.stderr);
     assertOneLine(r.stderr, /SHAPELAB_MAX_BUFFER_BYTES: expected a positive number of bytes/);
     assert.ok(!fs.existsSync(path.join(out, 'runs')));
+  });
+
+  it('a failure whose state cannot be saved (lost device) names the newest checkpoint still on disk, or says there is none', () => {
+    const dir = root();
+    const lost = new Error('WebGPU device lost\n  at native stack');
+    assert.match(describeRunFailure(lost, { ep: 'webgpu', runDir: dir, step: 9 }), /^training failed at step 10 on the webgpu execution provider: WebGPU device lost; the state of step 9 could not be saved \(device or disk unavailable\) and the run has no checkpoint yet$/);
+    fs.mkdirSync(path.join(dir, 'checkpoints'));
+    for (const f of ['step-00000004.safetensors', 'step-00000008.safetensors', 'latest']) fs.writeFileSync(path.join(dir, 'checkpoints', f), '');
+    const m = describeRunFailure(lost, { ep: 'webgpu', runDir: dir, step: 9 });
+    assert.match(m, /newest checkpoint on disk is step-00000008\.safetensors \(step 8\): 'shapelab resume .*' continues from it$/);
+    assert.ok(!m.includes('\n'), 'one line');
   });
 
   it('an onnxruntime error in step 8 (out-of-range token id -> Gather fails): clear message, error event, checkpoint of step 7; resume gives the uninterrupted losses', async () => {

@@ -15,6 +15,7 @@
 import * as os from 'node:os';
 import { activationBytesPerSequence, logitBytesPerSequence } from '../plan/memory';
 import type { RunConfig } from '../runs/configSchema';
+import { listCheckpoints } from '../runs/checkpoint';
 import type { Ep } from './runtime';
 
 export const DEFAULT_WEBGPU_MAX_BUFFER_BYTES = 2 * 2 ** 30;
@@ -116,8 +117,15 @@ export function checkResources(c: RunConfig, ep: Ep, limits: ResourceLimits = de
  */
 export function describeRunFailure(e: unknown, ctx: { ep: Ep; runDir: string; step: number; saved?: string }): string {
   const msg = String((e as Error)?.message ?? e).split('\n').filter((l) => l.trim())[0] ?? 'unknown error';
-  const where = ctx.saved
-    ? `; the last good state (step ${ctx.step}) is saved in ${ctx.saved}: 'shapelab resume ${ctx.runDir}' continues from it`
-    : '; no checkpoint of the last state could be written';
+  let where: string;
+  if (ctx.saved) {
+    where = `; the last good state (step ${ctx.step}) is saved in ${ctx.saved}: 'shapelab resume ${ctx.runDir}' continues from it`;
+  } else {
+    // The device (or disk) is gone with the newest state; say what is still on disk.
+    const latest = listCheckpoints(ctx.runDir).at(-1);
+    where = latest
+      ? `; the state of step ${ctx.step} could not be saved (device or disk unavailable); the newest checkpoint on disk is ${latest.file} (step ${latest.step}): 'shapelab resume ${ctx.runDir}' continues from it`
+      : `; the state of step ${ctx.step} could not be saved (device or disk unavailable) and the run has no checkpoint yet`;
+  }
   return `training failed at step ${ctx.step + 1} on the ${ctx.ep} execution provider: ${msg}${where}`;
 }
