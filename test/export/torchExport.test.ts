@@ -3,11 +3,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { exportTorch, ExportError, findTrainPy, growthSources, runConfigFromPlan, torchConfig } from '../../src/core/export/torchExport';
+import { exportTorch, ExportError, findTrainPy, growthSources, runConfigFromPlan, runConfigOfFolder, torchConfig } from '../../src/core/export/torchExport';
 import { transfer, GROUPS, DEFAULT_BASE } from '../../src/core/param/parameterization';
 import { lrFactor, type Schedule } from '../../src/core/train/schedule';
 import { readShard, writeShard } from '../../src/core/data/shards';
-import { configHash, validateConfig } from '../../src/core/runs/configSchema';
+import { checkpointConfigHash, validateConfig } from '../../src/core/runs/configSchema';
 import { loadCheckpoint } from '../../src/core/runs/checkpoint';
 import { command as exportCommand } from '../../src/cli/commands/export';
 import { UserError } from '../../src/cli/errors';
@@ -34,6 +34,19 @@ function tmp(): string {
 }
 
 describe('export torch', () => {
+  it('runConfigOfFolder reads ShapeLab and exported config.json alike; an edited export is refused', () => {
+    const run = validateConfig(RUN);
+    const exported = JSON.parse(JSON.stringify(torchConfig(RUN)));
+    exported.model.vocab = exported.model.vocabSize; // as train.py writes its run folder
+    assert.deepEqual(runConfigOfFolder(exported), run);
+    assert.deepEqual(runConfigOfFolder({ ...run, resolved: { ep: 'cpu' } }), run);
+    // `steps` may change (train further); anything else means the checkpoints belong to another run
+    assert.deepEqual(runConfigOfFolder({ ...exported, steps: 400 }).steps, 400);
+    assert.throws(() => runConfigOfFolder({ ...exported, seed: 8 }), /runConfigHash .* does not match the run config .*edited after export/);
+    assert.throws(() => runConfigOfFolder({ ...exported, model: { ...exported.model, vocab: 50257 } }), /model\.vocab \(50257\) differs from model\.vocabSize \(256\)/);
+    assert.throws(() => runConfigOfFolder([1]), /expected a JSON object/);
+  });
+
   it('writes per-depth transfers equal to transfer() for the initial and the grown depth', () => {
     const cfg = torchConfig(RUN);
     assert.deepEqual(Object.keys(cfg.transfers).sort(), ['12', '3']);
@@ -50,7 +63,7 @@ describe('export torch', () => {
     assert.equal(cfg.model.dFf, 4 * 384);
     assert.equal(cfg.schedule.totalSteps, 200);
     assert.equal(cfg.growth?.factor, 4);
-    assert.equal(cfg.runConfigHash, configHash(validateConfig(RUN)));
+    assert.equal(cfg.runConfigHash, checkpointConfigHash(validateConfig(RUN)));
     // a run folder's config.json (with its `resolved` section) exports too
     assert.deepEqual(torchConfig({ ...validateConfig(RUN), resolved: { ep: 'cpu' } }).transfers, cfg.transfers);
   });

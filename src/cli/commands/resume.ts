@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, validateConfig } from '../../core/runs/configSchema';
+import { runConfigOfFolder } from '../../core/export/torchExport';
+import { ConfigError } from '../../core/runs/configSchema';
 import { parse, optNum } from '../args';
 import { UserError } from '../errors';
 import type { Command } from '../main';
@@ -23,10 +24,10 @@ export const command: Command = {
     } catch (e) {
       throw new UserError(`${file} is not valid JSON: ${(e as Error).message}`);
     }
-    delete raw.resolved; // written by the trainer for humans; not part of the schema
     let config;
     try {
-      config = validateConfig(raw);
+      // ShapeLab's own run folder, or one the exported PyTorch program wrote (cluster run brought back)
+      config = runConfigOfFolder(raw);
     } catch (e) {
       if (e instanceof ConfigError) throw new UserError(`${file}: ${(e as Error).message.split('\n').join('; ')}`);
       throw e;

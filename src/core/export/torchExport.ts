@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { GROUPS, transfer, type GroupHparams, type GroupName, type Transfer } from '../param/parameterization';
 import { writeShard } from '../data/shards';
 import { growthSources } from '../model/growthOrder';
-import { ConfigError, configHash, validateConfig, type RunConfig } from '../runs/configSchema';
+import { checkpointConfigHash, ConfigError, validateConfig, type RunConfig } from '../runs/configSchema';
 
 export class ExportError extends Error {
   constructor(message: string) {
@@ -110,12 +110,38 @@ export function transferJson(cfg: Pick<TorchConfig, 'model' | 'base' | 'paramete
   };
 }
 
+/**
+ * A run folder's config.json as a run config, whoever wrote it: ShapeLab's trainer (with its
+ * `resolved` block) or the exported PyTorch program (format 'shapelab-torch': the run config plus
+ * transfers, runConfigHash and train.py's `model.vocab` alias). An exported config whose run config
+ * no longer matches its runConfigHash was edited after export, and its checkpoints would not
+ * load: that is refused here with the reason.
+ */
+export function runConfigOfFolder(raw: unknown): RunConfig {
+  if (!isObj(raw)) throw new ConfigError('config', ['config: expected a JSON object']);
+  const { resolved: _r, ...rest } = raw;
+  void _r;
+  if (rest.format !== 'shapelab-torch') return validateConfig(rest);
+  const { format: _f, runConfigHash, transfers: _t, ...cfg } = rest;
+  void _f;
+  void _t;
+  if (isObj(cfg.model) && cfg.model.vocab !== undefined) {
+    const { vocab, ...model } = cfg.model;
+    if (vocab !== model.vocabSize) throw new ConfigError('model.vocab', [`model.vocab (${JSON.stringify(vocab)}) differs from model.vocabSize (${JSON.stringify(model.vocabSize)})`]);
+    cfg.model = model;
+  }
+  const c = validateConfig(cfg);
+  const h = checkpointConfigHash(c);
+  if (runConfigHash !== h) throw new ConfigError('runConfigHash', [`runConfigHash ${JSON.stringify(runConfigHash)} does not match the run config (${h}): the exported config.json was edited after export`]);
+  return c;
+}
+
 /** The config.json train.py reads: the validated run config plus a transfer per depth. */
 export function torchConfig(runConfig: unknown): TorchConfig {
   const cfg = normalizeRunConfig(runConfig);
   const transfers: Record<string, TransferJson> = {};
   for (const d of depthsOf(cfg)) transfers[String(d)] = transferJson(cfg, d);
-  return { ...cfg, format: 'shapelab-torch', runConfigHash: configHash(cfg), transfers };
+  return { ...cfg, format: 'shapelab-torch', runConfigHash: checkpointConfigHash(cfg), transfers };
 }
 
 /**

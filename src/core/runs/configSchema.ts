@@ -407,6 +407,15 @@ export function canonicalJson(v: unknown): string {
  * Hash identifying what a checkpoint belongs to: everything except `label` and `ep` (a run may be
  * resumed on another execution provider). Stored in every checkpoint and compared on resume.
  */
+/**
+ * The hash checkpoints carry: the run config without `steps`, which a resume may extend ('train
+ * further'). Written by the trainer and by the exported PyTorch program (as runConfigHash), and
+ * checked on every resume.
+ */
+export function checkpointConfigHash(config: RunConfig): string {
+  return configHash({ ...config, steps: 0 });
+}
+
 export function configHash(config: RunConfig): string {
   const { label: _label, ep: _ep, ...rest } = config;
   void _label;

@@ -10,7 +10,7 @@ import { paramLayout, type ModelShape, type ParamSpec } from '../model/gpt';
 import { initParams } from '../model/init';
 import { transfer, type Transfer } from '../param/parameterization';
 import { CheckpointError, findResumeCheckpoint, saveCheckpoint } from '../runs/checkpoint';
-import { configHash, type RunConfig } from '../runs/configSchema';
+import { checkpointConfigHash, type RunConfig } from '../runs/configSchema';
 import { createRunDir, RunSession, writeConfig } from '../runs/runStore';
 import type { TensorMap } from '../runs/safetensors';
 import { Engine, freshState, type HostState } from './engine';
@@ -136,7 +136,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const runDir = o.resumeDir ?? createRunDir(o.runsRoot ?? 'runs', c.label);
   if (!o.resumeDir) writeConfig(runDir, { ...c, resolved: { ep, transfer: transferFor(c, c.model.nLayers) } });
   // `steps` may be extended on resume ('train further'); everything else must match.
-  const hash = configHash({ ...c, steps: 0 });
+  const hash = checkpointConfigHash(c);
   const session = RunSession.open(runDir);
   let engine: Engine | undefined;
   // Set once the loop runs: checkpoints the last good state after a failure (runtime error, lost device).
