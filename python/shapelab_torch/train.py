@@ -665,6 +665,11 @@ class Trainer:
                 self.state[n] = (torch.zeros_like(_local(p)), torch.zeros_like(_local(p)))
 
     def shard(self, model):
+        def unusable(e):
+            # e.g. Debian's torch 1.13: its FSDP modules do not even import under Python 3.11
+            return SystemExit("train.py: --fsdp: this PyTorch (%s) cannot load FSDP (%s: %s); use a newer "
+                              "PyTorch, or run without --fsdp (DDP)"
+                              % (torch.__version__, type(e).__name__, (str(e).splitlines() or [""])[0][:120]))
         try:
             try:
                 from torch.distributed.fsdp import fully_shard
@@ -674,6 +679,11 @@ class Trainer:
                 from torch.distributed.device_mesh import init_device_mesh
             except ImportError:
                 from torch.distributed._tensor import init_device_mesh
+        except ImportError:
+            fully_shard = None
+        except Exception as e:
+            raise unusable(e)
+        if fully_shard is not None:
             if getattr(self, "mesh", None) is None:
                 self.mesh = init_device_mesh(self.device.type, (self.world,))
             for b in model.h:  # fully_shard moves each unit's parameters to this rank's device
@@ -681,12 +691,14 @@ class Trainer:
             fully_shard(model, mesh=self.mesh)
             self.fsdp_kind = 2
             return model
-        except ImportError:
+        try:
             from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
             from torch.distributed.fsdp.wrap import ModuleWrapPolicy
-            self.fsdp_kind = 1
-            return FSDP(model, auto_wrap_policy=ModuleWrapPolicy({self.Block}), use_orig_params=True,
-                        device_id=self.device)
+        except Exception as e:
+            raise unusable(e)
+        self.fsdp_kind = 1
+        return FSDP(model, auto_wrap_policy=ModuleWrapPolicy({self.Block}), use_orig_params=True,
+                    device_id=self.device)
 
     def inner(self):
         m = self.model

@@ -133,6 +133,33 @@ describe('PyTorch export vs ShapeLab trainer (CPU, torch from Debian)', function
     assert.ok(loss.max <= TOL, `DDP vs 1 process: loss max rel diff ${loss.max} at step ${loss.at}`);
   });
 
+  it('--fsdp on two processes: the curve of one process, or (a PyTorch whose FSDP cannot load) one clear line and no traceback', async () => {
+    const out = path.join(dir, 'py-fsdp');
+    const port = await freePort();
+    const runs = await Promise.all(
+      [0, 1].map(
+        (rank) =>
+          new Promise<{ code: number | null; err: string }>((resolve) => {
+            const env = { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: '2', RANK: String(rank), LOCAL_RANK: String(rank), OMP_NUM_THREADS: '1' };
+            const p = spawn(python!, pyArgs(out, ['--fsdp']), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+            let err = '';
+            p.stderr.on('data', (b) => (err += b));
+            p.on('exit', (code) => resolve({ code, err }));
+          }),
+      ),
+    );
+    if (runs.every((r) => r.code === 0)) {
+      const loss = maxRel(metrics(path.join(dir, 'py-1', 'metrics.jsonl')), metrics(path.join(out, 'metrics.jsonl')), 'loss');
+      assert.ok(loss.n === STEPS && loss.max <= TOL, `FSDP vs 1 process: ${loss.max} at step ${loss.at}`);
+    } else {
+      for (const r of runs) {
+        assert.notEqual(r.code, 0);
+        assert.doesNotMatch(r.err, /Traceback/);
+        assert.match(r.err.trim(), /^train\.py: --fsdp: this PyTorch \(.+\) cannot load FSDP .*run without --fsdp \(DDP\)$/);
+      }
+    }
+  });
+
   it('a train.py run folder (grown model, checkpoint at step 20) resumes in ShapeLab and continues ShapeLab\'s curve', async () => {
     const out = path.join(dir, 'py-ck');
     const r = spawnSync(python!, pyArgs(out, ['--steps', '20', '--checkpoint-every', '10']), { encoding: 'utf8' });
