@@ -7,7 +7,7 @@ import type * as ort from 'onnxruntime-node';
 import type { Batch } from '../data/batches';
 import { paramLayout, totalParams, type ModelShape, type ParamSpec } from '../model/gpt';
 import type { Transfer } from '../param/parameterization';
-import { buildEval, buildTrainStep, hyperVectors, type OptimizerConfig } from './graphs';
+import { buildApplyAccumulated, buildEval, buildGradAccumulate, buildTrainStep, hyperVectors, type OptimizerConfig } from './graphs';
 import { createSession, disposeTensor, int64Column, scalar, StateMover, type Ep } from './runtime';
 
 export interface EngineOptions {
@@ -21,6 +21,12 @@ export interface EngineOptions {
   residualStat?: boolean;
   /** Profile the train-step session (onnxruntime JSON trace with this prefix). */
   profilePrefix?: string;
+  /**
+   * Micro-batches per optimizer step (gradient accumulation; default 1 = the fused step graph).
+   * Above 1 a step runs a gradient graph per micro-batch, summing into a GPU-resident vector,
+   * then one optimizer graph.
+   */
+  gradAccum?: number;
 }
 
 export interface HostState {
@@ -45,15 +51,26 @@ export interface StepResult {
 
 const STATE = ['params', 'm', 'v'] as const;
 
+/** The two sessions of an accumulating step and the resident zero vector that starts each sum. */
+interface Accumulation {
+  k: number;
+  grad: ort.InferenceSession;
+  apply: ort.InferenceSession;
+  zeroMover: StateMover;
+  zero: ort.Tensor;
+}
+
 export class Engine {
   readonly layout: ParamSpec[];
   readonly nParams: number;
   private state?: Record<string, ort.Tensor>;
   private hyper?: Record<string, ort.Tensor>;
+  private accum?: Accumulation;
 
   private constructor(
     readonly opts: EngineOptions,
-    private readonly stepSession: ort.InferenceSession,
+    /** The fused step (gradAccum 1 only). */
+    private readonly stepSession: ort.InferenceSession | undefined,
     private readonly evalSession: ort.InferenceSession,
     private readonly mover: StateMover,
     private readonly hyperMover: StateMover,
@@ -66,10 +83,11 @@ export class Engine {
   static async create(o: EngineOptions): Promise<Engine> {
     const layout = paramLayout(o.shape, o.transfer);
     const n = totalParams(layout);
-    const stepGraph = buildTrainStep(o.shape, o.transfer, layout, o.batch, o.optimizer);
+    const k = o.gradAccum ?? 1;
+    if (!(Number.isInteger(k) && k >= 1)) throw new RangeError(`gradAccum must be a positive integer (got ${k})`);
     const evalGraph = buildEval(o.shape, o.transfer, layout, o.evalBatch ?? o.batch, { residualStat: o.residualStat });
     const [stepSession, evalSession, mover, hyperMover] = await Promise.all([
-      createSession(stepGraph, o.ep, { gpuOutputs: ['params_out', 'm_out', 'v_out'], profilePrefix: o.profilePrefix }),
+      k === 1 ? createSession(buildTrainStep(o.shape, o.transfer, layout, o.batch, o.optimizer), o.ep, { gpuOutputs: ['params_out', 'm_out', 'v_out'], profilePrefix: o.profilePrefix }) : undefined,
       createSession(evalGraph, o.ep),
       StateMover.create(o.ep, n, [...STATE]),
       StateMover.create(o.ep, n, ['hp_lr', 'hp_eps', 'hp_wd']),
@@ -77,6 +95,15 @@ export class Engine {
     const e = new Engine(o, stepSession, evalSession, mover, hyperMover, layout);
     const h = hyperVectors(layout, o.transfer);
     e.hyper = await hyperMover.upload({ hp_lr: h.lr, hp_eps: h.eps, hp_wd: h.wd });
+    if (k > 1) {
+      const [grad, apply, zeroMover] = await Promise.all([
+        createSession(buildGradAccumulate(o.shape, o.transfer, layout, o.batch), o.ep, { gpuOutputs: ['grad_out'], profilePrefix: o.profilePrefix }),
+        createSession(buildApplyAccumulated(layout, k, o.optimizer), o.ep, { gpuOutputs: ['params_out', 'm_out', 'v_out'] }),
+        StateMover.create(o.ep, n, ['zero']),
+      ]);
+      const zero = (await zeroMover.upload({ zero: new Float32Array(n) })).zero;
+      e.accum = { k, grad, apply, zeroMover, zero };
+    }
     return e;
   }
 
@@ -114,26 +141,53 @@ export class Engine {
     this.state = await this.mover.copy(s);
   }
 
-  /** One optimizer step (t is the 1-based AdamW step count used for bias correction). */
-  async step(batch: Batch, lrFactor: number, t: number): Promise<StepResult> {
+  /** Micro-batches per optimizer step. */
+  get gradAccum(): number {
+    return this.accum?.k ?? 1;
+  }
+
+  /**
+   * One optimizer step (t is the 1-based AdamW step count used for bias correction) on one batch,
+   * or on `gradAccum` micro-batches whose mean loss it then minimizes; the reported loss is that mean.
+   */
+  async step(batches: Batch | Batch[], lrFactor: number, t: number): Promise<StepResult> {
     if (!this.state || !this.hyper) throw new Error('engine has no state');
+    const list = Array.isArray(batches) ? batches : [batches];
+    if (list.length !== this.gradAccum) throw new Error(`step needs ${this.gradAccum} micro-batch(es), got ${list.length}`);
     const { beta1, beta2 } = this.opts.optimizer;
-    const feeds: Record<string, ort.Tensor> = {
-      ...this.state,
-      ...this.hyper,
-      tokens: int64Column(batch.inputs),
-      targets: int64Column(batch.targets),
+    const scalars = {
       lr_factor: scalar(lrFactor),
       bc1: scalar(1 / (1 - Math.pow(beta1, t))),
       bc2: scalar(1 / (1 - Math.pow(beta2, t))),
     };
     const t0 = performance.now();
-    const out = await this.stepSession.run(feeds);
+    let out: ort.InferenceSession.OnnxValueMapType;
+    let loss: number;
+    if (!this.accum) {
+      out = await this.stepSession!.run({ ...this.state, ...this.hyper, ...scalars, tokens: int64Column(list[0].inputs), targets: int64Column(list[0].targets) });
+      loss = (out.loss.data as Float32Array)[0];
+    } else {
+      const a = this.accum;
+      let acc = a.zero;
+      let sum = 0;
+      try {
+        for (const b of list) {
+          const r = await a.grad.run({ params: this.state.params, grad_in: acc, tokens: int64Column(b.inputs), targets: int64Column(b.targets) });
+          if (acc !== a.zero) disposeTensor(acc);
+          acc = r.grad_out;
+          sum += (r.loss.data as Float32Array)[0];
+        }
+        loss = sum / list.length;
+        out = await a.apply.run({ ...this.state, ...this.hyper, ...scalars, grad_sum: acc, loss_mean: scalar(loss) });
+      } finally {
+        if (acc !== a.zero) disposeTensor(acc);
+      }
+    }
     const ms = performance.now() - t0;
     this.disposeState();
     this.state = { params: out.params_out, m: out.m_out, v: out.v_out };
     const applied = out.update_ok ? (out.update_ok.data as Float32Array)[0] === 1 : true;
-    return { loss: (out.loss.data as Float32Array)[0], gradNorm: (out.grad_norm.data as Float32Array)[0], ms, applied };
+    return { loss, gradNorm: (out.grad_norm.data as Float32Array)[0], ms, applied };
   }
 
   /** Mean loss (and optionally mean |residual|) over the given batches. */
@@ -150,7 +204,7 @@ export class Engine {
 
   /** Stops profiling and flushes the trace file (only when created with profilePrefix). */
   endProfiling(): void {
-    this.stepSession.endProfiling();
+    (this.stepSession ?? this.accum?.grad)?.endProfiling();
   }
 
   private disposeState(): void {
@@ -162,6 +216,15 @@ export class Engine {
     this.disposeState();
     if (this.hyper) for (const t of Object.values(this.hyper)) disposeTensor(t);
     this.hyper = undefined;
-    await Promise.all([this.stepSession.release(), this.evalSession.release(), this.mover.release(), this.hyperMover.release()]);
+    const a = this.accum;
+    this.accum = undefined;
+    if (a) disposeTensor(a.zero);
+    await Promise.all([
+      this.stepSession?.release(),
+      this.evalSession.release(),
+      this.mover.release(),
+      this.hyperMover.release(),
+      ...(a ? [a.grad.release(), a.apply.release(), a.zeroMover.release()] : []),
+    ]);
   }
 }

@@ -68,24 +68,27 @@ export function sumAll(g: Graph, v: string): string {
   return g.reduceSum(g.reduceSum(g.reshape(padded, [rows, cols]), [1], false), [0], false);
 }
 
-export function buildTrainStep(shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, opt: OptimizerConfig): Graph {
-  const g = new Graph('train_step');
-  const N = totalParams(layout);
-  const P = g.input('params', 'float32', [N]);
-  const M = g.input('m', 'float32', [N]);
-  const V = g.input('v', 'float32', [N]);
-  const LR = g.input('hp_lr', 'float32', [N]);
-  const EPS = g.input('hp_eps', 'float32', [N]);
-  const WD = g.input('hp_wd', 'float32', [N]);
-  const { tokens, targets } = dataInputs(g, shape, batch);
-  const lrFactor = g.input('lr_factor', 'float32', [1]);
-  const bc1 = g.input('bc1', 'float32', [1]); // 1 / (1 - beta1^t)
-  const bc2 = g.input('bc2', 'float32', [1]); // 1 / (1 - beta2^t)
+/** The optimizer's inputs: flat state, per-element hyperparameters and the per-step scalars. */
+function optimizerInputs(g: Graph, N: number) {
+  return {
+    P: g.input('params', 'float32', [N]),
+    M: g.input('m', 'float32', [N]),
+    V: g.input('v', 'float32', [N]),
+    LR: g.input('hp_lr', 'float32', [N]),
+    EPS: g.input('hp_eps', 'float32', [N]),
+    WD: g.input('hp_wd', 'float32', [N]),
+    lrFactor: g.input('lr_factor', 'float32', [1]),
+    bc1: g.input('bc1', 'float32', [1]), // 1 / (1 - beta1^t)
+    bc2: g.input('bc2', 'float32', [1]), // 1 / (1 - beta2^t)
+  };
+}
 
-  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch });
-  const grads = gradients(g, fwd.loss, fwd.params);
-  const G = concatTree(g, grads.map((d) => g.reshape(d, [g.shape(d).reduce((a, b) => a * b, 1)])), 0);
-
+/**
+ * Global-norm clipping, AdamW with bias correction and the non-finite guard, from the flat
+ * gradient G; writes params_out, m_out, v_out, grad_norm and update_ok.
+ */
+function addAdamW(g: Graph, x: ReturnType<typeof optimizerInputs>, G: string, loss: string, opt: OptimizerConfig): void {
+  const { P, M, V, LR, EPS, WD, lrFactor, bc1, bc2 } = x;
   const gnorm = g.sqrt(sumOfSquares(g, G));
   let gc = G;
   if (opt.clip > 0) {
@@ -103,14 +106,61 @@ export function buildTrainStep(shape: ModelShape, t: Transfer, layout: ParamSpec
   // parameters are probed too: a finite loss and gradient can still give a NaN update (AdamW
   // with eps = 0 divides 0 by 0 for an embedding row no token of the batch used), and such a
   // step must not reach the state either; `update_ok` (1/0) tells the host.
-  const probe = g.add(g.add(gnorm, fwd.loss), sumAll(g, p1));
+  const probe = g.add(g.add(gnorm, loss), sumAll(g, p1));
   const ok = g.greater(g.constF(1), g.abs(g.sub(probe, probe)));
   g.output(g.identity(g.where(ok, p1, P), 'params_out'));
   g.output(g.identity(g.where(ok, m1, M), 'm_out'));
   g.output(g.identity(g.where(ok, v1, V), 'v_out'));
-  g.output(g.identity(fwd.loss, 'loss'));
   g.output(g.identity(gnorm, 'grad_norm'));
   g.output(g.identity(g.where(ok, g.constF(1), g.constF(0)), 'update_ok'));
+}
+
+/** Forward, loss and the flat gradient of every parameter (layout order). */
+function lossAndGradient(g: Graph, shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, P: string): { loss: string; G: string } {
+  const { tokens, targets } = dataInputs(g, shape, batch);
+  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch });
+  const grads = gradients(g, fwd.loss, fwd.params);
+  return { loss: fwd.loss, G: concatTree(g, grads.map((d) => g.reshape(d, [g.shape(d).reduce((a, b) => a * b, 1)])), 0) };
+}
+
+/** The fused step: forward, backward and optimizer in one graph (one dispatch chain per step). */
+export function buildTrainStep(shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, opt: OptimizerConfig): Graph {
+  const g = new Graph('train_step');
+  const x = optimizerInputs(g, totalParams(layout));
+  const { loss, G } = lossAndGradient(g, shape, t, layout, batch, x.P);
+  addAdamW(g, x, G, loss, opt);
+  g.output(g.identity(loss, 'loss'));
+  return g;
+}
+
+/**
+ * Gradient accumulation, micro-step: grad_out = grad_in + d(loss)/d(params) for one micro-batch
+ * (grad_in is a resident zero vector on the first micro-batch of a step).
+ */
+export function buildGradAccumulate(shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number): Graph {
+  const g = new Graph('grad_accumulate');
+  const N = totalParams(layout);
+  const P = g.input('params', 'float32', [N]);
+  const acc = g.input('grad_in', 'float32', [N]);
+  const { loss, G } = lossAndGradient(g, shape, t, layout, batch, P);
+  g.output(g.identity(g.add(acc, G), 'grad_out'));
+  g.output(g.identity(loss, 'loss'));
+  return g;
+}
+
+/**
+ * Gradient accumulation, optimizer step: the mean of `microBatches` accumulated gradients (equal
+ * micro-batches, so this is the gradient of the whole batch's mean loss), then the same clipping,
+ * AdamW and guard as the fused step. `loss_mean` (the host's mean of the micro-batch losses)
+ * feeds the guard.
+ */
+export function buildApplyAccumulated(layout: ParamSpec[], microBatches: number, opt: OptimizerConfig): Graph {
+  const g = new Graph('apply_accumulated');
+  const N = totalParams(layout);
+  const x = optimizerInputs(g, N);
+  const acc = g.input('grad_sum', 'float32', [N]);
+  const loss = g.input('loss_mean', 'float32', [1]);
+  addAdamW(g, x, g.scale(acc, 1 / microBatches), loss, opt);
   return g;
 }
 
