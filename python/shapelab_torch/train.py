@@ -25,6 +25,7 @@ by the small codec below, which follows the safetensors format exactly).
 """
 
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -201,6 +202,7 @@ def validate_config(cfg):
     need(m["dModel"] % m["nHeads"] == 0, "model.dModel must be divisible by model.nHeads")
     need(isinstance(cfg.get("steps"), int) and cfg["steps"] > 0, "steps must be a positive integer")
     need(isinstance(cfg.get("batchSize"), int) and cfg["batchSize"] > 0, "batchSize must be a positive integer")
+    need(isinstance(cfg.get("gradAccum", 1), int) and cfg.get("gradAccum", 1) >= 1, "gradAccum must be a positive integer")
     tr = cfg.get("transfers")
     need(isinstance(tr, dict) and tr, "missing 'transfers' (per-depth transfer written by ShapeLab)")
     for _, d in depth_plan(cfg):
@@ -565,6 +567,9 @@ class Trainer:
         if B % self.world != 0:
             raise SystemExit("train.py: global batch %d is not divisible by %d processes" % (B, self.world))
         self.B, self.local_B = B, B // self.world
+        # Gradient accumulation: each optimizer step sums the gradients of `accum` micro-batches of
+        # B sequences (the mean loss over all of them), as ShapeLab's trainer does.
+        self.accum = int(self.cfg.get("gradAccum", 1))
         if a.deterministic:
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
@@ -801,9 +806,9 @@ class Trainer:
                 raise SystemExit("train.py: %s holds %d int32 values, not a multiple of B*(T+1) = %d"
                                  % (a.batches, n, per))
             self.batch_file = np.memmap(a.batches, dtype="<i4", mode="r", shape=(n // per, self.B, T + 1))
-            if self.batch_file.shape[0] < self.steps:
-                raise SystemExit("train.py: %s has %d batches, %d steps asked"
-                                 % (a.batches, self.batch_file.shape[0], self.steps))
+            if self.batch_file.shape[0] < self.steps * self.accum:
+                raise SystemExit("train.py: %s has %d batches, %d steps x %d micro-batches asked"
+                                 % (a.batches, self.batch_file.shape[0], self.steps, self.accum))
             self.data_kind = "batches"
         elif a.data:
             train, val = list_shards(a.data)
@@ -839,7 +844,8 @@ class Trainer:
         return out
 
     def global_batch(self, step):
-        """The global [B, T+1] int64 batch of the 1-based step (identical on every rank)."""
+        """The global [B, T+1] int64 batch of the 1-based micro-batch index (identical on every rank);
+        without accumulation the micro-batch index is the step."""
         import numpy as np
         seed = int(self.cfg.get("seed", 0))
         if self.data_kind == "batches":
@@ -1044,12 +1050,21 @@ class Trainer:
                                 "step": self.step, "tokens": self.tokens}
             t = self.step + 1
             s_t = step_factor(t, cfg, self.origin)
-            x, y = self.local_batch(t)
-            loss = self.model(x, y)
-            loss.backward()
+            k = self.accum
+            total = None
+            for j in range(k):
+                x, y = self.local_batch((t - 1) * k + j + 1)
+                # DDP all-reduces on the last micro-batch only (FSDP syncs each; same result)
+                sync = j == k - 1 or not self.dist or self.fsdp
+                ctx = contextlib.nullcontext() if sync else self.model.no_sync()
+                with ctx:
+                    loss = self.model(x, y)
+                    (loss / k if k > 1 else loss).backward()
+                total = loss.detach() if total is None else total + loss.detach()
+            loss = total / k if k > 1 else total
             norm = self.optimizer_step(s_t)
             self.step = t
-            self.tokens += self.B * int(self.m["context"])
+            self.tokens += self.B * k * int(self.m["context"])
             need_log = (t % log_every == 0) or t == self.steps or growth_watch is not None or t in growth_steps
             if need_log:
                 lv = loss.detach().float().clone()

@@ -28,7 +28,7 @@ function torchPython(): string | undefined {
   return undefined;
 }
 
-type Row = { step: number; loss: number; gradNorm?: number; depth?: number; evalLoss?: number };
+type Row = { step: number; tokens?: number; loss: number; gradNorm?: number; depth?: number; evalLoss?: number };
 const metrics = (file: string) => readJsonl<Row>(file).records.filter((r) => r.evalLoss === undefined);
 
 /** Max relative difference of `key` over the steps both runs logged (and how many there were). */
@@ -158,6 +158,41 @@ describe('PyTorch export vs ShapeLab trainer (CPU, torch from Debian)', function
         assert.match(r.err.trim(), /^train\.py: --fsdp: this PyTorch \(.+\) cannot load FSDP .*run without --fsdp \(DDP\)$/);
       }
     }
+  });
+
+  it('gradient accumulation (2 micro-batches of 4 per step): train.py equals ShapeLab, through a growth event', async () => {
+    const acc = fs.mkdtempSync(path.join(dir, 'accum-'));
+    const c: RunConfig = { ...config, batchSize: 4, gradAccum: 2, steps: 20, schedule: { ...config.schedule, totalSteps: 20 }, growth: { ...config.growth!, atStep: 10 } };
+    writeParityFiles(c, acc);
+    const ts = (await train({ config: c, runsRoot: path.join(acc, 'ts-runs') })).runDir;
+    const out = path.join(acc, 'py');
+    const args = [trainPy, '--config', path.join(acc, 'config.json'), '--init', path.join(acc, 'init.safetensors'), '--batches', path.join(acc, 'batches.bin'), '--device', 'cpu', '--deterministic', '--log-every', '1', '--out', out, '--quiet'];
+    const r = spawnSync(python!, args, { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const a = metrics(path.join(ts, 'metrics.jsonl')), b = metrics(path.join(out, 'metrics.jsonl'));
+    const loss = maxRel(a, b, 'loss');
+    assert.equal(loss.n, 20);
+    assert.ok(loss.max <= TOL, `loss max rel diff ${loss.max} at step ${loss.at}`);
+    // DDP skips the all-reduce on all but the last micro-batch (no_sync): still the same curve
+    const ddpOut = path.join(acc, 'py-ddp');
+    const port = await freePort();
+    const ranks = await Promise.all(
+      [0, 1].map(
+        (rank) =>
+          new Promise<{ code: number | null; err: string }>((resolve) => {
+            const env = { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: '2', RANK: String(rank), LOCAL_RANK: String(rank), OMP_NUM_THREADS: '1' };
+            const p = spawn(python!, args.map((x) => (x === out ? ddpOut : x)), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+            let err = '';
+            p.stderr.on('data', (d) => (err += d));
+            p.on('exit', (code) => resolve({ code, err }));
+          }),
+      ),
+    );
+    for (const x of ranks) assert.equal(x.code, 0, x.err);
+    const ddp = maxRel(b, metrics(path.join(ddpOut, 'metrics.jsonl')), 'loss');
+    assert.ok(ddp.n === 20 && ddp.max <= TOL, `DDP + accumulation vs 1 process: ${ddp.max} at step ${ddp.at}`);
+    // tokens count every micro-batch: 2 x 4 sequences x 64 tokens per step, in both
+    assert.deepEqual([a.at(-1)!.tokens, b.at(-1)!.tokens], [20 * 2 * 4 * 64, 20 * 2 * 4 * 64]);
   });
 
   it('a train.py run folder (grown model, checkpoint at step 20) resumes in ShapeLab and continues ShapeLab\'s curve', async () => {

@@ -101,6 +101,18 @@ describe('trainer (CPU EP, real onnxruntime sessions, real run folders)', functi
     assert.equal(readFileSync(path.join(r.runDir, 'metrics.jsonl'), 'utf8'), before);
   });
 
+  it('gradAccum: a run of 2 micro-batches of 4 follows the run with batches of 8 (same sequences), and counts tokens per step', async () => {
+    const root = tmp(); dirs.push(root);
+    const eight = await train({ config: tinyConfig({ steps: 12, batchSize: 8 }), runsRoot: root });
+    const twoByFour = await train({ config: tinyConfig({ steps: 12, batchSize: 4, gradAccum: 2 }), runsRoot: root });
+    const a = metrics(eight.runDir).filter((m) => m.evalLoss === undefined), b = metrics(twoByFour.runDir).filter((m) => m.evalLoss === undefined);
+    assert.equal(a.length, 12);
+    for (let i = 0; i < 12; i++) assert.ok(Math.abs(a[i].loss - b[i].loss) <= 1e-5 * a[i].loss, `step ${a[i].step}: ${a[i].loss} vs ${b[i].loss}`);
+    const tokens = readJsonl<{ tokens: number }>(path.join(twoByFour.runDir, 'metrics.jsonl')).records.at(-1)!.tokens;
+    assert.equal(tokens, 12 * 2 * 4 * 64);
+    assert.equal(JSON.parse(readFileSync(path.join(twoByFour.runDir, 'config.json'), 'utf8')).gradAccum, 2);
+  });
+
   it('an explicit execution provider that cannot be honoured is a clear error', async () => {
     await assert.rejects(resolveEp('cuda'), /CUDA execution provider is not usable/);
   });

@@ -7,13 +7,15 @@ import { UserError } from '../errors';
 import type { Command } from '../main';
 
 const HELP = `usage: shapelab train [--preset tiny|small|25m] [--config FILE] [--data PATH] [--tokenizer byte|gpt2]
-                      [--ep auto|webgpu|cpu|cuda] [--steps N] [--batch-size B] [--seed S] [--out DIR] [--label NAME]
+                      [--ep auto|webgpu|cpu|cuda] [--steps N] [--batch-size B] [--grad-accum K] [--seed S] [--out DIR] [--label NAME]
                       [--param completep|alpha0.5|mup|sp] [--lr X] [--eval-every N] [--checkpoint-every N]
                       [--grow-at-step N --grow-factor G [--grow-operator stack|interleave|partial:A-B]
                        [--grow-multiplier keep|switch|rescale] [--grow-optimizer reset|copy] [--grow-lr continue|rewarm]]
                       [--json]
 Trains a CompleteP GPT through onnxruntime-node in a new run folder inside --out (default runs/).
-Without --data it uses the embedded Brown corpus. Ctrl-C writes a checkpoint and exits cleanly.`;
+Without --data it uses the embedded Brown corpus. Ctrl-C writes a checkpoint and exits cleanly.
+--grad-accum K: K micro-batches of --batch-size sequences per optimizer step (gradient accumulation;
+the effective batch is K * B sequences at the memory of B).`;
 
 export const OPTIONS = {
   preset: { type: 'string' },
@@ -23,6 +25,7 @@ export const OPTIONS = {
   ep: { type: 'string' },
   steps: { type: 'string' },
   'batch-size': { type: 'string' },
+  'grad-accum': { type: 'string' },
   seed: { type: 'string' },
   out: { type: 'string' },
   label: { type: 'string' },
@@ -95,6 +98,8 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
   if (v.param) c.parameterization = v.param;
   const bs = optNum(v['batch-size'], '--batch-size', { integer: true, positive: true });
   if (bs !== undefined) c.batchSize = bs;
+  const ga = optNum(v['grad-accum'], '--grad-accum', { integer: true, positive: true });
+  if (ga !== undefined) c.gradAccum = ga;
   const seed = optNum(v.seed, '--seed', { integer: true, min: 0 });
   if (seed !== undefined) c.seed = seed;
   const lr = optNum(v.lr, '--lr', { positive: true });

@@ -1,8 +1,8 @@
 /**
  * What an external trainer needs to replay a ShapeLab run exactly: the exported config.json, the
  * initial weights (init.safetensors, ShapeLab parameter names) and the batches the ShapeLab
- * sampler draws (batches.bin: little-endian int32 [steps, B, T + 1], each row the inputs plus the
- * last target). train.py reads them with --config/--init/--batches; the parity checks (CPU in
+ * sampler draws (batches.bin: little-endian int32 [steps * gradAccum, B, T + 1], each row the
+ * inputs plus the last target). train.py reads them with --config/--init/--batches; the parity checks (CPU in
  * test/export/torchParity.test.ts, GPU in bench/parity) compare its losses with ShapeLab's.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -25,8 +25,10 @@ export function writeParityFiles(config: RunConfig, outDir: string): { config: s
   // Same sampler, seed and order as the trainer: batch s of this file is the trainer's step s + 1.
   const sampler = new BatchSampler(data.train, { batchSize: config.batchSize, context: config.model.context, seed: config.seed });
   const T = config.model.context, B = config.batchSize;
-  const buf = new Int32Array(config.steps * B * (T + 1));
-  for (let s = 0; s < config.steps; s++) {
+  // k micro-batches per optimizer step (gradient accumulation): the file holds them in stream order.
+  const count = config.steps * (config.gradAccum ?? 1);
+  const buf = new Int32Array(count * B * (T + 1));
+  for (let s = 0; s < count; s++) {
     const b = sampler.nextBatch();
     for (let r = 0; r < B; r++) {
       const o = (s * B + r) * (T + 1);

@@ -68,7 +68,13 @@ export interface RunConfig {
   base: BaseHparams;
   optimizer: OptimizerConfig;
   schedule: ScheduleConfig;
+  /** Sequences per micro-batch (per optimizer step when gradAccum is absent). */
   batchSize: number;
+  /**
+   * Micro-batches per optimizer step (gradient accumulation); absent = 1, so configs without it
+   * keep their hash. Effective batch = batchSize * gradAccum sequences.
+   */
+  gradAccum?: number;
   steps: number;
   /** Evaluate every N steps (0: only at the end). */
   evalEvery: number;
@@ -216,7 +222,7 @@ class Checker {
   }
 }
 
-const TOP_KEYS = ['version', 'preset', 'label', 'model', 'parameterization', 'base', 'optimizer', 'schedule', 'batchSize', 'steps', 'evalEvery', 'evalBatches', 'checkpointEvery', 'keepCheckpoints', 'logEvery', 'seed', 'data', 'ep', 'growth', 'nonFinite'] as const;
+const TOP_KEYS = ['version', 'preset', 'label', 'model', 'parameterization', 'base', 'optimizer', 'schedule', 'batchSize', 'gradAccum', 'steps', 'evalEvery', 'evalBatches', 'checkpointEvery', 'keepCheckpoints', 'logEvery', 'seed', 'data', 'ep', 'growth', 'nonFinite'] as const;
 const MODEL_KEYS = ['vocabSize', 'context', 'dModel', 'nLayers', 'nHeads', 'dFf', 'tiedEmbeddings'] as const;
 const BASE_KEYS = ['baseWidth', 'baseDepth', 'lr', 'initStd', 'eps', 'weightDecay', 'inputMultiplier', 'outputMultiplier'] as const;
 const OPT_KEYS = ['beta1', 'beta2', 'clip'] as const;
@@ -225,7 +231,7 @@ const DATA_KEYS = ['source', 'path', 'include', 'exclude', 'tokenizer', 'valFrac
 const GROWTH_KEYS = ['atStep', 'factor', 'operator', 'multiplier', 'optimizer', 'lr'] as const;
 
 /** Sanity bounds: generous, but they keep products and allocations finite. */
-export const LIMITS = { vocab: 1 << 20, context: 1 << 16, dModel: 1 << 16, layers: 1024, heads: 1024, dFf: 1 << 18, batch: 1 << 16, steps: 1e9, maxDepthAfterGrowth: 1024 };
+export const LIMITS = { vocab: 1 << 20, context: 1 << 16, dModel: 1 << 16, layers: 1024, heads: 1024, dFf: 1 << 18, batch: 1 << 16, gradAccum: 4096, steps: 1e9, maxDepthAfterGrowth: 1024 };
 
 function pick(o: Obj, k: string, fallback: unknown): unknown {
   return o[k] === undefined ? fallback : o[k];
@@ -325,6 +331,7 @@ export function validateConfig(input: unknown): RunConfig {
   if (schedule.kind === 'wsd' && schedule.decayFraction === 0) c.fail('schedule.decayFraction', `must be > 0 for schedule.kind 'wsd'`);
 
   const batchSize = c.int('batchSize', pick(input, 'batchSize', p.batchSize), 1, LIMITS.batch);
+  const gradAccum = c.int('gradAccum', pick(input, 'gradAccum', 1), 1, LIMITS.gradAccum);
   const evalEvery = c.int('evalEvery', pick(input, 'evalEvery', Math.max(1, Math.floor(steps / 10))), 0, LIMITS.steps);
   const evalBatches = c.int('evalBatches', pick(input, 'evalBatches', p.evalBatches), 1, 10_000);
   const checkpointEvery = c.int('checkpointEvery', pick(input, 'checkpointEvery', Math.max(1, Math.floor(steps / 4))), 0, LIMITS.steps);
@@ -386,6 +393,7 @@ export function validateConfig(input: unknown): RunConfig {
     ep,
     nonFinite,
   };
+  if (gradAccum > 1) config.gradAccum = gradAccum;
   if (growth) config.growth = growth;
   return config;
 }
@@ -404,10 +412,6 @@ export function canonicalJson(v: unknown): string {
 }
 
 /**
- * Hash identifying what a checkpoint belongs to: everything except `label` and `ep` (a run may be
- * resumed on another execution provider). Stored in every checkpoint and compared on resume.
- */
-/**
  * The hash checkpoints carry: the run config without `steps`, which a resume may extend ('train
  * further'). Written by the trainer and by the exported PyTorch program (as runConfigHash), and
  * checked on every resume.
@@ -416,6 +420,10 @@ export function checkpointConfigHash(config: RunConfig): string {
   return configHash({ ...config, steps: 0 });
 }
 
+/**
+ * Hash of a run config: everything except `label` and `ep` (a run may be resumed on another
+ * execution provider).
+ */
 export function configHash(config: RunConfig): string {
   const { label: _label, ep: _ep, ...rest } = config;
   void _label;

@@ -65,7 +65,9 @@ export function estimateResources(c: RunConfig, depth = c.model.nLayers): Resour
   ].sort((a, b) => b.bytes - a.bytes);
   const shape = { vocab: m.vocabSize, seq: m.context, dModel: m.dModel, nLayers: depth, nHeads: m.nHeads, dHead: m.dModel / m.nHeads, dFf: m.dFf, tiedEmbeddings: m.tiedEmbeddings, positionEmbedding: 'learned' as const, bias: true };
   const activations = B * (activationBytesPerSequence(shape, 'fp32', false) + logitBytesPerSequence(shape));
-  return { depth, params: n, buffers, totalBytes: 4 * n * (6 + 4) + activations };
+  // Gradient accumulation keeps two more flat vectors resident: the running sum and its zero start.
+  const accumVectors = (c.gradAccum ?? 1) > 1 ? 2 : 0;
+  return { depth, params: n, buffers, totalBytes: 4 * n * (6 + 4 + accumVectors) + activations };
 }
 
 /** The limits that apply on `ep` (env SHAPELAB_MAX_BUFFER_BYTES overrides the buffer limit). */

@@ -143,6 +143,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let saveLastGood: (() => Promise<{ file?: string; step: number }>) | undefined;
   try {
     const sampler = new BatchSampler(data.train, { batchSize: c.batchSize, context: c.model.context, seed: c.seed });
+    const microBatches = c.gradAccum ?? 1;
     const evalSet: Batch[] = evalBatches(data.val, { batchSize: c.batchSize, context: c.model.context, count: c.evalBatches });
     let st: LoopState = { step: 0, tokens: 0, adamStep: 0, scheduleOrigin: 0, depth: c.model.nLayers, grown: false, sampler: sampler.state() };
     let host: HostState | undefined;
@@ -175,14 +176,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           // A checkpoint from the exported PyTorch program: its batches are a function of the step,
           // so there is no stream state to restore. Continue ShapeLab's own stream where an
           // uninterrupted ShapeLab run would be.
-          sampler.skip(st.step);
+          sampler.skip(st.step * microBatches);
           resumeNote = `checkpoint ${path.basename(found.checkpoint.file)} has no ShapeLab sampler state (written by the exported PyTorch program?): batches continue ShapeLab's seeded order from step ${st.step}`;
         }
         resumedFrom = st.step;
       }
     }
     const makeEngine = (depth: number, t: Transfer) =>
-      Engine.create({ shape: modelShapeOf(c, depth), transfer: t, batch: c.batchSize, optimizer: c.optimizer, ep });
+      Engine.create({ shape: modelShapeOf(c, depth), transfer: t, batch: c.batchSize, optimizer: c.optimizer, ep, gradAccum: c.gradAccum });
     engine = await makeEngine(st.depth, transferFor(c, st.depth, st.residualOverride));
     if (!host) {
       host = freshState(initParams(engine.layout, c.seed));
@@ -213,7 +214,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       return r.loss;
     };
 
-    const tokensPerStep = c.batchSize * c.model.context;
+    const tokensPerStep = microBatches * c.batchSize * c.model.context;
     let pendingGrowth: { step: number; tokens: number; depthBefore: number; depthAfter: number; lossBefore: number; lossesAfter: number[] } | undefined;
     let lastLoss = st.lastLoss ?? NaN;
     let windowStart = performance.now(), windowTokens = 0;
@@ -257,9 +258,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         progress({ kind: 'growth', step: st.step, depthBefore: before, depthAfter: r.depth });
       }
       drawnFrom = sampler.state();
-      const batch = sampler.nextBatch();
+      // An accumulating step takes the next k batches of the stream: the same sequences a batch of
+      // k * batchSize would hold.
+      const micro = Array.from({ length: microBatches }, () => sampler.nextBatch());
       const lrf = lrFactor(st.step + 1 - st.scheduleOrigin, sched());
-      const r = await engine.step(batch, lrf, st.adamStep + 1);
+      const r = await engine.step(micro, lrf, st.adamStep + 1);
       drawnFrom = undefined;
       if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm) || !r.applied) {
         const action = c.nonFinite;
