@@ -99,6 +99,12 @@ describe('export torch', () => {
     assert.equal(cfg.model.context, 128);
     assert.equal(cfg.growth?.atStep, 100);
     assert.deepEqual(Object.keys(cfg.transfers).sort(), ['2', '8']);
+    // with accumulation, steps and the growth step count whole optimizer steps of batchSize * gradAccum
+    const acc = torchConfig(runConfigFromPlan({ ...plan, batchSize: 8, gradAccum: 4 }));
+    assert.equal(acc.gradAccum, 4);
+    assert.equal(acc.steps, 1000);
+    assert.equal(acc.growth?.atStep, 100);
+    assert.throws(() => runConfigFromPlan({ ...plan, gradAccum: 0 }), /plan\.gradAccum/);
   });
 
   it('writes train.py verbatim, config.json and README.md, and refuses a non-empty folder', () => {

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { buildHardwareList, defaultRequest, runPlan, shapeDetail, planDocument, shapeId } from '../../src/extension/logic/plannerBackend';
+import { buildHardwareList, defaultRequest, runPlan, shapeDetail, planBatch, planDocument, shapeId } from '../../src/extension/logic/plannerBackend';
 
 describe('planner backend (webview <-> core planner)', () => {
   const hw = buildHardwareList([
@@ -30,6 +30,17 @@ describe('planner backend (webview <-> core planner)', () => {
     assert.equal(d.growth.length, 2);
     const doc = planDocument(out.shapes[0], req, hw);
     assert.equal(doc.format, 'shapelab-plan');
+    // The exported batch is the one the planner priced: every GPU's micro-batch, accumulated to
+    // the 2^19-token global batch of the time model.
+    assert.equal(doc.batchSize, out.shapes[0].microBatch * req.gpuCount);
+    const stepTokens = (doc.batchSize as number) * (doc.gradAccum as number) * req.context;
+    assert.ok(stepTokens >= 2 ** 19 && stepTokens - (doc.batchSize as number) * req.context < 2 ** 19, `step tokens ${stepTokens}`);
+  });
+
+  it('planBatch: micro-batches of all GPUs, accumulated to the global batch', () => {
+    assert.deepEqual(planBatch(4, 8, 2048), { batchSize: 32, gradAccum: 8 }); // 256 sequences of 2048
+    assert.deepEqual(planBatch(64, 8, 2048), { batchSize: 512, gradAccum: 1 }); // already above 2^19 tokens
+    assert.deepEqual(planBatch(3, 1, 1000), { batchSize: 3, gradAccum: 175 }); // ceil(524 / 3)
   });
 
   it('a GPU name that is a path or inline JSON is refused, never loaded', () => {

@@ -147,7 +147,7 @@ export function torchConfig(runConfig: unknown): TorchConfig {
 /**
  * A run config from a plan file. A plan may embed the run config (`runConfig` or `config`);
  * otherwise the shape comes from `shape` (planner field names), the step count from `steps` or
- * `tokens / (batchSize * context)`, and a G_stack growth from `growth` (planner GrowthPlan:
+ * `tokens / (batchSize * gradAccum * context)`, and a G_stack growth from `growth` (planner GrowthPlan:
  * factor, growthTokens, smallModel.nLayers).
  */
 export function runConfigFromPlan(plan: unknown): Obj {
@@ -158,7 +158,9 @@ export function runConfigFromPlan(plan: unknown): Obj {
   if (!isObj(shape)) throw new ExportError("the plan has no 'shape' (or embedded 'runConfig')");
   const context = int(pick(shape, ['context', 'seq']), 'plan.shape.seq');
   const batchSize = int(plan.batchSize ?? 32, 'plan.batchSize');
-  const steps = plan.steps !== undefined ? int(plan.steps, 'plan.steps') : Math.ceil(num(plan.tokens, 'plan.tokens', 1) / (batchSize * context));
+  const gradAccum = int(plan.gradAccum ?? 1, 'plan.gradAccum');
+  const seqsPerStep = batchSize * gradAccum;
+  const steps = plan.steps !== undefined ? int(plan.steps, 'plan.steps') : Math.ceil(num(plan.tokens, 'plan.tokens', 1) / (seqsPerStep * context));
   const model: Obj = {
     vocabSize: int(pick(shape, ['vocabSize', 'vocab']), 'plan.shape.vocab'),
     context,
@@ -169,6 +171,7 @@ export function runConfigFromPlan(plan: unknown): Obj {
   if (shape.dFf !== undefined) model.dFf = shape.dFf;
   if (shape.tiedEmbeddings !== undefined) model.tiedEmbeddings = shape.tiedEmbeddings;
   const out: Obj = { model, batchSize, steps };
+  if (gradAccum > 1) out.gradAccum = gradAccum;
   for (const k of ['label', 'parameterization', 'base', 'optimizer', 'schedule', 'seed', 'data', 'preset']) if (plan[k] !== undefined) out[k] = plan[k];
   const g = plan.growth;
   if (isObj(g) && g.atStep !== undefined) out.growth = g;
@@ -176,7 +179,7 @@ export function runConfigFromPlan(plan: unknown): Obj {
     // A planner GrowthPlan: train the small model for growthTokens, then stack to the target depth.
     const factor = int(g.factor, 'plan.growth.factor');
     model.nLayers = int(g.smallModel.nLayers, 'plan.growth.smallModel.nLayers');
-    const atStep = Math.max(1, Math.round(num(g.growthTokens, 'plan.growth.growthTokens', 0) / (batchSize * context)));
+    const atStep = Math.max(1, Math.round(num(g.growthTokens, 'plan.growth.growthTokens', 0) / (seqsPerStep * context)));
     out.growth = { atStep, factor, operator: 'stack' };
   }
   return out;
@@ -270,7 +273,7 @@ per-depth ${cfg.parameterization} transfer (multipliers, init stds, per-group Ad
 computed by ShapeLab. Needs Python 3 with \`torch\` (2.4 or newer) and \`numpy\`.
 
 Model: vocab ${m.vocabSize}, context ${m.context}, d_model ${m.dModel}, ${m.nLayers} blocks, ${m.nHeads} heads, MLP ${m.dFf}, ${m.tiedEmbeddings ? 'tied' : 'untied'} embeddings.
-Training: ${cfg.steps} steps of a global batch of ${cfg.batchSize} sequences (${cfg.batchSize * m.context} tokens), ${cfg.schedule.kind} schedule, warmup ${cfg.schedule.warmupSteps}.
+Training: ${cfg.steps} steps of ${(cfg.gradAccum ?? 1) > 1 ? `${cfg.gradAccum} accumulated micro-batches of ${cfg.batchSize} sequences (${cfg.batchSize * (cfg.gradAccum ?? 1) * m.context} tokens per step)` : `a global batch of ${cfg.batchSize} sequences (${cfg.batchSize * m.context} tokens)`}, ${cfg.schedule.kind} schedule, warmup ${cfg.schedule.warmupSteps}.
 Growth: ${growth}.
 
 ${dataLine}
@@ -281,8 +284,8 @@ ${dataLine}
 torchrun --standalone --nproc_per_node=8 train.py --config config.json --data data/
 \`\`\`
 
-The global batch (${cfg.batchSize}) is split across all processes, so it must be divisible by their number;
-the loss curve is the same for any number of GPUs.
+The global ${(cfg.gradAccum ?? 1) > 1 ? 'micro-batch' : 'batch'} (${cfg.batchSize} sequences) is split across all processes, so it must be divisible by
+their number; the loss curve is the same for any number of GPUs.
 
 ## Several nodes (run on every node; NODE_RANK = 0..N-1, HOST = the address of node 0)
 

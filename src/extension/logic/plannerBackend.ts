@@ -7,7 +7,7 @@
  * or parse inline JSON from a string).
  */
 import {
-  DEFAULT_BASE, DEFAULT_SEQ, DEFAULT_VOCAB, evaluateShape, listHardware, loadLocalHardware, planShapes, transfer, validateEntry,
+  DEFAULT_BASE, DEFAULT_GLOBAL_BATCH_TOKENS, DEFAULT_SEQ, DEFAULT_VOCAB, evaluateShape, listHardware, loadLocalHardware, planShapes, transfer, validateEntry,
   type Candidate, type GrowthPlan, type HardwareEntry, type PlanRequest as CorePlanRequest, type PlanResult,
 } from '../../core/plan';
 import type { HardwareVM, PlanRequest, ShapeDetailVM, ShapeVM, SourcedValue, ParameterizationId } from '../../../webview/shared/messages';
@@ -212,12 +212,23 @@ function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList): {
   return { detail: { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, growthFactor: g.factor, sources, warnings }, growthPlan: g };
 }
 
-/** Sequences per optimizer step in exported plans (the exporter's default). */
-const EXPORT_BATCH = 32;
+/**
+ * The batch geometry the planner's time and memory model assumed for a shape: every GPU runs its
+ * micro-batch (`microBatch` sequences, the memory column), and micro-batches are accumulated up
+ * to the global batch of DEFAULT_GLOBAL_BATCH_TOKENS (src/core/plan/steptime.ts). Exported as
+ * batchSize (all GPUs' micro-batches together) and gradAccum, so a cluster run trains the batch
+ * the plan priced, within the memory it priced.
+ */
+export function planBatch(microBatch: number, gpus: number, context: number): { batchSize: number; gradAccum: number } {
+  const batchSize = Math.max(1, Math.floor(microBatch)) * Math.max(1, Math.floor(gpus));
+  const globalSeqs = Math.max(1, Math.round(DEFAULT_GLOBAL_BATCH_TOKENS / context));
+  return { batchSize, gradAccum: Math.max(1, Math.ceil(globalSeqs / batchSize)) };
+}
 
 /** The JSON written by "Export Plan" (and read by `shapelab train --plan` / `export torch --plan`). */
 export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList): Record<string, unknown> {
   const { detail: d, growthPlan } = detailWithGrowth(shape, req, hw);
+  const batch = planBatch(shape.microBatch, req.gpuCount, req.context);
   return {
     format: 'shapelab-plan',
     version: 1,
@@ -225,12 +236,13 @@ export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList)
     label: `plan-${shape.id}`,
     /** Training tokens of the plan (from-scratch run). */
     tokens: Math.round(shape.tokens),
-    batchSize: EXPORT_BATCH,
+    batchSize: batch.batchSize,
+    gradAccum: batch.gradAccum,
     /**
      * Steps of the grown schedule: the small model trains growthTokens, the stacked model the
      * rest of the FLOP budget (flopSplit.largeTokens); export torch takes the step count from here.
      */
-    steps: Math.max(1, Math.ceil((growthPlan.growthTokens + growthPlan.flopSplit.largeTokens) / (EXPORT_BATCH * req.context))),
+    steps: Math.max(1, Math.ceil((growthPlan.growthTokens + growthPlan.flopSplit.largeTokens) / (batch.batchSize * batch.gradAccum * req.context))),
     shape: { vocab: req.vocab, seq: req.context, dModel: shape.dModel, nLayers: shape.nLayers, nHeads: shape.nHeads, dHead: shape.dHead, dFf: shape.dFf },
     parameterization: req.parameterization,
     base: req.base,
