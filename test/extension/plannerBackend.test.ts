@@ -28,6 +28,7 @@ describe('planner backend (webview <-> core planner)', () => {
     assert.equal(d.hparams.length, 6);
     assert.ok(d.memory.find((m) => m.part === 'total')!.gib > 0);
     assert.equal(d.growth.length, 2);
+    assert.match(d.sources.find((x) => x.name.startsWith('batch per optimizer step'))!.value, /^\d+ GPU x micro-batch \d+ x \d+ accumulated = \d+ sequences/);
     const doc = planDocument(out.shapes[0], req, hw);
     assert.equal(doc.format, 'shapelab-plan');
     // The exported batch is the one the planner priced: every GPU's micro-batch, accumulated to

@@ -205,6 +205,15 @@ function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList): {
     { name: 'growth timing', value: g.formula, source: g.source },
     ...g.reportedSpeedups.map((s) => ({ name: 'reported', value: s.claim, source: s.source })),
     { name: 'memory model', value: `${ev.memory.totalGiB.toFixed(1)} GiB at micro-batch ${ev.microBatch}`, source: 'Korthikanti et al. 2022 activation memory; src/core/plan/memory.ts' },
+    (() => {
+      const b = planBatch(ev.microBatch, req.gpuCount, req.context);
+      const seqs = b.batchSize * b.gradAccum;
+      return {
+        name: 'batch per optimizer step (exported)',
+        value: `${req.gpuCount} GPU x micro-batch ${ev.microBatch} x ${b.gradAccum} accumulated = ${seqs} sequences (${(seqs * req.context / 1e6).toFixed(2)}M tokens)`,
+        source: 'time model global batch 2^19 tokens (src/core/plan/steptime.ts); export: batchSize + gradAccum',
+      };
+    })(),
   ];
   const warnings = [...g.warnings];
   if (req.parameterization === 'alpha0.5' || req.parameterization === 'sp') warnings.push(`the shape penalty for ${req.parameterization} is an assumption, not a paper fit`);
