@@ -87,7 +87,7 @@ const HP_FLAGS: [string, fc.Arbitrary<string>][] = (
 ).concat([['param', paramValue]]);
 const GROWTH_FLAGS: [string, fc.Arbitrary<string>][] = [['params', mix('1e8', '7e9', '1e11')], ['tokens', mix('1e10', '2e12')]];
 const TRAIN_FLAGS: [string, fc.Arbitrary<string>][] = [
-  ['preset', fc.constantFrom('tiny', 'tiny', 'small', '25m', 'huge', '')], ['steps', mix('1', '10', '500')], ['batch-size', mix('1', '8', '64')], ['seed', mix('0', '1', '4294967295')], ['lr', mix('0.01', '3e-4', '1')],
+  ['preset', fc.constantFrom('tiny', 'tiny', 'small', '25m', 'huge', '')], ['steps', mix('1', '10', '500')], ['batch-size', mix('1', '8', '64')], ['grad-accum', mix('1', '2', '5000')], ['seed', mix('0', '1', '4294967295')], ['lr', mix('0.01', '3e-4', '1')],
   ['ep', fc.constantFrom('cpu', 'cpu', 'auto', 'webgpu', 'cuda', 'tpu', '')], ['param', paramValue], ['tokenizer', fc.constantFrom('byte', 'byte', 'gpt2', 'bpe', '')],
   ['eval-every', mix('0', '5', '100')], ['checkpoint-every', mix('0', '5', '100')], ['label', fc.string({ maxLength: 80 })],
   ['grow-at-step', mix('1', '5', '400')], ['grow-factor', mix('2', '4', '64')], ['grow-operator', fc.constantFrom('stack', 'interleave', 'partial:0-1', 'partial:1-0', 'partial:0-99', 'partial:x', '')],
