@@ -56,6 +56,25 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Runs train.py as `world` ranks on this host, the way torchrun would start them (Debian's torchrun
+ * 1.13 fails under Python 3.11 on its redirect map, so its environment variables are set here).
+ */
+async function runRanks(python: string, args: string[], world: number): Promise<{ code: number | null; err: string }[]> {
+  const port = await freePort();
+  return Promise.all(
+    Array.from({ length: world }, (_, rank) =>
+      new Promise<{ code: number | null; err: string }>((resolve) => {
+        const env = { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: String(world), RANK: String(rank), LOCAL_RANK: String(rank), OMP_NUM_THREADS: '1' };
+        const p = spawn(python, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        p.stderr.on('data', (b) => (err += b));
+        p.on('exit', (code) => resolve({ code, err }));
+      }),
+    ),
+  );
+}
+
 const STEPS = 30;
 const GROW_AT = 15;
 // Stated tolerance: fp32 on two CPU math libraries (MLAS vs PyTorch's); the largest gap sits on the
@@ -111,21 +130,7 @@ describe('PyTorch export vs ShapeLab trainer (CPU, torch from Debian)', function
 
   it('two processes (DistributedDataParallel over gloo) give the curve of one process', async () => {
     const out = path.join(dir, 'py-ddp');
-    const port = await freePort();
-    const codes = await Promise.all(
-      [0, 1].map(
-        (rank) =>
-          new Promise<{ code: number | null; err: string }>((resolve) => {
-            // torchrun of Debian's torch 1.13 fails under Python 3.11 (its redirect map); the two
-            // ranks are started the way torchrun would, through the same environment variables.
-            const env = { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: '2', RANK: String(rank), LOCAL_RANK: String(rank), OMP_NUM_THREADS: '1' };
-            const p = spawn(python!, pyArgs(out), { env, stdio: ['ignore', 'ignore', 'pipe'] });
-            let err = '';
-            p.stderr.on('data', (b) => (err += b));
-            p.on('exit', (code) => resolve({ code, err }));
-          }),
-      ),
-    );
+    const codes = await runRanks(python!, pyArgs(out), 2);
     for (const c of codes) assert.equal(c.code, 0, c.err);
     const one = metrics(path.join(dir, 'py-1', 'metrics.jsonl')), two = metrics(path.join(out, 'metrics.jsonl'));
     const loss = maxRel(one, two, 'loss');
@@ -135,19 +140,7 @@ describe('PyTorch export vs ShapeLab trainer (CPU, torch from Debian)', function
 
   it('--fsdp on two processes: the curve of one process, or (a PyTorch whose FSDP cannot load) one clear line and no traceback', async () => {
     const out = path.join(dir, 'py-fsdp');
-    const port = await freePort();
-    const runs = await Promise.all(
-      [0, 1].map(
-        (rank) =>
-          new Promise<{ code: number | null; err: string }>((resolve) => {
-            const env = { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: '2', RANK: String(rank), LOCAL_RANK: String(rank), OMP_NUM_THREADS: '1' };
-            const p = spawn(python!, pyArgs(out, ['--fsdp']), { env, stdio: ['ignore', 'ignore', 'pipe'] });
-            let err = '';
-            p.stderr.on('data', (b) => (err += b));
-            p.on('exit', (code) => resolve({ code, err }));
-          }),
-      ),
-    );
+    const runs = await runRanks(python!, pyArgs(out, ['--fsdp']), 2);
     if (runs.every((r) => r.code === 0)) {
       const loss = maxRel(metrics(path.join(dir, 'py-1', 'metrics.jsonl')), metrics(path.join(out, 'metrics.jsonl')), 'loss');
       assert.ok(loss.n === STEPS && loss.max <= TOL, `FSDP vs 1 process: ${loss.max} at step ${loss.at}`);
@@ -175,19 +168,7 @@ describe('PyTorch export vs ShapeLab trainer (CPU, torch from Debian)', function
     assert.ok(loss.max <= TOL, `loss max rel diff ${loss.max} at step ${loss.at}`);
     // DDP skips the all-reduce on all but the last micro-batch (no_sync): still the same curve
     const ddpOut = path.join(acc, 'py-ddp');
-    const port = await freePort();
-    const ranks = await Promise.all(
-      [0, 1].map(
-        (rank) =>
-          new Promise<{ code: number | null; err: string }>((resolve) => {
-            const env = { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: '2', RANK: String(rank), LOCAL_RANK: String(rank), OMP_NUM_THREADS: '1' };
-            const p = spawn(python!, args.map((x) => (x === out ? ddpOut : x)), { env, stdio: ['ignore', 'ignore', 'pipe'] });
-            let err = '';
-            p.stderr.on('data', (d) => (err += d));
-            p.on('exit', (code) => resolve({ code, err }));
-          }),
-      ),
-    );
+    const ranks = await runRanks(python!, args.map((x) => (x === out ? ddpOut : x)), 2);
     for (const x of ranks) assert.equal(x.code, 0, x.err);
     const ddp = maxRel(b, metrics(path.join(ddpOut, 'metrics.jsonl')), 'loss');
     assert.ok(ddp.n === 20 && ddp.max <= TOL, `DDP + accumulation vs 1 process: ${ddp.max} at step ${ddp.at}`);
