@@ -85,6 +85,14 @@ describe('diagnostics: LR sweep (CPU EP)', function () {
     }
     assert.equal((lrSweepChart(r).match(/<path /g) ?? []).length, 2);
   });
+
+  it('drift across widths is measured against the narrowest width at each depth', async () => {
+    const r = await lrSweep({ param: 'completep', depths: [2], widths: [32, 64], lrs: [1e-3, 1e-2, 3e-1], steps: 20, batch: 4, evalBatches: 1, ep: 'cpu', base: { baseWidth: 32 } });
+    const [narrow, wide] = r.best.sort((a, b) => a.width - b.width);
+    assert.equal(narrow.widthDrift, 0);
+    assert.ok(Math.abs(wide.widthDrift - Math.log2(wide.bestLrFit / narrow.bestLrFit)) < 1e-12);
+    assert.equal(r.maxWidthDrift['2'], Math.abs(wide.widthDrift));
+  });
 });
 
 describe('diagnostics: growth experiment (CPU EP)', function () {
@@ -167,7 +175,7 @@ describe('diagnostics: CLI', function () {
     const r = shapelab(['sweep', 'lr', '--depths', '1,2', '--widths', '32', '--lrs', '1e-3,1e-2', '--steps', '5', '--batch', '2', '--eval-batches', '1', '--ep', 'cpu']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /width 32 depth 2: best .* drift [+-]\d/);
-    assert.match(r.stdout, /max \|drift\| at width 32/);
+    assert.match(r.stdout, /max \|drift\| across depths at width 32/);
   });
 
   it('experiment growth --json writes the JSON and chart into --out', () => {

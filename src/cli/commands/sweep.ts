@@ -88,8 +88,9 @@ export const command: Command = {
       }).join(' ')}`);
     }
     lines.push('best LR per depth (* above; fit = parabola vertex in log2 lr):');
-    for (const b of r.best) lines.push(`  width ${b.width} depth ${b.depth}: best ${fmtLr(b.bestLr)} (fit ${fmtLr(b.bestLrFit)}), loss ${b.bestLoss.toFixed(4)}, drift ${b.drift >= 0 ? '+' : ''}${b.drift.toFixed(2)} log2${b.atEdge ? ' (at the edge of the grid: widen --lrs)' : ''}`);
-    for (const [w, d] of Object.entries(r.maxDrift)) lines.push(`max |drift| at width ${w}: ${d.toFixed(2)} log2 (x${(2 ** d).toFixed(2)})`);
+    for (const b of r.best) lines.push(`  width ${b.width} depth ${b.depth}: best ${fmtLr(b.bestLr)} (fit ${fmtLr(b.bestLrFit)}), loss ${b.bestLoss.toFixed(4)}, drift ${b.drift >= 0 ? '+' : ''}${b.drift.toFixed(2)} log2 (depth), ${b.widthDrift >= 0 ? '+' : ''}${b.widthDrift.toFixed(2)} (width)${b.atEdge ? ' (at the edge of the grid: widen --lrs)' : ''}`);
+    if (r.settings.depths.length > 1) for (const [w, d] of Object.entries(r.maxDrift)) lines.push(`max |drift| across depths at width ${w}: ${d.toFixed(2)} log2 (x${(2 ** d).toFixed(2)})`);
+    if (r.settings.widths.length > 1) for (const [dp, d] of Object.entries(r.maxWidthDrift)) lines.push(`max |drift| across widths at depth ${dp}: ${d.toFixed(2)} log2 (x${(2 ** d).toFixed(2)})`);
     if (typeof v.out === 'string') lines.push(`chart: ${v.out}`);
     process.stdout.write(lines.join('\n') + '\n');
     return 0;

@@ -50,6 +50,8 @@ export interface LrSweepBest {
   atEdge: boolean;
   /** log2(bestLrFit / bestLrFit of the shallowest depth at this width). */
   drift: number;
+  /** log2(bestLrFit / bestLrFit of the narrowest width at this depth) (muP's width transfer). */
+  widthDrift: number;
 }
 
 export interface LrSweepResult {
@@ -57,6 +59,8 @@ export interface LrSweepResult {
   best: LrSweepBest[];
   /** Largest |drift| over depths per width (log2 units; 1 = a factor of 2). */
   maxDrift: Record<string, number>;
+  /** Largest |widthDrift| over widths per depth (log2 units). */
+  maxWidthDrift: Record<string, number>;
   settings: { param: Parameterization; depths: number[]; widths: number[]; lrs: number[]; steps: number; context: number; batch: number; evalBatches: number; seed: number; base: BaseHparams; ep: Ep; schedule: string };
 }
 
@@ -118,10 +122,19 @@ export async function lrSweep(o: LrSweepOptions = {}): Promise<LrSweepResult> {
       ref ??= fit;
       const drift = Math.log2(fit / ref);
       maxDrift[String(width)] = Math.max(maxDrift[String(width)], Math.abs(drift));
-      best.push({ width, depth, bestLr: row[i].lr, bestLoss: row[i].loss, bestLrFit: fit, atEdge, drift });
+      best.push({ width, depth, bestLr: row[i].lr, bestLoss: row[i].loss, bestLrFit: fit, atEdge, drift, widthDrift: 0 });
     }
   }
-  return { points, best, maxDrift, settings: { param, depths, widths, lrs, steps, context, batch, evalBatches: nEval, seed, base, ep, schedule: `cosine, warmup ${schedule.warmupSteps}, min ratio 0.1` } };
+  const maxWidthDrift: Record<string, number> = {};
+  for (const depth of depths) {
+    const row = best.filter((b) => b.depth === depth).sort((a, b) => a.width - b.width);
+    maxWidthDrift[String(depth)] = 0;
+    for (const b of row) {
+      b.widthDrift = Math.log2(b.bestLrFit / row[0].bestLrFit);
+      maxWidthDrift[String(depth)] = Math.max(maxWidthDrift[String(depth)], Math.abs(b.widthDrift));
+    }
+  }
+  return { points, best, maxDrift, maxWidthDrift, settings: { param, depths, widths, lrs, steps, context, batch, evalBatches: nEval, seed, base, ep, schedule: `cosine, warmup ${schedule.warmupSteps}, min ratio 0.1` } };
 }
 
 /** Vertex in log2(lr) of the parabola through three points (clamped to the outer two). */
