@@ -1,8 +1,11 @@
 """PyTorch eager baseline for bench/train-throughput.ts: the same GPT shape, AdamW step, fp32.
 
-Runs on the device machine only (CI has no PyTorch). Prints one JSON line per configuration:
-fp32 with TF32 off (the like-for-like baseline for ShapeLab's float32 WebGPU path), TF32 on, and
-bf16 autocast, all with torch.optim.AdamW (foreach) and eager mode (no torch.compile).
+On a GPU (default, the device machine) prints one JSON line per configuration: fp32 with TF32 off
+(the like-for-like baseline for ShapeLab's float32 WebGPU path), TF32 on, and bf16 autocast, all
+with torch.optim.AdamW (foreach) and eager mode (no torch.compile). With --device cpu (e.g.
+Debian's python3-torch) only fp32, the baseline for ShapeLab's CPU execution provider.
+
+  python3 bench/torch_speed.py [--device cuda|cpu] VxTxDxLxHxB ...
 """
 import json
 import math
@@ -47,17 +50,21 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), tgt.view(-1))
 
 
-def bench(V, T, d, L, H, B, mode, steps=20):
+def sync(dev):
+    if dev == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench(V, T, d, L, H, B, mode, steps=20, dev="cuda"):
     torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
     torch.backends.cudnn.allow_tf32 = mode == "tf32"
-    dev = "cuda"
     model = GPT(V, T, d, L, H).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
     idx = torch.randint(0, V, (B, T), device=dev)
     tgt = torch.randint(0, V, (B, T), device=dev)
 
     def step():
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=mode == "bf16"):
+        with torch.autocast(dev, dtype=torch.bfloat16, enabled=mode == "bf16"):
             loss = model(idx, tgt)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -67,21 +74,25 @@ def bench(V, T, d, L, H, B, mode, steps=20):
 
     for _ in range(3):
         step()
-    torch.cuda.synchronize()
+    sync(dev)
     t0 = time.perf_counter()
     for _ in range(steps):
         loss = step()
     loss.item()
-    torch.cuda.synchronize()
+    sync(dev)
     ms = (time.perf_counter() - t0) / steps * 1000
     n = sum(p.numel() for p in model.parameters())
     tok = B * T / (ms / 1000)
-    return {"V": V, "T": T, "d": d, "L": L, "B": B, "mode": mode, "params": n, "stepMs": round(ms, 2),
+    return {"device": dev, "threads": torch.get_num_threads(), "V": V, "T": T, "d": d, "L": L, "B": B, "mode": mode, "params": n, "stepMs": round(ms, 2),
             "tokPerSec": round(tok), "tflops": round((6 * n + 12 * L * d * T) * tok / 1e12, 2)}
 
 
 if __name__ == "__main__":
-    shapes = [tuple(int(v) for v in s.split("x")) for s in (sys.argv[1:] or ["256x256x512x8x8x32"])]
+    args = sys.argv[1:]
+    dev = "cuda"
+    if args[:1] == ["--device"]:
+        dev, args = args[1], args[2:]
+    shapes = [tuple(int(v) for v in s.split("x")) for s in (args or ["256x256x512x8x8x32"])]
     for V, T, d, L, H, B in shapes:
-        for mode in ("fp32", "tf32", "bf16"):
-            print(json.dumps(bench(V, T, d, L, H, B, mode)), flush=True)
+        for mode in (("fp32", "tf32", "bf16") if dev == "cuda" else ("fp32",)):
+            print(json.dumps(bench(V, T, d, L, H, B, mode, dev=dev)), flush=True)
