@@ -92,6 +92,10 @@ if __name__ == "__main__":
     dev = "cuda"
     if args[:1] == ["--device"]:
         dev, args = args[1], args[2:]
+    if dev == "cpu":
+        import os
+        # Debian's torch starts with one OpenMP thread here; use every core, as onnxruntime does.
+        torch.set_num_threads(os.cpu_count() or 1)
     shapes = [tuple(int(v) for v in s.split("x")) for s in (args or ["256x256x512x8x8x32"])]
     for V, T, d, L, H, B in shapes:
         for mode in (("fp32", "tf32", "bf16") if dev == "cuda" else ("fp32",)):
