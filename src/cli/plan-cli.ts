@@ -22,6 +22,16 @@ export function parseParam(v: unknown): Parameterization {
 }
 
 /**
+ * --precision of the time model: fp32 (default; ShapeLab's local trainer, and train.py with TF32
+ * off) or bf16 (mixed precision on tensor cores, the datasheet's dense BF16 peak).
+ */
+export function parsePrecision(v: unknown): 'fp32' | 'bf16' | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'fp32' && v !== 'bf16') throw new UserError(`--precision: expected fp32 or bf16 (got '${String(v)}')`);
+  return v;
+}
+
+/**
  * `--flops -1e20` would make node's parseArgs read '-1e20' as an option ("argument is ambiguous");
  * join a negative number to its flag so the range check can say what is wrong with the value.
  */

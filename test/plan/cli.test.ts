@@ -39,6 +39,19 @@ describe('cli: plan, hparams, evaluate, growth', function () {
     assert.equal(doc.growth.smallModel.dModel, doc.candidates[0].dModel);
   });
 
+  it('plan/evaluate --precision bf16 time the same shapes at the bf16 tensor-core peak', () => {
+    const run = (p: string) => JSON.parse(shapelab(['plan', '--flops', '1e19', '--gpu', 'h100-sxm', '--top', '1', '--precision', p, '--json']).stdout);
+    const [f32, b16] = [run('fp32'), run('bf16')];
+    assert.equal(f32.context.precision, 'fp32');
+    assert.equal(b16.context.precision, 'bf16');
+    assert.equal(b16.context.hardware.peakTflops, 989); // datasheet dense BF16 (hardware.json)
+    assert.ok(b16.candidates[0].predictedHours < f32.candidates[0].predictedHours / 3, `${b16.candidates[0].predictedHours} vs ${f32.candidates[0].predictedHours}`);
+    const e = JSON.parse(shapelab(['evaluate', '--d-model', '768', '--layers', '12', '--tokens', '1e10', '--gpu', 'a100', '--precision', 'bf16', '--json']).stdout);
+    assert.equal(typeof e.step.microStepSeconds, 'number');
+    const e32 = JSON.parse(shapelab(['evaluate', '--d-model', '768', '--layers', '12', '--tokens', '1e10', '--gpu', 'a100', '--json']).stdout);
+    assert.ok(e.predictedHours < e32.predictedHours / 3);
+  });
+
   it('plan: a readable table by default', () => {
     const r = shapelab(['plan', '--flops', '1e19', '--gpu', 'a100', '--top', '3', '--param', 'mup']);
     assert.equal(r.code, 0, r.stderr);
@@ -90,6 +103,7 @@ describe('cli: plan, hparams, evaluate, growth', function () {
     ['no budget', ['plan', '--gpu', 'h100-sxm'], /exactly one budget/],
     ['unknown GPU', ['plan', '--flops', '1e20', '--gpu', 'h100-sxn'], /unknown GPU 'h100-sxn'; known: h100-sxm/],
     ['unknown parameterization', ['plan', '--flops', '1e20', '--param', 'ntk'], /unknown parameterization 'ntk'/],
+    ['unknown precision', ['plan', '--flops', '1e20', '--precision', 'fp16'], /--precision: expected fp32 or bf16 \(got 'fp16'\)/],
     ['unknown flag', ['plan', '--flops', '1e20', '--budget', '3'], /Unknown option '--budget'/],
     ['width not divisible by heads', ['evaluate', '--d-model', '1000', '--layers', '4', '--heads', '3', '--tokens', '1e9'], /not divisible by --heads 3/],
     ['both tokens and flops', ['evaluate', '--d-model', '1024', '--layers', '4', '--tokens', '1e9', '--flops', '1e19'], /exactly one of --tokens/],

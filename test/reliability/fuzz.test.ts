@@ -76,11 +76,11 @@ function argvFor(flags: [string, fc.Arbitrary<string>][], extras = true, absent 
 
 const PLAN_FLAGS: [string, fc.Arbitrary<string>][] = [
   ['flops', mix('1e17', '1e18', '1e19', '3e20')], ['gpu', fc.oneof({ arbitrary: fc.constantFrom('h100-sxm', 'a100', 'rtx-4090'), weight: 3 }, { arbitrary: gpuValue, weight: 1 })],
-  ['gpus', mix('1', '2', '8')], ['seq', mix('256', '1024', '2048')], ['vocab', mix('256', '50304')], ['param', paramValue], ['top', mix('1', '3', '10')],
+  ['gpus', mix('1', '2', '8')], ['seq', mix('256', '1024', '2048')], ['vocab', mix('256', '50304')], ['param', paramValue], ['precision', fc.constantFrom('fp32', 'bf16', 'bf16', 'fp16', '')], ['top', mix('1', '3', '10')],
 ];
 const EVAL_FLAGS: [string, fc.Arbitrary<string>][] = [
   ['d-model', mix('64', '256', '768', '4096')], ['layers', mix('2', '12', '48')], ['heads', mix('1', '4', '12')], ['d-ff', mix('256', '3072')],
-  ['seq', mix('256', '2048')], ['vocab', mix('256', '50257')], ['tokens', mix('1e9', '1e12')], ['gpu', fc.oneof({ arbitrary: fc.constantFrom('h100-sxm', 'a100'), weight: 3 }, { arbitrary: gpuValue, weight: 1 })], ['gpus', mix('1', '4')], ['param', paramValue],
+  ['seq', mix('256', '2048')], ['vocab', mix('256', '50257')], ['tokens', mix('1e9', '1e12')], ['gpu', fc.oneof({ arbitrary: fc.constantFrom('h100-sxm', 'a100'), weight: 3 }, { arbitrary: gpuValue, weight: 1 })], ['gpus', mix('1', '4')], ['param', paramValue], ['precision', fc.constantFrom('fp32', 'bf16', 'x')],
 ];
 const HP_FLAGS: [string, fc.Arbitrary<string>][] = (
   [['base-width', mix('256', '64')], ['base-depth', mix('2', '4')], ['width', mix('1024', '256', '4096')], ['depth', mix('4', '16', '64')], ['lr', mix('0.01', '3e-4')], ['init-std', mix('0.02', '0.01')], ['eps', mix('1e-8', '1e-12')], ['weight-decay', mix('0', '0.1')]] as [string, fc.Arbitrary<string>][]

@@ -1,13 +1,13 @@
 import type { Command } from '../main';
 import { num, optNum, parse } from '../args';
 import { UserError } from '../errors';
-import { parseParam, printJson, userErrors, joinNegativeNumbers } from '../plan-cli';
+import { parseParam, parsePrecision, printJson, userErrors, joinNegativeNumbers } from '../plan-cli';
 import { evaluateShape, FLOPS_CONVENTIONS, type Evaluation } from '../../core/plan';
 import { int, sci, si } from '../../core/plan/format';
 
 const HELP = `usage: shapelab evaluate --d-model W --layers L [--heads H] [--d-ff F] [--seq T] [--vocab V]
                          (--tokens D | --flops C) [--gpu G [--gpus K]]
-                         [--param completep|alpha0.5|mup|sp] [--json]
+                         [--param completep|alpha0.5|mup|sp] [--precision fp32|bf16] [--json]
 
 Everything the planner knows about one shape: parameter counts, FLOPs per token under each
 convention, fp32 AdamW training memory, predicted loss, predicted time on the GPU, growth plan.
@@ -54,6 +54,7 @@ export const command: Command = {
       gpu: { type: 'string' },
       gpus: { type: 'string' },
       param: { type: 'string' },
+      precision: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
@@ -79,6 +80,7 @@ export const command: Command = {
         hardware: v.gpu as string | undefined,
         gpus: optNum(v.gpus, '--gpus', { integer: true, positive: true }),
         parameterization: parseParam(v.param),
+        precision: parsePrecision(v.precision),
       }),
     );
     if (v.json) printJson(e);

@@ -1,12 +1,12 @@
 import type { Command } from '../main';
 import { num, optNum, parse } from '../args';
 import { UserError } from '../errors';
-import { parseParam, printJson, userErrors, joinNegativeNumbers } from '../plan-cli';
+import { parseParam, parsePrecision, printJson, userErrors, joinNegativeNumbers } from '../plan-cli';
 import { planShapes, type Budget, type PlanResult } from '../../core/plan';
 import { int, sci, si, table } from '../../core/plan/format';
 
 const HELP = `usage: shapelab plan --flops C | --gpu-hours H  [--gpu NAME|FILE.json|'{json}'] [--gpus K]
-                     [--seq T] [--vocab V] [--param completep|alpha0.5|mup|sp] [--top N] [--json]
+                     [--seq T] [--vocab V] [--param completep|alpha0.5|mup|sp] [--precision fp32|bf16] [--top N] [--json]
 
 Searches model shapes for a compute budget and ranks them by predicted loss
 (scaling law x shape penalty), with predicted wall-clock on the GPU, the
@@ -18,6 +18,8 @@ loss-vs-time Pareto front, and a G_stack growth plan for the best shape.
   --seq T          context length (default 2048)
   --vocab V        vocabulary size (default 50304)
   --param P        parameterization for the shape penalty (default completep)
+  --precision P    time/memory model: fp32 (default: ShapeLab's trainer, train.py without TF32) or
+                   bf16 (mixed precision on tensor cores, datasheet dense peak)
   --top N          candidates shown (default 10)
   --json           machine-readable output`;
 
@@ -32,6 +34,7 @@ export const command: Command = {
       seq: { type: 'string' },
       vocab: { type: 'string' },
       param: { type: 'string' },
+      precision: { type: 'string' },
       top: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -51,6 +54,7 @@ export const command: Command = {
         seq: optNum(v.seq, '--seq', { integer: true, positive: true }),
         vocab: optNum(v.vocab, '--vocab', { integer: true, positive: true }),
         parameterization: parseParam(v.param),
+        precision: parsePrecision(v.precision),
         top: optNum(v.top, '--top', { integer: true, positive: true }),
       }),
     );
