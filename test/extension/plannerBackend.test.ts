@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { validatePlanRequest } from '../../webview/shared/messages';
 import { buildHardwareList, defaultRequest, runPlan, shapeDetail, planBatch, planDocument, shapeId } from '../../src/extension/logic/plannerBackend';
 
 describe('planner backend (webview <-> core planner)', () => {
@@ -36,6 +37,15 @@ describe('planner backend (webview <-> core planner)', () => {
     assert.equal(doc.batchSize, out.shapes[0].microBatch * req.gpuCount);
     const stepTokens = (doc.batchSize as number) * (doc.gradAccum as number) * req.context;
     assert.ok(stepTokens >= 2 ** 19 && stepTokens - (doc.batchSize as number) * req.context < 2 ** 19, `step tokens ${stepTokens}`);
+  });
+
+  it('precision bf16 (the planner form\'s Precision select) times the same budget at the bf16 peak', () => {
+    const req = defaultRequest('h100-sxm', 'completep', hw);
+    const f32 = runPlan(req, hw), b16 = runPlan({ ...req, precision: 'bf16' }, hw);
+    assert.equal(validatePlanRequest({ ...req, precision: 'bf16' }).precision, 'bf16');
+    assert.throws(() => validatePlanRequest({ ...req, precision: 'fp16' }), /precision/);
+    assert.ok(b16.shapes[0].hours! < f32.shapes[0].hours! / 3, `${b16.shapes[0].hours} vs ${f32.shapes[0].hours}`);
+    assert.equal((planDocument(b16.shapes[0], { ...req, precision: 'bf16' }, hw).hardware as { precision: string }).precision, 'bf16');
   });
 
   it('planBatch: micro-batches of all GPUs, accumulated to the global batch', () => {

@@ -15,7 +15,7 @@ import { uPlot, autoSize, axisValues, palette } from '../shared/charts';
 import { fmt } from '../shared/chartData';
 import { attempt } from '../shared/validate';
 import {
-  BUDGET_KINDS, HardwareVM, HostToPlanner, PARAMETERIZATION_IDS, PlanRequest, PlannerToHost, SCALING_FITS, ShapeDetailVM, ShapeVM, SourcedValue,
+  BUDGET_KINDS, HardwareVM, HostToPlanner, PARAMETERIZATION_IDS, PlanRequest, PlannerToHost, PRECISIONS, SCALING_FITS, ShapeDetailVM, ShapeVM, SourcedValue,
   hostMessageType, validatePlanRequest,
 } from '../shared/messages';
 import { SortKey, sortShapes, paretoSeries } from './table';
@@ -73,6 +73,8 @@ app.innerHTML = `
       <vscode-single-select id="parameterization">${PARAMETERIZATION_IDS.map((p) => `<vscode-option value="${p}">${p}</vscode-option>`).join('')}</vscode-single-select>
       <vscode-label for="fit">Scaling fit</vscode-label>
       <vscode-single-select id="fit">${SCALING_FITS.map((p) => `<vscode-option value="${p}">${p}</vscode-option>`).join('')}</vscode-single-select>
+      <vscode-label for="precision" title="fp32: ShapeLab's local trainer; bf16: mixed precision on tensor cores (cluster runs)">Precision</vscode-label>
+      <vscode-single-select id="precision">${PRECISIONS.map((p) => `<vscode-option value="${p}">${p}</vscode-option>`).join('')}</vscode-single-select>
     </div>
     <vscode-collapsible title="Base model hyperparameters" id="base-box">
       <div class="grid">
@@ -118,6 +120,7 @@ function setForm(r: PlanRequest): void {
   field('vocab').value = String(r.vocab);
   field('parameterization').value = r.parameterization;
   field('fit').value = r.fit;
+  field('precision').value = r.precision ?? 'fp32';
   for (const [k, v] of Object.entries(r.base)) field(`base.${k}`).value = String(v);
   for (const k of ['minDepth', 'maxDepth', 'maxWidth', 'headDim', 'maxMemoryGB'] as const) {
     const v = r.constraints[k];
@@ -142,6 +145,7 @@ function readForm(): PlanRequest {
     vocab: num('vocab'),
     parameterization: field('parameterization').value,
     fit: field('fit').value,
+    precision: field('precision').value,
     base: Object.fromEntries(['baseWidth', 'baseDepth', 'lr', 'initStd', 'eps', 'weightDecay'].map((k) => [k, num(`base.${k}`)])),
     constraints: Object.fromEntries(
       ['minDepth', 'maxDepth', 'maxWidth', 'headDim', 'maxMemoryGB'].map((k) => [k, num(`c.${k}`)]).filter(([, v]) => v !== undefined),

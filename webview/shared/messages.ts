@@ -12,6 +12,8 @@ import {
 export const PARAMETERIZATION_IDS = ['completep', 'alpha0.5', 'mup', 'sp'] as const;
 export type ParameterizationId = (typeof PARAMETERIZATION_IDS)[number];
 export const SCALING_FITS = ['besiroglu', 'chinchilla'] as const;
+/** Compute precision of the planner's time/memory model (fp32: ShapeLab's trainer). */
+export const PRECISIONS = ['fp32', 'bf16'] as const;
 export type ScalingFit = (typeof SCALING_FITS)[number];
 export const BUDGET_KINDS = ['flops', 'gpuHours'] as const;
 export type BudgetKind = (typeof BUDGET_KINDS)[number];
@@ -33,6 +35,8 @@ export interface PlanRequest {
   vocab: number;
   parameterization: ParameterizationId;
   fit: ScalingFit;
+  /** Time/memory model precision; absent = fp32 (states saved before this field existed). */
+  precision?: (typeof PRECISIONS)[number];
   base: { baseWidth: number; baseDepth: number; lr: number; initStd: number; eps: number; weightDecay: number };
   constraints: { minDepth?: number; maxDepth?: number; maxWidth?: number; headDim?: number; maxMemoryGB?: number };
 }
@@ -47,6 +51,7 @@ export const validatePlanRequest = (v: unknown, field = 'request'): PlanRequest 
     vocab: num({ int: true, min: 2, max: 10_000_000 }),
     parameterization: oneOf(PARAMETERIZATION_IDS),
     fit: oneOf(SCALING_FITS),
+    precision: optional(oneOf(PRECISIONS)),
     base: record({
       baseWidth: num({ int: true, min: 8, max: 65536 }),
       baseDepth: num({ int: true, min: 1, max: 1024 }),
