@@ -152,6 +152,26 @@ async function ui() {
     return `first row ${before} -> ${after}, sort kept`;
   });
 
+  await check('planner Precision bf16 re-plans at the tensor-core peak (hours fall)', async () => {
+    const f = await webviewFrame(page, 'planner');
+    const minHours = () =>
+      f.$$eval('#results-table', (ts) => {
+        const t = ts[0];
+        const col = [...t.querySelectorAll('thead th')].findIndex((th) => th.dataset.key === 'hours');
+        const v = [...t.querySelectorAll('tbody tr')].map((r) => Number(r.children[col].textContent.replace(/,/g, ''))).filter(Number.isFinite);
+        return v.length ? Math.min(...v) : NaN;
+      });
+    const fp32 = await minHours();
+    if (!(fp32 > 0)) throw new Error(`no hours in the table (${fp32})`);
+    await f.$eval('#precision', (e) => { e.value = 'bf16'; });
+    await f.click('#plan-btn');
+    const bf16 = await waitFor(async () => { const h = await minHours(); return h > 0 && h < fp32 / 3 ? h : 0; }, 45000, 'bf16 hours below a third of fp32');
+    await f.$eval('#precision', (e) => { e.value = 'fp32'; });
+    await f.click('#plan-btn');
+    await waitFor(async () => Math.abs((await minHours()) - fp32) < 1e-9, 45000, 'fp32 hours back');
+    return `best hours fp32 ${fp32} -> bf16 ${bf16}`;
+  });
+
   await check('runs tree lists the fixture run; monitor shows its charts with a growth marker', async () => {
     await activity.click();
     const item = page.locator('.monaco-list-row', { hasText: 'fixture-growth-run' }).first();
