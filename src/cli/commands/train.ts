@@ -152,7 +152,9 @@ export function progressPrinter(json: boolean): (p: Progress) => void {
       case 'start':
         process.stdout.write(`run: ${p.runDir}\n`);
         if (p.note) process.stderr.write(`${p.note}\n`);
-        process.stderr.write(`device ${p.ep}, ${(p.params / 1e6).toFixed(2)}M parameters, depth ${p.depth}, data ${p.data}${p.resumedFrom !== undefined ? `, resumed at step ${p.resumedFrom}` : ''}\n`);
+        process.stderr.write(
+          `device ${p.ep}, ${(p.params / 1e6).toFixed(2)}M parameters, depth ${p.depth}, batch ${p.gradAccum > 1 ? `${p.gradAccum} x ${p.batchSize}` : p.batchSize} x ${p.context} tokens, data ${p.data}${p.resumedFrom !== undefined ? `, resumed at step ${p.resumedFrom}` : ''}\n`,
+        );
         break;
       case 'step': {
         const width = 24, done = Math.round((width * p.step) / p.steps);

@@ -20,7 +20,7 @@ import { resolveEp, type Ep } from './runtime';
 import { lrFactor } from './schedule';
 
 export type Progress =
-  | { kind: 'start'; runDir: string; ep: Ep; note?: string; params: number; depth: number; resumedFrom?: number; data: string }
+  | { kind: 'start'; runDir: string; ep: Ep; note?: string; params: number; depth: number; resumedFrom?: number; data: string; batchSize: number; gradAccum: number; context: number }
   | { kind: 'step'; step: number; steps: number; tokens: number; loss: number; lr: number; gradNorm: number; tokensPerSec: number; tflops: number; etaSec: number }
   | { kind: 'eval'; step: number; evalLoss: number }
   | { kind: 'checkpoint'; step: number; file: string }
@@ -191,7 +191,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     await engine.setState(host);
     host = undefined;
     const note = [resolved.note, resumeNote].filter(Boolean).join('; ') || undefined;
-    progress({ kind: 'start', runDir, ep, note, params: engine.nParams, depth: st.depth, resumedFrom, data: data.description });
+    progress({ kind: 'start', runDir, ep, note, params: engine.nParams, depth: st.depth, resumedFrom, data: data.description, batchSize: c.batchSize, gradAccum: microBatches, context: c.model.context });
     session.event({ type: resumedFrom !== undefined ? 'resume' : 'start', step: st.step, tokens: st.tokens, ep, note, params: engine.nParams, depth: st.depth, data: data.description });
 
     const checkpoint = async () => {
