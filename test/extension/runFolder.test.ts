@@ -101,8 +101,16 @@ describe('monitor: reading run folders', () => {
   });
 
   it('configInfo finds steps and device under several layouts', () => {
-    assert.deepEqual(configInfo({ schedule: { steps: 30 }, executionProvider: { asked: 'auto', used: 'webgpu' } }), { totalSteps: 30, device: 'webgpu' });
-    assert.deepEqual(configInfo({ steps: 'x', ep: 'cpu' }), { totalSteps: undefined, device: 'cpu' });
+    assert.deepEqual(configInfo({ schedule: { steps: 30 }, executionProvider: { asked: 'auto', used: 'webgpu' } }), { totalSteps: 30, device: 'webgpu', model: undefined });
+    assert.deepEqual(configInfo({ steps: 'x', ep: 'cpu' }), { totalSteps: undefined, device: 'cpu', model: undefined });
     assert.deepEqual(configInfo(undefined), {});
+  });
+
+  it('configInfo: a one-line model summary from a run config (shape, parameterization, batch, growth)', () => {
+    const c = { model: { dModel: 512, nLayers: 8, context: 256 }, parameterization: 'completep', batchSize: 16, gradAccum: 2, growth: { factor: 2, atStep: 1500 }, steps: 5000 };
+    assert.equal(configInfo(c).model, 'd512 x L8, completep, batch 2 x 16 x 256, G_stack x2 at step 1500');
+    assert.equal(configInfo({ ...c, gradAccum: undefined, growth: undefined }).model, 'd512 x L8, completep, batch 16 x 256');
+    // a hostile parameterization string is left out, not echoed
+    assert.equal(configInfo({ ...c, parameterization: '<img src=x onerror=alert(1)>', growth: undefined }).model, 'd512 x L8, batch 2 x 16 x 256');
   });
 });

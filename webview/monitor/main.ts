@@ -169,6 +169,7 @@ function renderHeader(): void {
   const parts = [step];
   if (run.loss !== undefined) parts.push(`loss ${fmt(run.loss, 4)}`);
   if (run.device) parts.push(run.device);
+  if (run.model) parts.push(run.model);
   stats.textContent = parts.join(' \u00b7 ');
   stats.dataset.step = run.step === undefined ? '' : String(run.step);
   stop.disabled = run.status !== 'running';

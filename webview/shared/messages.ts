@@ -220,6 +220,8 @@ export interface RunSummaryVM {
   totalSteps?: number;
   loss?: number;
   device?: string;
+  /** One line from config.json: shape, parameterization, batch (e.g. "d512 x L8, completep, batch 2 x 16 x 256"). */
+  model?: string;
 }
 
 export type HostToMonitor =

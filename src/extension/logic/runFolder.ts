@@ -163,8 +163,23 @@ function dig(o: unknown, keys: string[]): unknown {
   return cur;
 }
 
-/** Best-effort total step count and device from config.json (field names vary across versions). */
-export function configInfo(config: Record<string, unknown> | undefined): { totalSteps?: number; device?: string } {
+/** "d512 x L8, completep, batch 2 x 16 x 256" from a ShapeLab (or exported) run config; undefined if it is not one. */
+function modelLine(config: Record<string, unknown>): string | undefined {
+  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.round(v) : undefined);
+  const d = n(dig(config, ['model', 'dModel'])), L = n(dig(config, ['model', 'nLayers'])), T = n(dig(config, ['model', 'context']));
+  if (d === undefined || L === undefined) return undefined;
+  const parts = [`d${d} x L${L}`];
+  const p = dig(config, ['parameterization']);
+  if (typeof p === 'string' && /^[A-Za-z0-9.]{1,20}$/.test(p)) parts.push(p);
+  const B = n(dig(config, ['batchSize'])), K = n(dig(config, ['gradAccum']));
+  if (B !== undefined && T !== undefined) parts.push(`batch ${K && K > 1 ? `${K} x ` : ''}${B} x ${T}`);
+  const g = dig(config, ['growth', 'factor']);
+  if (n(g) !== undefined) parts.push(`G_stack x${n(g)} at step ${n(dig(config, ['growth', 'atStep'])) ?? '?'}`);
+  return parts.join(', ');
+}
+
+/** Best-effort total step count, device and model line from config.json (field names vary across versions). */
+export function configInfo(config: Record<string, unknown> | undefined): { totalSteps?: number; device?: string; model?: string } {
   if (!config) return {};
   const stepCandidates = [['steps'], ['totalSteps'], ['schedule', 'steps'], ['schedule', 'totalSteps'], ['train', 'steps'], ['training', 'steps'], ['optimizer', 'steps']];
   let totalSteps: number | undefined;
@@ -184,7 +199,7 @@ export function configInfo(config: Record<string, unknown> | undefined): { total
       break;
     }
   }
-  return { totalSteps, device };
+  return { totalSteps, device, model: modelLine(config) };
 }
 
 /**
@@ -267,6 +282,7 @@ export function summarize(
   }
   const device = startDevice ?? info.device;
   if (device !== undefined) s.device = device;
+  if (info.model !== undefined) s.model = info.model;
   return s;
 }
 

@@ -22,7 +22,7 @@ export class RunItem extends vscode.TreeItem {
     this.description = `${run.status} \u00b7 ${step}${loss}${device}`;
     const md = new vscode.MarkdownString(undefined, false);
     md.appendMarkdown(`**${escapeMd(run.name)}**${selected ? ' (shown in the monitor)' : ''}\n\n`);
-    md.appendMarkdown(`- status: ${run.status}\n- ${step}\n- loss: ${run.loss !== undefined ? fmt(run.loss, 5) : '\u2013'}\n- device: ${escapeMd(run.device ?? 'unknown')}\n`);
+    md.appendMarkdown(`- status: ${run.status}\n- ${step}\n- loss: ${run.loss !== undefined ? fmt(run.loss, 5) : '\u2013'}\n- device: ${escapeMd(run.device ?? 'unknown')}\n${run.model ? `- model: ${escapeMd(run.model)}\n` : ''}`);
     this.tooltip = md;
     const [icon, color] = ICONS[run.status] ?? ['circle-outline'];
     this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
