@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
-#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes]...   (default: all)
+#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk]...   (default: all)
 # Expects .devpack (bench/device/pack.sh) in the repository root; writes to $OUT.
 set -uo pipefail
 root=$(pwd); OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -18,6 +18,12 @@ for w in $what; do case $w in
       (cd "$OUT" && SHAPELAB_WEBGPU_OPTIONS=$o timeout 200 node "$app/bench-train.js" --ep webgpu --presets ${VARIANT_PRESETS:-25m} --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/variants.txt")
     done ;;
   shapes) (cd "$OUT" && timeout 300 node "$app/bench-matmul.js" --ep webgpu 2>&1 | grep -v Warning | tee "$OUT/matmul-shapes.txt") ;;
+  splitk)
+    # split-K weight gradients in the whole step (Graph.splitK; trains identically, see test/train/splitK.test.ts)
+    for k in 1 4 8 16; do
+      echo "== SHAPELAB_SPLIT_K=$k" | tee -a "$OUT/splitk.txt"
+      (cd "$OUT" && SHAPELAB_SPLIT_K=$k timeout 200 node "$app/bench-train.js" --ep webgpu --presets 25m --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/splitk.txt")
+    done ;;
   torch) timeout 200 python3 bench/torch_speed.py 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
   parity)
     P=/tmp/parity; rm -rf $P

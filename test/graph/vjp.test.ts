@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { gradcheck, rand, type Feed } from '../helpers/gradcheck';
-import { differentiableOps } from '../../src/core/graph/autodiff';
-import type { Graph } from '../../src/core/graph/ir';
+import { differentiableOps, gradients } from '../../src/core/graph/autodiff';
+import { Graph } from '../../src/core/graph/ir';
 
 const f = (shape: number[], seed: number, lo = -1, hi = 1): Feed => ({ data: rand(shape.reduce((a, b) => a * b, 1), seed, lo, hi), shape });
 const i64 = (vals: number[], shape: number[]): Feed => ({ data: BigInt64Array.from(vals.map(BigInt)), shape });
@@ -27,6 +27,15 @@ const cases: Case[] = [
   { op: 'Where', name: 'mask by a > b', feeds: { a: f([2, 3], 19), b: f([2, 3], 20) }, build: (g, x) => g.where(g.greater(x.a, g.constF(0.1)), x.a, g.mul(x.b, x.b)) },
   { op: 'MatMul', name: '2-D', feeds: { a: f([3, 4], 21), b: f([4, 5], 22) }, build: (g, x) => g.matmul(x.a, x.b) },
   { op: 'MatMul', name: 'batched [2,3,4,5] x [2,3,5,2]', feeds: { a: f([2, 3, 4, 5], 23), b: f([2, 3, 5, 2], 24) }, build: (g, x) => g.matmul(x.a, x.b) },
+  {
+    op: 'MatMul',
+    name: 'weight gradient split over 4 slices of K (Graph.splitK): [512,6] x [6,5]',
+    feeds: { a: f([512, 6], 27), b: f([6, 5], 28) },
+    build: (g, x) => {
+      g.splitK = 4;
+      return g.matmul(x.a, x.b);
+    },
+  },
   { op: 'MatMul', name: 'broadcast [2,3,4] x [4,5]', feeds: { a: f([2, 3, 4], 25), b: f([4, 5], 26) }, build: (g, x) => g.matmul(x.a, x.b) },
   ...[false, true].flatMap((tA) => [false, true].map((tB): Case => ({
     op: 'Gemm', name: `transA=${tA} transB=${tB} alpha=0.7 with bias`,
@@ -61,6 +70,18 @@ describe('autodiff: every VJP rule vs central finite differences (onnxruntime CP
     const tested = new Set(cases.map((c) => c.op));
     const missing = differentiableOps.filter((op) => !tested.has(op));
     assert.deepEqual(missing, []);
+  });
+  it('split-K really takes the sliced path (a batched MatMul + ReduceSum in the backward graph)', async () => {
+    const count = (S: number) => {
+      const g = new Graph('t');
+      g.splitK = S;
+      const a = g.input('a', 'float32', [512, 6]), b = g.input('b', 'float32', [6, 5]);
+      const loss = g.reduceSum(g.matmul(a, b), [0, 1], false);
+      gradients(g, loss, [b]);
+      return g.nodes.filter((n) => n.op === 'MatMul' && g.shape(n.inputs[0]).length === 3).length;
+    };
+    assert.equal(count(1), 0);
+    assert.equal(count(4), 1);
   });
   it('a wrong gradient is caught (the check can fail)', async () => {
     // Hiding a*a from autodiff makes d(a*a*a)/da come out as a^2 instead of 3a^2.

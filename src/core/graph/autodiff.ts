@@ -23,6 +23,21 @@ export function sumRows(g: Graph, x: string): string {
   return g.reduceSum(partial, [0], false);
 }
 
+/**
+ * aᵀ·dy for 2-D a [K, M] and dy [K, N] as sum over S slices of K (see Graph.splitK); undefined
+ * when off or when K is not long against the output (K >= 4 * max(M, N), K / S >= 64) or not
+ * divisible by S.
+ */
+function splitKWeightGrad(g: Graph, a: string, dy: string): string | undefined {
+  const S = g.splitK;
+  const sa = g.shape(a), sd = g.shape(dy);
+  if (!(S > 1) || sa.length !== 2 || sd.length !== 2) return undefined;
+  const [K, M] = sa, N = sd[1];
+  if (K % S !== 0 || K / S < 64 || K < 4 * Math.max(M, N)) return undefined;
+  const at = g.transpose(g.reshape(a, [S, K / S, M]), [0, 2, 1]);
+  return g.reduceSum(g.matmul(at, g.reshape(dy, [S, K / S, N])), [0], false);
+}
+
 /** Sums a gradient of a broadcast result back to the shape of the operand that was broadcast. */
 export function unbroadcast(g: Graph, grad: string, target: Shape): string {
   const s = g.shape(grad);
@@ -123,7 +138,8 @@ const rules: Record<string, VjpRule> = {
     // Gemm with transpose flags (measured on an H100/H200, bench/train-throughput.ts --profile).
     const swapLast = (s: number) => [...Array(s - 2).keys(), s - 1, s - 2];
     const da = w[0] ? unbroadcast(g, g.matmul(dy!, g.transpose(b, swapLast(sb.length))), sa) : undefined;
-    const db = w[1] ? unbroadcast(g, g.matmul(g.transpose(a, swapLast(sa.length)), dy!), sb) : undefined;
+    let db: string | undefined;
+    if (w[1]) db = splitKWeightGrad(g, a, dy!) ?? unbroadcast(g, g.matmul(g.transpose(a, swapLast(sa.length)), dy!), sb);
     return [da, db];
   },
   Gemm: (g, n, [dy]) => {

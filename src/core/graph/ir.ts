@@ -61,6 +61,13 @@ export class Graph {
    * times the upstream gradient (one GEMM; cheap while the vocabulary is small).
    */
   gatherGrad: 'scatter' | 'onehot' = 'scatter';
+  /**
+   * Slices for the weight-gradient products Xᵀ·dY of 2-D MatMuls whose shared dimension K (rows,
+   * B·T in a linear layer) is long against a small output: S > 1 computes them as a batched MatMul
+   * over S slices of K plus a ReduceSum, giving the GPU S times more workgroups. 1 (off) until it
+   * is measured on a GPU (docs/engine-performance.md); SHAPELAB_SPLIT_K sets it for benchmarks.
+   */
+  splitK = 1;
   private counter = 0;
   private constCache = new Map<string, string>();
 

@@ -115,8 +115,18 @@ function addAdamW(g: Graph, x: ReturnType<typeof optimizerInputs>, G: string, lo
   g.output(g.identity(g.where(ok, g.constF(1), g.constF(0)), 'update_ok'));
 }
 
+/** SHAPELAB_SPLIT_K (benchmarking knob, see Graph.splitK): an integer 1..64, default 1. */
+export function splitKFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SHAPELAB_SPLIT_K;
+  if (raw === undefined || raw.trim() === '') return 1;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1 || v > 64) throw new RangeError(`SHAPELAB_SPLIT_K must be an integer from 1 to 64 (got '${raw}')`);
+  return v;
+}
+
 /** Forward, loss and the flat gradient of every parameter (layout order). */
 function lossAndGradient(g: Graph, shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, P: string): { loss: string; G: string } {
+  g.splitK = splitKFromEnv();
   const { tokens, targets } = dataInputs(g, shape, batch);
   const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch });
   const grads = gradients(g, fwd.loss, fwd.params);
