@@ -37,6 +37,11 @@ function ticks(lo: number, hi: number, log: boolean): number[] {
         if (v >= lo * 0.999 && v <= hi * 1.001) out.push(v);
       }
     }
+    if (out.length >= 2) return out;
+    // Depth sweeps are powers of two (2..64, one decade tick): label those rather than only the ends.
+    const pow2: number[] = [];
+    for (let e = Math.ceil(Math.log2(lo * 0.999)); 2 ** e <= hi * 1.001 && pow2.length < 12; e++) pow2.push(2 ** e);
+    if (pow2.length >= 3) return pow2;
     return out.length >= 2 ? out : [lo, hi];
   }
   const span = hi - lo || 1;
