@@ -26,30 +26,25 @@ export function availableBackends(): { name: string; bundled: boolean }[] {
   return list ? list() : [{ name: 'cpu', bundled: true }];
 }
 
-let webgpuProbe: Promise<string | undefined> | undefined;
-/** Returns undefined when a WebGPU adapter works, else the reason it does not. */
-export function probeWebgpu(): Promise<string | undefined> {
-  webgpuProbe ??= (async () => {
-    try {
-      const s = await createSession(buildCopy(1, ['x']), 'webgpu');
-      await s.release();
-      return undefined;
-    } catch (e) {
-      return (e as Error).message.split('\n')[0];
-    }
-  })();
-  return webgpuProbe;
-}
-
-async function probeCuda(): Promise<string | undefined> {
+/** Undefined when a one-node session can be created on `ep`, else the first line of the reason. */
+async function probeEp(ep: Ep): Promise<string | undefined> {
   try {
-    const s = await createSession(buildCopy(1, ['x']), 'cuda');
+    const s = await createSession(buildCopy(1, ['x']), ep);
     await s.release();
     return undefined;
   } catch (e) {
     return (e as Error).message.split('\n')[0];
   }
 }
+
+let webgpuProbe: Promise<string | undefined> | undefined;
+/** Returns undefined when a WebGPU adapter works, else the reason it does not. */
+export function probeWebgpu(): Promise<string | undefined> {
+  webgpuProbe ??= probeEp('webgpu');
+  return webgpuProbe;
+}
+
+const probeCuda = () => probeEp('cuda');
 
 export async function resolveEp(choice: EpChoice): Promise<EpResolution> {
   if (choice === 'cpu') return { ep: 'cpu' };

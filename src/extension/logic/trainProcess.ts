@@ -69,8 +69,11 @@ export class TrainProcess extends EventEmitter {
   runDir: string | undefined;
   exited = false;
   exitCode: number | null = null;
-  stopping = false;
   private stopPromise: Promise<void> | undefined;
+  /** Stop was asked for (the process may still be writing its checkpoint). */
+  get stopping(): boolean {
+    return this.stopPromise !== undefined;
+  }
   private tail: string[] = [];
   readonly runDirPromise: Promise<string>;
   private logTimer: NodeJS.Timeout | undefined;
@@ -180,7 +183,6 @@ export class TrainProcess extends EventEmitter {
     // A second SIGINT means "abort now" to the trainer (it would skip the checkpoint): a repeated
     // stop waits for the first one instead of signalling again.
     if (this.stopPromise) return this.stopPromise;
-    this.stopping = true;
     this.stopPromise = new Promise((resolve) => {
       const t = setTimeout(() => {
         if (!this.exited) {
