@@ -156,7 +156,7 @@ export function shapeDetail(shape: ShapeVM, req: PlanRequest, hw: HardwareList):
   return detailWithGrowth(shape, req, hw).detail;
 }
 
-function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList): { detail: ShapeDetailVM; growthPlan: GrowthPlan } {
+function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList): { detail: ShapeDetailVM; growthPlan: GrowthPlan; batch: PlanBatch } {
   const core = toCore(req, hw);
   const ev = evaluateShape({
     hardware: core.hardware,
@@ -203,24 +203,22 @@ function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList): {
     { stage: `1. train the small model (${g.smallModel.nLayers ?? '?'} layers)`, depth: g.smallModel.nLayers ?? 0, params: g.smallModel.params, tokens: g.growthTokens, flopsShare: g.flopSplit.smallFraction },
     { stage: `2. stack x${g.factor} (G_stack) and continue`, depth: shape.nLayers, params: shape.params, tokens: g.flopSplit.largeTokens, flopsShare: 1 - g.flopSplit.smallFraction },
   ];
+  const batch = planBatch(ev.microBatch, req.gpuCount, req.context);
+  const seqs = batch.batchSize * batch.gradAccum;
   const sources: SourcedValue[] = [
     { name: 'growth timing', value: g.formula, source: g.source },
     ...g.reportedSpeedups.map((s) => ({ name: 'reported', value: s.claim, source: s.source })),
     { name: 'memory model', value: `${ev.memory.totalGiB.toFixed(1)} GiB at micro-batch ${ev.microBatch}`, source: 'Korthikanti et al. 2022 activation memory; src/core/plan/memory.ts' },
-    (() => {
-      const b = planBatch(ev.microBatch, req.gpuCount, req.context);
-      const seqs = b.batchSize * b.gradAccum;
-      return {
-        name: 'batch per optimizer step (exported)',
-        value: `${req.gpuCount} GPU x micro-batch ${ev.microBatch} x ${b.gradAccum} accumulated = ${seqs} sequences (${(seqs * req.context / 1e6).toFixed(2)}M tokens)`,
-        source: 'time model global batch 2^19 tokens (src/core/plan/steptime.ts); export: batchSize + gradAccum',
-      };
-    })(),
+    {
+      name: 'batch per optimizer step (exported)',
+      value: `${req.gpuCount} GPU x micro-batch ${ev.microBatch} x ${batch.gradAccum} accumulated = ${seqs} sequences (${((seqs * req.context) / 1e6).toFixed(2)}M tokens)`,
+      source: 'time model global batch 2^19 tokens (src/core/plan/steptime.ts); export: batchSize + gradAccum',
+    },
   ];
   const warnings = [...g.warnings];
   if (req.parameterization === 'alpha0.5' || req.parameterization === 'sp') warnings.push(`the shape penalty for ${req.parameterization} is an assumption, not a paper fit`);
   if (shape.nLayers / req.base.baseDepth > 64) warnings.push(`depth ${shape.nLayers} is ${Math.round(shape.nLayers / req.base.baseDepth)}x the base depth: far outside CompleteP's tested transfer range`);
-  return { detail: { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, growthFactor: g.factor, sources, warnings }, growthPlan: g };
+  return { detail: { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, growthFactor: g.factor, sources, warnings }, growthPlan: g, batch };
 }
 
 /**
@@ -230,7 +228,12 @@ function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList): {
  * batchSize (all GPUs' micro-batches together) and gradAccum, so a cluster run trains the batch
  * the plan priced, within the memory it priced.
  */
-export function planBatch(microBatch: number, gpus: number, context: number): { batchSize: number; gradAccum: number } {
+export interface PlanBatch {
+  batchSize: number;
+  gradAccum: number;
+}
+
+export function planBatch(microBatch: number, gpus: number, context: number): PlanBatch {
   const batchSize = Math.max(1, Math.floor(microBatch)) * Math.max(1, Math.floor(gpus));
   const globalSeqs = Math.max(1, Math.round(DEFAULT_GLOBAL_BATCH_TOKENS / context));
   return { batchSize, gradAccum: Math.max(1, Math.ceil(globalSeqs / batchSize)) };
@@ -238,8 +241,8 @@ export function planBatch(microBatch: number, gpus: number, context: number): { 
 
 /** The JSON written by "Export Plan" (and read by `shapelab train --plan` / `export torch --plan`). */
 export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList): Record<string, unknown> {
-  const { detail: d, growthPlan } = detailWithGrowth(shape, req, hw);
-  const batch = planBatch(shape.microBatch, req.gpuCount, req.context);
+  // The batch the detail pane shows is the one written here (both from the evaluated shape).
+  const { detail: d, growthPlan, batch } = detailWithGrowth(shape, req, hw);
   return {
     format: 'shapelab-plan',
     version: 1,
