@@ -112,7 +112,8 @@ describe('PyTorch export vs ShapeLab trainer (CPU, torch from Debian)', function
   });
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
-  const pyArgs = (out: string, extra: string[] = []) => [trainPy, '--config', path.join(dir, 'config.json'), '--init', path.join(dir, 'init.safetensors'), '--batches', path.join(dir, 'batches.bin'), '--device', 'cpu', '--deterministic', '--log-every', '1', '--out', out, '--quiet', ...extra];
+  /** train.py replaying the parity files in `files` (default: the shared ones) into `out`. */
+  const pyArgs = (out: string, extra: string[] = [], files = dir) => [trainPy, '--config', path.join(files, 'config.json'), '--init', path.join(files, 'init.safetensors'), '--batches', path.join(files, 'batches.bin'), '--device', 'cpu', '--deterministic', '--log-every', '1', '--out', out, '--quiet', ...extra];
 
   it(`one process: the same losses and gradient norms for ${STEPS} steps through a growth event (max rel diff <= ${TOL})`, () => {
     const out = path.join(dir, 'py-1');
@@ -159,8 +160,7 @@ describe('PyTorch export vs ShapeLab trainer (CPU, torch from Debian)', function
     writeParityFiles(c, acc);
     const ts = (await train({ config: c, runsRoot: path.join(acc, 'ts-runs') })).runDir;
     const out = path.join(acc, 'py');
-    const args = [trainPy, '--config', path.join(acc, 'config.json'), '--init', path.join(acc, 'init.safetensors'), '--batches', path.join(acc, 'batches.bin'), '--device', 'cpu', '--deterministic', '--log-every', '1', '--out', out, '--quiet'];
-    const r = spawnSync(python!, args, { encoding: 'utf8' });
+    const r = spawnSync(python!, pyArgs(out, [], acc), { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const a = metrics(path.join(ts, 'metrics.jsonl')), b = metrics(path.join(out, 'metrics.jsonl'));
     const loss = maxRel(a, b, 'loss');
@@ -168,7 +168,7 @@ describe('PyTorch export vs ShapeLab trainer (CPU, torch from Debian)', function
     assert.ok(loss.max <= TOL, `loss max rel diff ${loss.max} at step ${loss.at}`);
     // DDP skips the all-reduce on all but the last micro-batch (no_sync): still the same curve
     const ddpOut = path.join(acc, 'py-ddp');
-    const ranks = await runRanks(python!, args.map((x) => (x === out ? ddpOut : x)), 2);
+    const ranks = await runRanks(python!, pyArgs(ddpOut, [], acc), 2);
     for (const x of ranks) assert.equal(x.code, 0, x.err);
     const ddp = maxRel(b, metrics(path.join(ddpOut, 'metrics.jsonl')), 'loss');
     assert.ok(ddp.n === 20 && ddp.max <= TOL, `DDP + accumulation vs 1 process: ${ddp.max} at step ${ddp.at}`);
