@@ -127,18 +127,21 @@ export class BatchSampler {
     const T = this.context;
     const inputs = new Int32Array(B * T);
     const targets = new Int32Array(B * T);
-    const nStarts = this.tokens.length - T; // offsets 0 .. N-T-1 leave room for the shifted target
-    for (let b = 0; b < B; b++) fillWindow(this.tokens, this.rng.below(nStarts), T, b, inputs, targets);
+    for (let b = 0; b < B; b++) fillWindow(this.tokens, this.drawStart(), T, b, inputs, targets);
     this.drawn++;
     return { inputs, targets, batchSize: B, context: T };
   }
 
-  /** Advances past n batches without building them (same RNG draws as nextBatch). */
+  /** The next window start; offsets 0 .. N-T-1 leave room for the shifted target. */
+  private drawStart(): number {
+    return this.rng.below(this.tokens.length - this.context);
+  }
+
+  /** Advances past n batches without building them (the same draws as nextBatch). */
   skip(n: number): void {
     if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`skip: expected a non-negative integer (got ${n})`);
-    const nStarts = this.tokens.length - this.context;
     for (let i = 0; i < n; i++) {
-      for (let b = 0; b < this.batchSize; b++) this.rng.below(nStarts);
+      for (let b = 0; b < this.batchSize; b++) this.drawStart();
       this.drawn++;
     }
   }
