@@ -152,24 +152,24 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     if (o.resumeDir) {
       // The depth may have changed through growth: try the grown depth's shapes as well.
       const depths = c.growth ? [grownDepth(c.model.nLayers, c.growth), c.model.nLayers] : [c.model.nLayers];
-      let found: ReturnType<typeof findResumeCheckpoint> = null;
-      let foundLayout: ParamSpec[] | undefined;
+      let found: { checkpoint: NonNullable<ReturnType<typeof findResumeCheckpoint>>['checkpoint']; layout: ParamSpec[] } | undefined;
       let lastErr: unknown;
       for (const dpt of depths) {
         try {
           const layout = paramLayout(modelShapeOf(c, dpt), transferFor(c, dpt));
-          found = findResumeCheckpoint(runDir, { shapes: shapesOf(layout), configHash: hash });
-          if (found) foundLayout = layout;
+          const hit = findResumeCheckpoint(runDir, { shapes: shapesOf(layout), configHash: hash });
+          if (hit) found = { checkpoint: hit.checkpoint, layout };
           break;
         } catch (e) {
           lastErr = e;
         }
       }
       if (!found && lastErr) throw lastErr;
-      if (found && foundLayout) {
+      if (found) {
         // A bad trainer state fails the resume here (it may come from train.py), never a fresh start.
         st = loopStateFrom(found.checkpoint.state, found.checkpoint.file);
-        host = { params: fromTensorMap(foundLayout, found.checkpoint.params), m: fromTensorMap(foundLayout, found.checkpoint.optM), v: fromTensorMap(foundLayout, found.checkpoint.optV) };
+        const { layout } = found;
+        host = { params: fromTensorMap(layout, found.checkpoint.params), m: fromTensorMap(layout, found.checkpoint.optM), v: fromTensorMap(layout, found.checkpoint.optV) };
         if (st.sampler) {
           sampler.restore(st.sampler);
         } else {
