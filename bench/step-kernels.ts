@@ -20,7 +20,7 @@ import { serialize } from '../src/core/graph/onnx';
 import { paramLayout, type ModelShape } from '../src/core/model/gpt';
 import { DEFAULT_BASE, transfer } from '../src/core/param/parameterization';
 import { buildTrainStep, DEFAULT_OPTIMIZER } from '../src/core/train/graphs';
-import { resolveEp, webgpuTuning, type Ep } from '../src/core/train/runtime';
+import { executionProvidersFor, resolveEp, type Ep } from '../src/core/train/runtime';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,7 +33,7 @@ async function opCounts(ep: Ep, depth: number): Promise<Map<string, number>> {
   const g = buildTrainStep(shape, t, paramLayout(shape, t), 8, DEFAULT_OPTIMIZER);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shapelab-kernels-')), 'optimized.onnx');
   const options: ort.InferenceSession.SessionOptions & Record<string, unknown> = {
-    executionProviders: ep === 'webgpu' ? [{ name: 'webgpu', ...webgpuTuning() } as ort.InferenceSession.ExecutionProviderConfig] : ['cpu'],
+    executionProviders: executionProvidersFor(ep),
     graphOptimizationLevel: 'all',
     optimizedModelFilePath: file,
   };

@@ -71,13 +71,55 @@ export async function resolveEp(choice: EpChoice): Promise<EpResolution> {
 }
 
 /**
- * WebGPU EP options the Node binding accepts (validationMode, *BufferCacheMode, ...). They bind to
- * the process-wide WebGPU device, so the first session decides. SHAPELAB_WEBGPU_OPTIONS (JSON)
- * overrides them for benchmarking.
+ * Buffer caches for the WebGPU EP. onnxruntime's default 'bucket' cache keeps at most 10 buffers of
+ * 16 MiB and 6 of 64 MiB (onnxruntime core/providers/webgpu/buffer_manager.cc), so a training step
+ * whose B*T*d and B*H*T*T tensors are exactly those sizes re-creates (and clears) dozens of buffers
+ * every step. 'simple' reuses buffers by exact size with no cap: on an H200 the 25m step went from
+ * ~200 to ~105 ms and peak GPU memory went down, not up (docs/results/h200-buffer-cache*.txt).
+ * A training step allocates the same sizes every step, so the cache stays bounded by the largest
+ * step's working set (checked over a 10-minute run with growth: docs/engine-performance.md).
  */
-export function webgpuTuning(): Record<string, string> {
-  const env = process.env.SHAPELAB_WEBGPU_OPTIONS;
-  return env ? (JSON.parse(env) as Record<string, string>) : {};
+export const DEFAULT_WEBGPU_OPTIONS: Readonly<Record<string, string>> = Object.freeze({
+  storageBufferCacheMode: 'simple',
+  uniformBufferCacheMode: 'simple',
+});
+
+/** Options the 1.30 Node binding passes through; it refuses anything else at session creation. */
+const KNOWN_WEBGPU_OPTIONS = new Set([
+  'preferredLayout', 'validationMode', 'storageBufferCacheMode', 'uniformBufferCacheMode',
+  'queryResolveBufferCacheMode', 'defaultBufferCacheMode', 'enableRobustness', 'forceCpuNodeNames',
+]);
+
+/**
+ * WebGPU EP options for every session. They bind to the process-wide WebGPU device, so the first
+ * session decides. SHAPELAB_WEBGPU_OPTIONS (a JSON object) overrides single keys of the defaults,
+ * e.g. '{"storageBufferCacheMode":"bucket"}' to measure onnxruntime's own default.
+ */
+export function webgpuTuning(env: string | undefined = process.env.SHAPELAB_WEBGPU_OPTIONS): Record<string, string | boolean> {
+  const opts: Record<string, string | boolean> = { ...DEFAULT_WEBGPU_OPTIONS };
+  if (!env) return opts;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(env);
+  } catch {
+    throw new RuntimeError(`SHAPELAB_WEBGPU_OPTIONS is not JSON: ${env.slice(0, 80)}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new RuntimeError('SHAPELAB_WEBGPU_OPTIONS must be a JSON object, e.g. {"storageBufferCacheMode":"bucket"}');
+  }
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!KNOWN_WEBGPU_OPTIONS.has(k)) {
+      throw new RuntimeError(`SHAPELAB_WEBGPU_OPTIONS: unknown option '${k}' (onnxruntime-node 1.30 accepts ${[...KNOWN_WEBGPU_OPTIONS].join(', ')})`);
+    }
+    opts[k] = v as string | boolean; // enableRobustness is a boolean; the binding takes it as given
+  }
+  return opts;
+}
+
+/** The execution-provider list a session is created with (exported so tests can pin it). */
+export function executionProvidersFor(ep: Ep): ort.InferenceSession.SessionOptions['executionProviders'] {
+  if (ep === 'webgpu') return [{ name: 'webgpu', ...webgpuTuning() } as ort.InferenceSession.ExecutionProviderConfig];
+  return [ep];
 }
 
 export interface SessionOptions {
@@ -100,7 +142,7 @@ export async function createSession(graph: Graph, ep: Ep, opts: SessionOptions =
   if (ep === 'webgpu') {
     // A node that cannot run on the GPU must fail session creation, not silently round-trip.
     (options as Record<string, unknown>).extra = { session: { disable_cpu_ep_fallback: '1' } };
-    options.executionProviders = [{ name: 'webgpu', ...webgpuTuning() } as ort.InferenceSession.ExecutionProviderConfig];
+    options.executionProviders = executionProvidersFor('webgpu');
     if (opts.gpuOutputs?.length) {
       const loc: Record<string, 'gpu-buffer' | 'cpu'> = {};
       for (const o of graph.outputs) loc[o] = opts.gpuOutputs.includes(o) ? 'gpu-buffer' : 'cpu';
