@@ -1,8 +1,10 @@
 """PyTorch eager baseline for bench/train-throughput.ts: the same GPT shape, AdamW step, fp32.
 
-On a GPU (default, the device machine) prints one JSON line per configuration: fp32 with TF32 off
-(the like-for-like baseline for ShapeLab's float32 WebGPU path), TF32 on, and bf16 autocast, all
-with torch.optim.AdamW (foreach) and eager mode (no torch.compile). With --device cpu (e.g.
+On a GPU (default, the device machine) prints one JSON line per configuration, all eager (no
+torch.compile): "fp32" (TF32 off, explicit masked softmax attention, foreach AdamW: the
+like-for-like baseline for ShapeLab's float32 WebGPU path); "fp32-sdpa-fused" (what a user would
+write for fp32: F.scaled_dot_product_attention and torch.optim.AdamW(fused=True), TF32 off); and,
+for context, "tf32-sdpa-fused" and "bf16-sdpa-fused" (bf16 autocast). With --device cpu (e.g.
 Debian's python3-torch) only fp32, the baseline for ShapeLab's CPU execution provider.
 
   python3 bench/torch_speed.py [--device cuda|cpu] VxTxDxLxHxB ...
@@ -29,8 +31,11 @@ class Block(nn.Module):
         B, T, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
         q, k, v = (t.view(B, T, self.h, d // self.h).transpose(1, 2) for t in (q, k, v))
-        att = torch.softmax((q @ k.transpose(-1, -2)) / (d // self.h) + mask, dim=-1)
-        x = x + self.r * self.proj((att @ v).transpose(1, 2).reshape(B, T, d))
+        if mask is None:  # SDPA: fused causal attention; the T x T scores are never stored
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=1.0 / (d // self.h))
+        else:
+            y = torch.softmax((q @ k.transpose(-1, -2)) / (d // self.h) + mask, dim=-1) @ v
+        x = x + self.r * self.proj(y.transpose(1, 2).reshape(B, T, d))
         return x + self.r * self.mp(F.gelu(self.fc(self.ln2(x))))
 
 
@@ -42,10 +47,10 @@ class GPT(nn.Module):
         self.lnf = nn.LayerNorm(d)
         self.register_buffer("mask", torch.triu(torch.full((T, T), -1e9), 1))
 
-    def forward(self, idx, tgt):
+    def forward(self, idx, tgt, sdpa=False):
         x = self.wte(idx) + self.wpe.weight[: idx.shape[1]]
         for b in self.blocks:
-            x = b(x, self.mask)
+            x = b(x, None if sdpa else self.mask)
         logits = self.lnf(x) @ self.wte.weight.t() / 2.0
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), tgt.view(-1))
 
@@ -56,16 +61,20 @@ def sync(dev):
 
 
 def bench(V, T, d, L, H, B, mode, steps=20, dev="cuda"):
-    torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
-    torch.backends.cudnn.allow_tf32 = mode == "tf32"
+    tf32 = mode.startswith("tf32")
+    sdpa = mode.endswith("sdpa-fused")
+    bf16 = mode.startswith("bf16")
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
     model = GPT(V, T, d, L, H).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
+    kw = {"fused": True} if sdpa and dev == "cuda" else {}
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1, **kw)
     idx = torch.randint(0, V, (B, T), device=dev)
     tgt = torch.randint(0, V, (B, T), device=dev)
 
     def step():
-        with torch.autocast(dev, dtype=torch.bfloat16, enabled=mode == "bf16"):
-            loss = model(idx, tgt)
+        with torch.autocast(dev, dtype=torch.bfloat16, enabled=bf16):
+            loss = model(idx, tgt, sdpa)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -98,5 +107,5 @@ if __name__ == "__main__":
         torch.set_num_threads(os.cpu_count() or 1)
     shapes = [tuple(int(v) for v in s.split("x")) for s in (args or ["256x256x512x8x8x32"])]
     for V, T, d, L, H, B in shapes:
-        for mode in (("fp32", "tf32", "bf16") if dev == "cuda" else ("fp32",)):
+        for mode in (("fp32", "fp32-sdpa-fused", "tf32-sdpa-fused", "bf16-sdpa-fused") if dev == "cuda" else ("fp32",)):
             print(json.dumps(bench(V, T, d, L, H, B, mode, dev=dev)), flush=True)

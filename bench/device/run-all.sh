@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
-#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk]...   (default: all)
+#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk|cache|soakstart|soakwait|growthA|growthB]...
+#   (default: bench torch parity)
 # Expects .devpack (bench/device/pack.sh) in the repository root; writes to $OUT.
 set -uo pipefail
 root=$(pwd); OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -24,7 +25,18 @@ for w in $what; do case $w in
       echo "== SHAPELAB_SPLIT_K=$k" | tee -a "$OUT/splitk.txt"
       (cd "$OUT" && SHAPELAB_SPLIT_K=$k timeout 200 node "$app/bench-train.js" --ep webgpu --presets 25m --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/splitk.txt")
     done ;;
-  torch) timeout 200 python3 bench/torch_speed.py 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
+  torch) timeout 300 python3 bench/torch_speed.py 256x128x128x4x2x16 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
+  cache) timeout 400 bash bench/device/cache-compare.sh ${CACHE_PRESETS:-small,25m,wide} 30 ;;
+  # Memory soak as a daemon (spans device calls while the machine stays warm); soakwait collects it.
+  soakstart) rm -rf /tmp/soak; mkdir -p /tmp/soak; setsid bash bench/device/soak-memory.sh /tmp/soak ${SOAK_S:-630} 1500 < /dev/null > /dev/null 2>&1 & sleep 2 ;;
+  soakwait) bash bench/device/soak-wait.sh /tmp/soak ${SOAK_WAIT:-540}; cp /tmp/soak/soak-estimate.jsonl "$OUT/" 2>/dev/null ;;
+  # Growth policy sets at the 25m size, equal FLOPs (issue 13): A = the G_stack paper's (g 4, fresh
+  # optimizer, re-warmed LR), B = the trainer's old default (g 2, moments copied, LR continued).
+  growthA|growthB)
+    if [ $w = growthA ]; then gp="--factor 4 --grow-optimizer reset --grow-lr rewarm"; else gp="--factor 2 --grow-optimizer copy --grow-lr continue"; fi
+    (cd "$OUT" && timeout ${GROWTH_TIMEOUT:-500} node "$app/shapelab.js" experiment growth --width 512 --depth 8 --heads 8 --context 256 --batch 32 \
+      --steps ${GROWTH_STEPS:-800} $gp --policies rescale,keep --eval-every 100 --eval-batches 8 --ep webgpu --out /tmp/$w > "$OUT/$w.txt" 2>&1; cat "$OUT/$w.txt" | tr '\r' '\n' | grep -v Warning | tail -12
+    cp /tmp/$w/growth-experiment.json "$OUT/$w-experiment.json"; cp /tmp/$w/growth-experiment.svg "$OUT/$w-experiment.svg") ;;
   parity)
     P=/tmp/parity; rm -rf $P
     timeout 300 node "$app/export-parity.js" --out $P --preset 25m --steps 120 --grow-at-step 60 --grow-factor 2 --grow-multiplier rescale --grow-optimizer copy --ep webgpu 2>&1 | grep -v Warning | tail -3
