@@ -10,7 +10,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 what=${*:-bench torch parity}
 app=$root/.devpack/app
 for w in $what; do case $w in
-  profile) (cd "$OUT" && timeout 300 node "$app/bench-train.js" --ep webgpu --presets 25m --steps 10 --ceiling 4096 --profile 2>&1 | grep -v Warning | tee "$OUT/profile.txt"; rm -f "$OUT"/profile-*.json) ;;
+  profile) (cd "$OUT" && timeout 300 node "$app/bench-train.js" --ep webgpu --presets ${PROFILE_PRESETS:-25m} --steps 10 --ceiling 4096 --profile 2>&1 | grep -v Warning | tee "$OUT/profile.txt"; rm -f "$OUT"/profile-*.json) ;;
   bench) (cd "$OUT" && timeout 400 node "$app/bench-train.js" --ep webgpu --presets tiny,small,25m,wide --steps 20 --ceiling 2048,4096 --json "$OUT/bench.json" 2>&1 | grep -v Warning | tee "$OUT/bench.txt") ;;
   variants)
     # WebGPU EP options the Node binding passes through (bind at device creation: one process each)
