@@ -164,6 +164,8 @@ export function friendlyError(message: string): string {
 
 /** Equal requests (the results shown belong to the form's inputs); absent precision is fp32. */
 export function sameRequest(a: PlanRequest | undefined, b: PlanRequest | undefined): boolean {
-  const norm = (r: PlanRequest) => JSON.stringify({ ...r, precision: r.precision ?? 'fp32' });
+  const canon = (v: unknown): string =>
+    v && typeof v === 'object' ? `{${Object.keys(v).sort().map((k) => `${k}:${canon((v as Record<string, unknown>)[k])}`).join(',')}}` : JSON.stringify(v);
+  const norm = (r: PlanRequest) => canon({ ...r, precision: r.precision ?? 'fp32' });
   return !!a && !!b && norm(a) === norm(b);
 }
