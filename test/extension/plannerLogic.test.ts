@@ -4,6 +4,9 @@ import { parsePlannerMessage, validatePlanRequest, type PlanRequest, type ShapeV
 import { attempt } from '../../webview/shared/validate';
 import { buildHardwareList, defaultRequest, fewStepsWarning, optimizerSteps, proxyConfig, proxyPreview, runPlan, shapeDetail } from '../../src/extension/logic/plannerBackend';
 import { validateConfig } from '../../src/core/runs/configSchema';
+import { planDocument } from '../../src/extension/logic/plannerBackend';
+import { proxyConfirmText, proxySourceFromPlan } from '../../src/extension/logic/proxyPlan';
+import { proxyCost, proxyShape, proxyTransfer } from '../../src/core/plan/proxy';
 
 const shape = (id: string, params: number, hours: number | null, loss: number, pareto = false, flops = 1e20): ShapeVM => ({
   id, dModel: 64, nLayers: 2, nHeads: 1, dHead: 64, dFf: 256, params, tokens: 1e9, tokensPerParam: 1e9 / params, flops, hours, gpuHours: hours === null ? null : hours * 8,
@@ -130,5 +133,28 @@ describe('planner backend: optimizer steps and the proxy', () => {
     assert.equal(parsePlannerMessage({ type: 'inputs', fields: { budget: '1e2', gpuCount: '-1' } }).ok, true);
     assert.equal(parsePlannerMessage({ type: 'inputs', fields: { evil: 'x' } }).ok, false);
     assert.equal(parsePlannerMessage({ type: 'inputs', fields: { budget: 'x'.repeat(101) } }).ok, false);
+  });
+
+  it('Train From Plan: an exported plan file gives the same proxy as "Train this"; bad plans are named', () => {
+    const r = req({ budget: 1e19, parameterization: 'mup' });
+    const s = runPlan(r, hw).shapes[0];
+    const doc = JSON.parse(JSON.stringify(planDocument(s, r, hw)));
+    const src = proxySourceFromPlan(doc);
+    assert.deepEqual(src.planned, { dModel: s.dModel, nLayers: s.nLayers, nHeads: s.nHeads, dHead: s.dHead, dFf: s.dFf, seq: r.context });
+    assert.equal(src.parameterization, 'mup');
+    assert.deepEqual(src.base, r.base);
+    const width = shapeDetail(s, r, hw).proxyWidth;
+    const fromPanel = proxyConfig(s, r, { shapeId: s.id, width, steps: 40, data: 'brown', tokenizer: 'byte' }, { source: 'brown' });
+    const p = proxyShape(src.planned, { width });
+    assert.equal(p.nLayers, s.nLayers);
+    const text = proxyConfirmText(src.planned, p, proxyTransfer(src.planned, p, src.base, src.parameterization), 40, 'Brown', proxyCost(p, 256).params);
+    assert.match(text, new RegExp(`^Proxy d_model ${width} x ${s.nLayers} layers \\(planned ${s.dModel} x ${s.nLayers}\\)`));
+    assert.equal(text.split('\n').filter((l) => /^(embedding|preLN|hidden|hiddenBias|finalLN|unembedding): lr /.test(l)).length, 6);
+    assert.match(text, /muP transfers across width only/);
+    assert.equal((fromPanel.model as { nLayers: number }).nLayers, p.nLayers);
+    assert.throws(() => proxySourceFromPlan({ ...doc, format: 'x' }), /not a ShapeLab plan/);
+    assert.throws(() => proxySourceFromPlan({ ...doc, parameterization: 'x; rm -rf' }), /plan\.parameterization/);
+    assert.throws(() => proxySourceFromPlan({ ...doc, shape: { ...doc.shape, nLayers: -3 } }), /plan\.shape\.nLayers/);
+    assert.throws(() => proxySourceFromPlan({ ...doc, base: { ...doc.base, lr: '1' } }), /plan\.base\.lr/);
   });
 });
