@@ -623,6 +623,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
       state.warnings = m.warnings;
       state.sources = m.sources;
       state.elapsedMs = m.elapsedMs;
+      const samePlan = sameRequest(state.resultsFor, state.request);
       state.resultsFor = state.request;
       if (state.selectedId && !m.shapes.some((s) => s.id === state.selectedId)) {
         state.selectedId = undefined;
@@ -632,8 +633,8 @@ window.addEventListener('message', (ev: MessageEvent) => {
         const best = [...m.shapes].sort((a, b) => a.predictedLoss - b.predictedLoss)[0];
         state.selectedId = best.id;
       }
-      // a proxy dialog belongs to one plan's shape: a new plan closes it
-      closeProxy();
+      // a proxy dialog belongs to one plan's shape: a different plan closes it
+      if (proxyChoice && (!samePlan || !m.shapes.some((s) => s.id === proxyChoice?.shapeId))) closeProxy();
       save();
       renderTable();
       renderChart();
