@@ -116,7 +116,7 @@ function chartIsTable(c, rows, key) {
   const min = want[0], max = want[want.length - 1];
   if (!(c.xmin <= min * (1 + 1e-9) && c.xmax >= max * (1 - 1e-9))) throw new Error(`x scale [${c.xmin}, ${c.xmax}] does not cover the data [${min}, ${max}]`);
   // stale axes (an earlier plan's scale) would be far wider than the data
-  const slack = key === 'params' ? 10.01 : 1.5; // log axis: whole decades
+  const slack = 1.5;
   if (c.xmax > max * slack || c.xmin < min / slack) throw new Error(`x scale [${c.xmin}, ${c.xmax}] is far wider than the data [${min}, ${max}] (stale axes)`);
   return `${got.length} points, x ${key} [${min.toPrecision(3)}, ${max.toPrecision(3)}]`;
 }
@@ -297,11 +297,17 @@ async function ui() {
     return 'no violation, no navigation';
   });
 
-  await check('planner inputs survive closing and reopening the panel', async () => {
+  await check('an invalid input marks the results stale with a message naming it; inputs survive closing and reopening the panel', async () => {
     let f = await webviewFrame(page, 'planner');
     await f.click('#gpuCount');
     await page.keyboard.press('Control+A');
+    await page.keyboard.type('-1');
+    await waitFor(async () => (await f.$eval('#results', (e) => e.dataset.stale)) === '1', 10000, 'stale results');
+    const err = await f.$eval('#form-error', (e) => e.textContent);
+    if (!/^GPU count: must be >= 1/.test(err)) throw new Error(`error for -1 GPUs: "${err}"`);
+    await page.keyboard.press('Control+A');
     await page.keyboard.type('16');
+    await f.$eval('#constraints-box', (e) => { e.open = true; });
     await f.click('[id="c.maxDepth"]');
     await page.keyboard.press('Control+A');
     await page.keyboard.type('40');
@@ -319,7 +325,7 @@ async function ui() {
     const rid = (await chartState(f)).rid;
     await f.click('#reset-btn');
     await waitReplan(f, rid, 'the default plan');
-    return `kept ${JSON.stringify(vals)}`;
+    return `-1 GPUs: "${err}"; kept ${JSON.stringify(vals)}`;
   });
 
   await check('runs tree lists the fixture run; monitor shows its charts with a growth marker', async () => {

@@ -380,7 +380,7 @@ function renderChart(): void {
     {
       width: Math.max(300, host.clientWidth || 500),
       height: 220,
-      scales: { x: { time: false, distr: series.xKey === 'params' ? 3 : 1 } },
+      scales: { x: { time: false } },
       legend: { show: true },
       cursor: { points: { size: 7 } },
       axes: [
@@ -548,7 +548,7 @@ function renderProxyPreview(p: ProxyPreviewVM): void {
     .join('');
   const mult = p.multipliers.map((m) => `<tr><td>${esc(m.name)}</td><td>${m.proxy.toPrecision(4)}</td><td class="muted">${m.plan.toPrecision(4)}</td></tr>`).join('');
   $('proxy-preview').innerHTML = `
-    <p id="proxy-summary" data-d-model="${x.dModel}" data-layers="${x.nLayers}">Proxy: d_model <b>${x.dModel}</b> \u00d7 <b>${x.nLayers}</b> layers (planned ${p.planned.dModel} \u00d7 ${p.planned.nLayers}), ${x.nHeads} heads \u00d7 ${x.dHead}, d_ff ${x.dFf},
+    <p id="proxy-summary" data-d-model="${x.dModel}" data-layers="${x.nLayers}">Proxy: d_model <b>${x.dModel}</b> \u00d7 <b>${x.nLayers}</b> layers (planned ${p.planned.dModel} \u00d7 ${p.planned.nLayers}), ${x.nHeads} \u00d7 ${x.dHead} heads, d_ff ${x.dFf},
       context ${x.context}, batch ${x.batchSize}, vocab ${x.vocab} \u00b7 ${fmt(x.params)} params \u00b7 ${fmt(x.flopsPerStep)} FLOPs/step \u00b7 ${p.choice.steps} steps on ${esc(p.dataLabel)}</p>
     <p class="muted small">Suggested widths: ${p.widthChoices.map((w) => (w === p.defaultWidth ? `<b>${w}</b>` : String(w))).join(', ')} (bold: default). ${esc(p.rule)}</p>
     ${p.notes.map((n) => `<p class="warn">\u26a0 ${esc(n)}</p>`).join('')}
