@@ -102,9 +102,6 @@ async function chartState(f) {
     return { rid: Number(e.dataset.requestId), key: e.dataset.xKey, label: u.axes[0].label, xs: Array.from(u.data[0]), ys: Array.from(u.data[1]), xmin: u.scales.x.min, xmax: u.scales.x.max, title: document.getElementById('chart-title').textContent };
   });
 }
-async function tableRows(f) {
-  return f.$$eval('#results-table tbody tr', (rs) => rs.map((r) => ({ params: Number(r.dataset.params), hours: Number(r.dataset.hours), loss: Number(r.dataset.loss) })));
-}
 /** The chart shows exactly the table's shapes on an x axis of the right kind and range. */
 function chartIsTable(c, rows, key) {
   if (c.key !== key) throw new Error(`chart x is ${c.key}, expected ${key}`);
@@ -124,13 +121,23 @@ function chartIsTable(c, rows, key) {
 async function pickOption(f, id, value) {
   await f.$eval(`[id="${id}"]`, (e, v) => { e.value = v; e.dispatchEvent(new Event('change', { bubbles: true })); }, value);
 }
-/** Waits for a plan newer than `rid` whose results match the form (not stale). */
+/**
+ * Waits for a plan newer than `rid` whose results match the form (not stale). Chart, table and
+ * flags are read in one evaluation, so a result arriving between two reads cannot mix two plans.
+ */
 async function waitReplan(f, rid, what) {
   return waitFor(async () => {
-    const c = await chartState(f);
-    const stale = await f.$eval('#results', (e) => e.dataset.stale);
-    const busy = await f.$eval('#status', (e) => e.textContent);
-    return c.rid > rid && stale === '0' && !busy ? c : undefined;
+    const s = await f.evaluate(() => {
+      const host = document.getElementById('pareto-chart');
+      const u = host.uplot;
+      if (!u) return undefined;
+      return {
+        rid: Number(host.dataset.requestId), key: host.dataset.xKey, label: u.axes[0].label, xs: Array.from(u.data[0]), ys: Array.from(u.data[1]), xmin: u.scales.x.min, xmax: u.scales.x.max,
+        stale: document.getElementById('results').dataset.stale, busy: document.getElementById('status').textContent,
+        rows: [...document.querySelectorAll('#results-table tbody tr')].map((r) => ({ params: Number(r.dataset.params), hours: Number(r.dataset.hours), loss: Number(r.dataset.loss) })),
+      };
+    });
+    return s && s.rid > rid && s.stale === '0' && !s.busy ? s : undefined;
   }, 45000, what);
 }
 
@@ -217,16 +224,16 @@ async function ui() {
     const f = await webviewFrame(page, 'planner');
     const out = [];
     let c = await waitReplan(f, -1, 'the first plan');
-    out.push(`h100 fp32: ${chartIsTable(c, await tableRows(f), 'hours')}`);
+    out.push(`h100 fp32: ${chartIsTable(c, c.rows, 'hours')}`);
     let prev = c;
     await pickOption(f, 'gpu', 'a100-sxm-80gb');
     c = await waitReplan(f, prev.rid, 'the A100 plan');
-    out.push(`a100: ${chartIsTable(c, await tableRows(f), 'hours')}`);
+    out.push(`a100: ${chartIsTable(c, c.rows, 'hours')}`);
     if (JSON.stringify(c.xs) === JSON.stringify(prev.xs)) throw new Error('the chart kept the H100 data');
     prev = c;
     await pickOption(f, 'precision', 'bf16');
     c = await waitReplan(f, prev.rid, 'the bf16 plan');
-    out.push(`a100 bf16: ${chartIsTable(c, await tableRows(f), 'hours')}`);
+    out.push(`a100 bf16: ${chartIsTable(c, c.rows, 'hours')}`);
     if (!(c.xmax < prev.xmax / 2)) throw new Error(`bf16 axis max ${c.xmax} not below half of fp32's ${prev.xmax}`);
     prev = c;
     const flopsBudget = await f.$eval('#budget', (e) => e.value);
@@ -234,7 +241,7 @@ async function ui() {
     c = await waitReplan(f, prev.rid, 'the GPU-hours plan');
     const hoursBudget = await f.$eval('#budget', (e) => e.value);
     if (!(Number(hoursBudget) > 0.001 && Number(hoursBudget) < 1e9) || hoursBudget === flopsBudget) throw new Error(`budget not converted: ${flopsBudget} -> ${hoursBudget}`);
-    out.push(`GPU-hours (budget ${flopsBudget} FLOPs -> ${hoursBudget} GPU-h): ${chartIsTable(c, await tableRows(f), 'params')}`);
+    out.push(`GPU-hours (budget ${flopsBudget} FLOPs -> ${hoursBudget} GPU-h): ${chartIsTable(c, c.rows, 'params')}`);
     if (c.label !== 'parameters') throw new Error(`x-axis label ${c.label}`);
     await sleep(500);
     await shot(page, 'planner-gpuhours.png');
@@ -245,7 +252,7 @@ async function ui() {
     await pickOption(f, 'gpu', 'h100-sxm');
     await f.$eval('#budget', (e) => { e.value = '1e20'; e.dispatchEvent(new Event('input', { bubbles: true })); });
     c = await waitReplan(f, prev.rid, 'the default plan again');
-    out.push(`back: ${chartIsTable(c, await tableRows(f), 'hours')}`);
+    out.push(`back: ${chartIsTable(c, c.rows, 'hours')}`);
     return out.join('; ');
   });
 
@@ -498,7 +505,7 @@ async function exttests() {
     ['extensionTestsPath', `vscode-remote://${host}${tests}`],
     ['skipWelcome', 'true'],
   ]);
-  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(payload)}`);
+  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(payload)}`, { timeout: 120000 }); // slow on a loaded 2-core machine
   const code = await Promise.race([exited, sleep(240000).then(() => 'timeout')]);
   await ctx.close();
   if (code !== 0) throw new Error(`extension-host suite exit code ${code}`);
