@@ -11,6 +11,7 @@ import { RunsTreeProvider, RunItem } from './monitor/runsTree';
 import { MonitorViewProvider } from './monitor/monitorView';
 import { TrainingManager } from './training/trainingManager';
 import { PlannerPanel } from './planner/plannerPanel';
+import { trainFromPlanFile } from './planner/proxyDialog';
 import { runCli } from './training/cliTask';
 import * as config from './config';
 
@@ -46,11 +47,11 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
 
   cmd('shapelab.trainFromPlan', async (planFile?: unknown) => {
     // From the palette: pick a plan file the user exported, or run the tiny preset as a proxy.
-    if (typeof planFile === 'string' && planFile) return training.start({ label: path.basename(planFile), planFile, steps: config.proxySteps() });
+    if (typeof planFile === 'string' && planFile) return trainFromPlanFile(ctx, training, planFile);
     const pick = await vscode.window.showQuickPick(
       [
         { label: 'Tiny proxy run', description: 'preset "tiny", a few hundred steps on this machine', id: 'tiny' },
-        { label: 'From a plan file\u2026', description: 'a plan JSON exported from the planner', id: 'file' },
+        { label: 'From a plan file\u2026', description: 'a proxy of an exported plan: its depth, a smaller width', id: 'file' },
         { label: 'Open the planner', description: 'choose a shape, then "Train this"', id: 'planner' },
       ],
       { title: 'ShapeLab: Train From Plan' },
@@ -60,7 +61,7 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
     if (pick.id === 'tiny') return training.start({ label: 'tiny proxy run', preset: 'tiny', steps: config.proxySteps() });
     const uris = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Plan JSON': ['json'] }, title: 'Plan file' });
     if (!uris?.[0]) return undefined;
-    return training.start({ label: path.basename(uris[0].fsPath), planFile: uris[0].fsPath, steps: config.proxySteps() });
+    return trainFromPlanFile(ctx, training, uris[0].fsPath);
   });
 
   cmd('shapelab.trainTiny', (steps?: unknown) =>

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TrainProcess, parseRunLine, proxyArgsFromPlan, trainArgs } from '../../src/extension/logic/trainProcess';
+import { TrainProcess, parseRunLine, trainArgs } from '../../src/extension/logic/trainProcess';
 
 /** A stand-in for `shapelab train`: prints `run: <dir>`, logs metrics, checkpoints on SIGINT. */
 const FAKE = `
@@ -46,15 +46,6 @@ describe('training child process', () => {
     assert.deepEqual(trainArgs({ cliPath: 'c.js', runsFolder: '/r', ep: 'cpu', steps: 30 }), ['c.js', 'train', '--preset', 'tiny', '--out', '/r', '--ep', 'cpu', '--steps', '30']);
     assert.deepEqual(trainArgs({ cliPath: 'c.js', runsFolder: '/r', ep: 'auto', extra: ['--preset', 'tiny', '--param', 'mup'] }), ['c.js', 'train', '--out', '/r', '--preset', 'tiny', '--param', 'mup']);
     assert.deepEqual(trainArgs({ cliPath: 'c.js', runsFolder: '/r', ep: 'webgpu', configFile: '/c.json', steps: 2.7 }), ['c.js', 'train', '--config', '/c.json', '--out', '/r', '--ep', 'webgpu', '--steps', '2']);
-  });
-
-  it('proxyArgsFromPlan: parameterization, lr, growth at the plan\'s fraction; bad plans named', () => {
-    const plan = { format: 'shapelab-plan', parameterization: 'completep', base: { lr: 0.003 }, shape: { dModel: 1536, nLayers: 26 }, growthFactor: 4, growthFraction: 0.38 };
-    assert.deepEqual(proxyArgsFromPlan(plan, 200), ['--preset', 'tiny', '--param', 'completep', '--lr', '0.003', '--label', 'proxy-d1536-L26', '--grow-at-step', '76', '--grow-factor', '4']);
-    assert.deepEqual(proxyArgsFromPlan({ ...plan, growthFactor: undefined }, 200).slice(-2), ['--label', 'proxy-d1536-L26']);
-    assert.throws(() => proxyArgsFromPlan({}, 10), /not a ShapeLab plan/);
-    assert.throws(() => proxyArgsFromPlan({ ...plan, parameterization: 'x; rm -rf' }, 10), /plan\.parameterization/);
-    assert.throws(() => proxyArgsFromPlan({ ...plan, base: { lr: '1' } }, 10), /plan\.base\.lr/);
   });
 
   it('parseRunLine', () => {

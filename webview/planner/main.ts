@@ -1,7 +1,9 @@
 /**
  * Planner webview: inputs -> ranked shapes (sortable table + Pareto chart of predicted loss vs
- * hours) -> detail of one shape (per-group hyperparameters, memory, G_stack growth plan, sources,
- * warnings) with "Train this" and "Export". State survives hiding/reopening via getState/setState.
+ * hours, or vs parameters for a GPU-hour budget) -> detail of one shape (per-group
+ * hyperparameters, memory, G_stack growth plan, sources, warnings) with "Train this" (a proxy
+ * dialog) and "Export". View state survives hiding via getState/setState; the raw inputs also
+ * survive closing the panel (the host keeps them in workspaceState).
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
@@ -15,16 +17,29 @@ import { uPlot, autoSize, axisValues, palette } from '../shared/charts';
 import { fmt } from '../shared/chartData';
 import { attempt } from '../shared/validate';
 import {
-  BUDGET_KINDS, HardwareVM, HostToPlanner, PARAMETERIZATION_IDS, PlanRequest, PlannerToHost, PRECISIONS, SCALING_FITS, ShapeDetailVM, ShapeVM, SourcedValue,
+  BUDGET_KINDS, BudgetKind, FORM_FIELDS, FormFields, HardwareVM, HostToPlanner, PARAMETERIZATION_IDS, PlanRequest, PlannerToHost, PRECISIONS, ProxyChoice, ProxyPreviewVM, SCALING_FITS, ShapeDetailVM, ShapeVM, SourcedValue,
   hostMessageType, validatePlanRequest,
 } from '../shared/messages';
-import { SortKey, sortShapes, paretoSeries } from './table';
+import { SortKey, sortShapes } from './table';
+import {
+  chartSeries, convertBudget, fieldsOf, flopsPerGpuHourFromPeak, flopsPerGpuHourFromShapes, formatBudget, friendlyError, parseNumber, rawRequest, sameRequest,
+} from './logic';
+
+/** Pause after the last keystroke before a re-plan. */
+const TYPING_PAUSE_MS = 500;
+/** The planner's MFU knob (src/core/plan/steptime.ts), used only to convert a budget before any result exists. */
+const MFU_KNOB = 0.5;
 
 declare function acquireVsCodeApi(): { postMessage(m: PlannerToHost): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
 
 interface State {
+  /** The last valid request sent to the host. */
   request?: PlanRequest;
+  /** The request the shown results belong to. */
+  resultsFor?: PlanRequest;
+  /** The form's raw text (what the user typed, valid or not). */
+  fields?: FormFields;
   shapes: ShapeVM[];
   warnings: string[];
   sources: SourcedValue[];
@@ -45,13 +60,17 @@ const state: State = {
 let hardware: HardwareVM[] = [];
 let requestId = 0;
 let pending = -1;
+let formReady = false;
+let proxySteps = 200;
 const save = () => vscode.setState(state);
 const post = (m: PlannerToHost) => vscode.postMessage(m);
 
 const app = document.getElementById('app')!;
+// No <form>: the CSP has no form-action, so a submission (Enter in a form-associated field) would be
+// a violation. Enter is handled explicitly below.
 app.innerHTML = `
 <div class="planner">
-  <form id="form" class="inputs" autocomplete="off">
+  <div id="form" class="inputs" role="form" aria-label="Planner inputs">
     <h2>Budget and hardware</h2>
     <div class="row">
       <vscode-label for="budgetKind">Budget</vscode-label>
@@ -62,11 +81,11 @@ app.innerHTML = `
       <vscode-label for="gpu">GPU</vscode-label>
       <vscode-single-select id="gpu" combobox></vscode-single-select>
       <vscode-label for="gpuCount">count</vscode-label>
-      <vscode-textfield id="gpuCount" type="number" min="1" class="short"></vscode-textfield>
+      <vscode-textfield id="gpuCount" inputmode="numeric" class="short"></vscode-textfield>
     </div>
     <div class="row">
-      <vscode-label for="context">Context</vscode-label><vscode-textfield id="context" type="number" class="short"></vscode-textfield>
-      <vscode-label for="vocab">Vocab</vscode-label><vscode-textfield id="vocab" type="number" class="short"></vscode-textfield>
+      <vscode-label for="context">Context</vscode-label><vscode-textfield id="context" inputmode="numeric" class="short"></vscode-textfield>
+      <vscode-label for="vocab">Vocab</vscode-label><vscode-textfield id="vocab" inputmode="numeric" class="short"></vscode-textfield>
     </div>
     <div class="row">
       <vscode-label for="parameterization">Parameterization</vscode-label>
@@ -93,66 +112,48 @@ app.innerHTML = `
     </div>
     <div id="form-error" class="error" role="alert"></div>
     <div id="notices"></div>
-  </form>
-  <section class="results">
+  </div>
+  <section class="results" id="results">
     <div class="results-head"><h2>Shapes</h2><span id="results-meta" class="muted"></span></div>
+    <p id="stale-note" class="warn" hidden></p>
     <div id="warnings"></div>
-    <div class="pareto"><h3>Pareto front: predicted loss vs wall-clock hours</h3><div id="pareto-chart"></div></div>
+    <div class="pareto"><h3 id="chart-title">Pareto front: predicted loss vs wall-clock hours</h3><div id="pareto-chart"></div></div>
     <div class="table-wrap"><table id="results-table"><thead></thead><tbody></tbody></table></div>
     <details id="sources-box"><summary>Sources and conventions</summary><table id="sources"><tbody></tbody></table></details>
   </section>
   <section id="detail" class="detail" hidden></section>
+  <section id="proxy" class="proxy-box" hidden></section>
 </div>`;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+/** The proxy dialog; renderDetail moves it (never rebuilds it) under the detail's header. */
+const proxyBox = $('proxy');
 type Field = HTMLElement & { value: string };
 const field = (id: string) => $<Field>(id);
 
 // ---------------------------------------------------------------------------------------------
 // Form <-> request
 
-function setForm(r: PlanRequest): void {
-  field('budgetKind').value = r.budgetKind;
-  field('budget').value = r.budget >= 1e6 ? r.budget.toExponential().replace('e+', 'e') : String(r.budget);
-  field('gpu').value = r.gpu;
-  field('gpuCount').value = String(r.gpuCount);
-  field('context').value = String(r.context);
-  field('vocab').value = String(r.vocab);
-  field('parameterization').value = r.parameterization;
-  field('fit').value = r.fit;
-  field('precision').value = r.precision ?? 'fp32';
-  for (const [k, v] of Object.entries(r.base)) field(`base.${k}`).value = String(v);
-  for (const k of ['minDepth', 'maxDepth', 'maxWidth', 'headDim', 'maxMemoryGB'] as const) {
-    const v = r.constraints[k];
-    field(`c.${k}`).value = v === undefined ? '' : String(v);
+/** Writes raw text into the fields; the field that has focus keeps what the user is typing. */
+function setFields(f: FormFields, opts: { keepFocused?: boolean } = {}): void {
+  const focused = document.activeElement;
+  for (const k of FORM_FIELDS) {
+    const v = f[k];
+    if (v === undefined) continue;
+    const el = field(k);
+    if (opts.keepFocused && el === focused) continue;
+    if (el.value !== v) el.value = v;
   }
+  lastKind = (field('budgetKind').value as BudgetKind) || lastKind;
 }
 
-function num(id: string): number | undefined {
-  const s = field(id).value.trim();
-  if (!s) return undefined;
-  const v = Number(s.replace(/_/g, ''));
-  return Number.isFinite(v) ? v : NaN;
+function readFields(): FormFields {
+  return Object.fromEntries(FORM_FIELDS.map((k) => [k, field(k).value ?? ''])) as FormFields;
 }
 
 function readForm(): PlanRequest {
-  const raw = {
-    budgetKind: field('budgetKind').value,
-    budget: num('budget'),
-    gpu: field('gpu').value,
-    gpuCount: num('gpuCount'),
-    context: num('context'),
-    vocab: num('vocab'),
-    parameterization: field('parameterization').value,
-    fit: field('fit').value,
-    precision: field('precision').value,
-    base: Object.fromEntries(['baseWidth', 'baseDepth', 'lr', 'initStd', 'eps', 'weightDecay'].map((k) => [k, num(`base.${k}`)])),
-    constraints: Object.fromEntries(
-      ['minDepth', 'maxDepth', 'maxWidth', 'headDim', 'maxMemoryGB'].map((k) => [k, num(`c.${k}`)]).filter(([, v]) => v !== undefined),
-    ),
-  };
   // Same validator as the host: errors name the field before anything is sent.
-  return validatePlanRequest(raw, 'input');
+  return validatePlanRequest(rawRequest(readFields()), 'input');
 }
 
 function requestPlan(r: PlanRequest): void {
@@ -161,26 +162,113 @@ function requestPlan(r: PlanRequest): void {
   pending = ++requestId;
   $('status').textContent = 'Planning\u2026';
   post({ type: 'plan', requestId: pending, request: r });
+  updateStale();
+}
+
+/**
+ * Results are stale while the form does not describe them: an input is invalid, or a re-plan
+ * has not answered yet. They stay visible (dimmed) with a note saying so.
+ */
+function updateStale(formError?: string): void {
+  let current: PlanRequest | undefined;
+  let invalid = formError;
+  if (invalid === undefined && formReady) {
+    const r = attempt(readForm);
+    if (r.ok) current = r.value;
+    else invalid = friendlyError(r.error);
+  }
+  const stale = state.shapes.length > 0 && (invalid !== undefined || !sameRequest(current, state.resultsFor));
+  $('results').classList.toggle('stale', stale);
+  $('results').dataset.stale = stale ? '1' : '0';
+  const note = $('stale-note');
+  note.hidden = !stale;
+  note.textContent = !stale ? '' : invalid !== undefined ? '\u26a0 These results are for earlier inputs: fix the input above to re-plan.' : '\u26a0 These results are for earlier inputs: re-planning\u2026';
+}
+
+let planTimer: ReturnType<typeof setTimeout> | undefined;
+let draftTimer: ReturnType<typeof setTimeout> | undefined;
+let lastKind: BudgetKind = 'flops';
+
+/** Plan now if the form is valid; otherwise show the error and mark the results stale. */
+function planNow(): void {
+  if (planTimer) clearTimeout(planTimer);
+  planTimer = undefined;
+  const r = attempt(readForm);
+  $('form-error').textContent = r.ok ? '' : friendlyError(r.error);
+  if (!r.ok) {
+    updateStale(friendlyError(r.error));
+    return;
+  }
+  if (sameRequest(r.value, state.request) && pending === requestId && $('status').textContent) return; // already asked
+  if (sameRequest(r.value, state.resultsFor) && !$('status').textContent) {
+    updateStale();
+    return;
+  }
+  requestPlan(r.value);
+}
+
+/**
+ * Every edit re-plans after a pause (typing) or at once (a dropdown). Results never write into
+ * the fields, so characters typed while a re-plan is under way are kept.
+ */
+function onEdit(delayMs: number): void {
+  state.fields = readFields();
+  save();
+  if (draftTimer) clearTimeout(draftTimer);
+  draftTimer = setTimeout(() => post({ type: 'inputs', fields: state.fields ?? {} }), 300);
+  const r = attempt(readForm);
+  $('form-error').textContent = r.ok ? '' : friendlyError(r.error);
+  updateStale(r.ok ? undefined : friendlyError(r.error));
+  if (planTimer) clearTimeout(planTimer);
+  planTimer = r.ok ? setTimeout(planNow, delayMs) : undefined;
+}
+
+/** Budget kind switched: the same compute in the new unit (or the new kind's default). */
+function onBudgetKind(): void {
+  const to = field('budgetKind').value as BudgetKind;
+  if (to === lastKind || !(BUDGET_KINDS as readonly string[]).includes(to)) return;
+  const precision = field('precision').value === 'bf16' ? 'bf16' : 'fp32';
+  const hw = hardware.find((h) => h.id === field('gpu').value);
+  const peak = hw ? (precision === 'bf16' ? hw.tflops16 ?? hw.tflops32 : hw.tflops32) : undefined;
+  const resultsMatch = state.resultsFor && state.resultsFor.gpu === field('gpu').value && (state.resultsFor.precision ?? 'fp32') === precision;
+  const rate = (resultsMatch ? flopsPerGpuHourFromShapes(state.shapes) : undefined) ?? (peak ? flopsPerGpuHourFromPeak(peak, MFU_KNOB) : undefined);
+  field('budget').value = formatBudget(convertBudget(parseNumber(field('budget').value), lastKind, to, rate));
+  lastKind = to;
+}
+
+for (const k of FORM_FIELDS) {
+  const el = field(k);
+  if (el.tagName.toLowerCase() === 'vscode-single-select') {
+    el.addEventListener('change', () => {
+      if (k === 'budgetKind') onBudgetKind();
+      onEdit(0);
+    });
+  } else {
+    el.addEventListener('input', () => onEdit(TYPING_PAUSE_MS));
+    el.addEventListener('change', () => onEdit(TYPING_PAUSE_MS));
+  }
 }
 
 $('plan-btn').addEventListener('click', (e) => {
   e.preventDefault();
-  const r = attempt(readForm);
-  $('form-error').textContent = r.ok ? '' : r.error.replace(/^input\./, '');
-  if (r.ok) requestPlan(r.value);
+  planNow();
 });
 $('form').addEventListener('keydown', (e) => {
-  if ((e as KeyboardEvent).key === 'Enter') {
-    e.preventDefault();
-    $('plan-btn').click();
+  const ke = e as KeyboardEvent;
+  if (ke.key !== 'Enter') return;
+  const tag = (ke.target as HTMLElement | null)?.tagName?.toLowerCase();
+  // Enter in a text field plans at once; buttons and dropdowns keep their own Enter.
+  if (tag === 'vscode-textfield') {
+    ke.preventDefault();
+    planNow();
   }
 });
 let defaults: PlanRequest | undefined;
 $('reset-btn').addEventListener('click', (e) => {
   e.preventDefault();
   if (defaults) {
-    setForm(defaults);
-    requestPlan(defaults);
+    setFields(fieldsOf(defaults));
+    onEdit(0);
   }
 });
 
@@ -226,6 +314,10 @@ function renderTable(): void {
     ...sortShapes(state.shapes, state.sort.key, state.sort.dir).map((s) => {
       const row = document.createElement('tr');
       row.dataset.id = s.id;
+      // exact values for tests and tools (the cells are rounded)
+      row.dataset.params = String(s.params);
+      row.dataset.hours = String(s.hours);
+      row.dataset.loss = String(s.predictedLoss);
       row.tabIndex = 0;
       if (s.id === state.selectedId) row.classList.add('selected');
       if (s.pareto) row.classList.add('pareto');
@@ -268,51 +360,63 @@ function select(id: string): void {
   post({ type: 'detail', shapeId: id });
 }
 
-// Pareto chart
+// Pareto chart: rebuilt from scratch for every result set, so axes, scales, labels and hover
+// values always belong to the data drawn (uPlot keeps its scales across setData).
 let chart: uPlot | undefined;
+let chartResize: ResizeObserver | undefined;
 let chartOrder: ShapeVM[] = [];
 function renderChart(): void {
-  const host = $('pareto-chart');
-  const { xs, all, front, order } = paretoSeries(state.shapes);
-  chartOrder = order;
-  const data: uPlot.AlignedData = [xs, all, front];
-  if (!chart) {
-    const pal = palette();
-    chart = new uPlot(
-      {
-        width: Math.max(300, host.clientWidth || 500),
-        height: 220,
-        scales: { x: { time: false } },
-        legend: { show: true },
-        cursor: { points: { size: 7 } },
-        axes: [
-          { stroke: pal.fg, grid: { stroke: pal.grid }, ticks: { stroke: pal.grid }, values: axisValues, label: 'hours', labelSize: 16 },
-          { stroke: pal.fg, grid: { stroke: pal.grid }, ticks: { stroke: pal.grid }, values: (_u, s) => s.map((v) => v.toFixed(3)), size: 50 },
-        ],
-        series: [
-          { label: 'hours', value: (_u, v) => fmt(v) },
-          { label: 'shape', stroke: pal.faint, width: 0, paths: () => null, points: { show: true, size: 5, fill: pal.faint }, value: (_u, v) => (v === null ? '\u2013' : v.toFixed(4)) },
-          { label: 'Pareto front', stroke: pal.blue, width: 2, spanGaps: true, points: { show: true, size: 6, fill: pal.blue }, value: (_u, v) => (v === null ? '\u2013' : v.toFixed(4)) },
-        ],
-      },
-      data,
-      host,
-    );
-    autoSize(chart, host, 220);
-    chart.over.addEventListener('click', () => {
-      const i = chart?.cursor.idx;
-      if (i !== undefined && i !== null && chartOrder[i]) select(chartOrder[i].id);
-    });
-  } else chart.setData(data);
-  host.dataset.points = String(xs.length);
+  const host = $('pareto-chart') as HTMLElement & { uplot?: uPlot };
+  const kind = state.resultsFor?.budgetKind ?? 'flops';
+  const series = chartSeries(state.shapes, kind);
+  chartOrder = series.order;
+  chartResize?.disconnect();
+  chart?.destroy();
+  host.replaceChildren();
+  $('chart-title').textContent = series.title;
+  const pal = palette();
+  const loss = (_u: uPlot, v: number | null) => (v === null ? '\u2013' : v.toFixed(4));
+  chart = new uPlot(
+    {
+      width: Math.max(300, host.clientWidth || 500),
+      height: 220,
+      scales: { x: { time: false } },
+      legend: { show: true },
+      cursor: { points: { size: 7 } },
+      axes: [
+        { stroke: pal.fg, grid: { stroke: pal.grid }, ticks: { stroke: pal.grid }, values: axisValues, label: series.xLabel, labelSize: 16 },
+        { stroke: pal.fg, grid: { stroke: pal.grid }, ticks: { stroke: pal.grid }, values: (_u, s) => s.map((v) => v.toFixed(3)), size: 50 },
+      ],
+      series: [
+        { label: series.xKey === 'params' ? 'params' : 'hours', value: (_u, v) => (v === null ? '\u2013' : fmt(v)) },
+        { label: 'shape', stroke: pal.faint, width: 0, paths: () => null, points: { show: true, size: 5, fill: pal.faint }, value: loss },
+        { label: series.xKey === 'params' ? 'lowest loss at this size' : 'Pareto front', stroke: pal.blue, width: 2, spanGaps: true, points: { show: true, size: 6, fill: pal.blue }, value: loss },
+      ],
+    },
+    [series.xs, series.all, series.front],
+    host,
+  );
+  chartResize = autoSize(chart, host, 220);
+  chart.over.addEventListener('click', () => {
+    const i = chart?.cursor.idx;
+    if (i !== undefined && i !== null && chartOrder[i]) select(chartOrder[i].id);
+  });
+  // For tests and tools: the chart object itself and what it shows.
+  host.uplot = chart;
+  host.dataset.points = String(series.xs.length);
+  host.dataset.xKey = series.xKey;
+  host.dataset.requestId = String(pending);
 }
 
 // Detail pane
 function renderDetail(): void {
   const d = state.detail;
   const box = $('detail');
+  proxyBox.remove();
   if (!d || d.shapeId !== state.selectedId) {
     box.hidden = true;
+    box.after(proxyBox);
+    if (proxyChoice) closeProxy();
     return;
   }
   box.hidden = false;
@@ -328,7 +432,7 @@ function renderDetail(): void {
         <vscode-button id="export-json-btn" secondary>Export JSON</vscode-button>
         <vscode-button id="export-torch-btn" secondary>Export PyTorch</vscode-button>
       </div>
-      <p class="muted small">"Train this" runs a scaled-down proxy of this plan on this machine (same parameterization and transfer rules; width and depth reduced to fit).</p>
+      <p class="muted small">"Train this" trains a proxy of this shape on this machine: the planned depth (${s.nLayers} layers) at a smaller width, with the hyperparameters CompleteP transfers; you choose its width, steps and data and confirm before it starts.</p>
     </div>
     ${d.warnings.map((w) => `<p class="warn">\u26a0 ${esc(w)}</p>`).join('')}
     <h3>Per-group hyperparameters (${esc(state.request?.parameterization ?? '')})</h3>
@@ -341,9 +445,117 @@ function renderDetail(): void {
     <h3>G_stack growth plan</h3>
     ${table(['stage', 'layers', 'params', 'tokens', 'FLOP share'], d.growth.map((g) => [g.stage, String(g.depth), fmt(g.params), fmt(g.tokens), `${(100 * g.flopsShare).toFixed(0)}%`]))}
     ${table(['', 'value', 'source'], d.sources.map((x) => [x.name, x.value, x.source]))}`;
-  $('train-btn').addEventListener('click', () => post({ type: 'train', shapeId: d.shapeId }));
+  box.querySelector('.detail-head')!.after(proxyBox);
+  if (proxyChoice && proxyChoice.shapeId !== d.shapeId) closeProxy();
+  $('train-btn').addEventListener('click', () => openProxy(d));
   $('export-json-btn').addEventListener('click', () => post({ type: 'export', shapeId: d.shapeId, format: 'json' }));
   $('export-torch-btn').addEventListener('click', () => post({ type: 'export', shapeId: d.shapeId, format: 'torch' }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// "Train this": the proxy dialog. Its inputs are built once per shape and never rewritten by a
+// host answer (only the preview below them is), so typing in them is never disturbed.
+
+let proxyChoice: ProxyChoice | undefined;
+let proxyPreview: ProxyPreviewVM | undefined;
+let proxyTimer: ReturnType<typeof setTimeout> | undefined;
+
+function openProxy(d: ShapeDetailVM): void {
+  const box = proxyBox;
+  box.hidden = false;
+  proxyChoice = { shapeId: d.shapeId, width: d.proxyWidth, steps: proxySteps, data: 'brown', tokenizer: 'byte' };
+  proxyPreview = undefined;
+  box.innerHTML = `
+    <h2 id="proxy-title">Train a proxy of d_model ${d.shape.dModel} \u00d7 ${d.shape.nLayers} layers</h2>
+    <div class="row">
+      <vscode-label for="proxy-width">width</vscode-label><vscode-textfield id="proxy-width" inputmode="numeric" class="short" value="${d.proxyWidth}"></vscode-textfield>
+      <vscode-label for="proxy-steps">steps</vscode-label><vscode-textfield id="proxy-steps" inputmode="numeric" class="short" value="${proxySteps}"></vscode-textfield>
+      <vscode-label for="proxy-data">data</vscode-label>
+      <vscode-single-select id="proxy-data"><vscode-option value="brown">Brown corpus (embedded)</vscode-option><vscode-option value="file">a text file\u2026</vscode-option><vscode-option value="folder">a folder of text files\u2026</vscode-option></vscode-single-select>
+      <vscode-label for="proxy-tokenizer">tokenizer</vscode-label>
+      <vscode-single-select id="proxy-tokenizer"><vscode-option value="byte">byte (256)</vscode-option><vscode-option value="gpt2">GPT-2 BPE (50257)</vscode-option></vscode-single-select>
+    </div>
+    <div id="proxy-error" class="error" role="alert"></div>
+    <div id="proxy-preview" class="muted">Computing the proxy\u2026</div>
+    <div class="row actions">
+      <vscode-button id="proxy-start" disabled>Start proxy run</vscode-button>
+      <vscode-button id="proxy-cancel" secondary>Cancel</vscode-button>
+    </div>`;
+  const readChoice = (): ProxyChoice | string => {
+    const w = parseNumber(field('proxy-width').value);
+    const st = parseNumber(field('proxy-steps').value);
+    if (w === undefined || !Number.isInteger(w) || w < 1) return 'width: a whole number of channels, e.g. 128';
+    if (st === undefined || !Number.isInteger(st) || st < 1 || st > 1e9) return 'steps: a whole number from 1 to 1e9';
+    return { shapeId: d.shapeId, width: w, steps: st, data: proxyChoice?.data ?? 'brown', tokenizer: field('proxy-tokenizer').value === 'gpt2' ? 'gpt2' : 'byte' };
+  };
+  const changed = () => {
+    const c = readChoice();
+    setProxyReady(false);
+    if (typeof c === 'string') {
+      $('proxy-error').textContent = c;
+      return;
+    }
+    $('proxy-error').textContent = '';
+    proxyChoice = c;
+    if (proxyTimer) clearTimeout(proxyTimer);
+    proxyTimer = setTimeout(() => post({ type: 'proxyPreview', ...c }), 250);
+  };
+  for (const id of ['proxy-width', 'proxy-steps']) field(id).addEventListener('input', changed);
+  field('proxy-tokenizer').addEventListener('change', changed);
+  field('proxy-data').addEventListener('change', () => {
+    const v = field('proxy-data').value;
+    if (v === 'file' || v === 'folder') post({ type: 'pickData', kind: v });
+    else if (proxyChoice) {
+      proxyChoice.data = 'brown';
+      changed();
+    }
+  });
+  $('proxy-start').addEventListener('click', () => {
+    const c = readChoice();
+    // Start trains exactly what the preview shows; anything else asks for a fresh preview first.
+    if (typeof c === 'string' || !proxyPreview || JSON.stringify(c) !== JSON.stringify(proxyPreview.choice)) return changed();
+    setProxyReady(false);
+    $('proxy-preview').insertAdjacentHTML('beforeend', '<p class="muted" id="proxy-started">Starting\u2026</p>');
+    post({ type: 'trainProxy', ...c });
+  });
+  $('proxy-cancel').addEventListener('click', closeProxy);
+  post({ type: 'proxyPreview', ...proxyChoice });
+  box.scrollIntoView({ block: 'nearest' });
+}
+
+function closeProxy(): void {
+  proxyChoice = undefined;
+  proxyPreview = undefined;
+  proxyBox.hidden = true;
+  proxyBox.replaceChildren();
+  delete proxyBox.dataset.ready;
+}
+
+function setProxyReady(ready: boolean): void {
+  const b = document.getElementById('proxy-start');
+  if (!b) return;
+  if (ready) b.removeAttribute('disabled');
+  else b.setAttribute('disabled', '');
+  proxyBox.dataset.ready = ready ? '1' : '0';
+}
+
+function renderProxyPreview(p: ProxyPreviewVM): void {
+  proxyPreview = p;
+  const x = p.proxy;
+  const g = (v: number, d = 3) => fmt(v, d);
+  const rows = p.rows
+    .map((r) => `<tr data-group="${esc(r.group)}"><td>${esc(r.group)}</td><td>${g(r.proxy.initStd, 4)}</td><td>${g(r.proxy.lr, 4)}</td><td>${g(r.proxy.eps)}</td><td>${g(r.proxy.weightDecay, 4)}</td><td class="muted">${g(r.plan.initStd, 4)}</td><td class="muted">${g(r.plan.lr, 4)}</td><td class="muted">${g(r.plan.eps)}</td><td class="muted">${g(r.plan.weightDecay, 4)}</td></tr>`)
+    .join('');
+  const mult = p.multipliers.map((m) => `<tr><td>${esc(m.name)}</td><td>${m.proxy.toPrecision(4)}</td><td class="muted">${m.plan.toPrecision(4)}</td></tr>`).join('');
+  $('proxy-preview').innerHTML = `
+    <p id="proxy-summary" data-d-model="${x.dModel}" data-layers="${x.nLayers}">Proxy: d_model <b>${x.dModel}</b> \u00d7 <b>${x.nLayers}</b> layers (planned ${p.planned.dModel} \u00d7 ${p.planned.nLayers}), ${x.nHeads} \u00d7 ${x.dHead} heads, d_ff ${x.dFf},
+      context ${x.context}, batch ${x.batchSize}, vocab ${x.vocab} \u00b7 ${fmt(x.params)} params \u00b7 ${fmt(x.flopsPerStep)} FLOPs/step \u00b7 ${p.choice.steps} steps on ${esc(p.dataLabel)}</p>
+    <p class="muted small">Suggested widths: ${p.widthChoices.map((w) => (w === p.defaultWidth ? `<b>${w}</b>` : String(w))).join(', ')} (bold: default). ${esc(p.rule)}</p>
+    ${p.notes.map((n) => `<p class="warn">\u26a0 ${esc(n)}</p>`).join('')}
+    <h3>Transferred hyperparameters per group (${esc(state.resultsFor?.parameterization ?? '')})</h3>
+    <table id="proxy-hparams"><thead><tr><th>group</th><th>init std</th><th>peak lr</th><th>AdamW eps</th><th>weight decay</th><th class="muted">plan: init std</th><th class="muted">plan: lr</th><th class="muted">plan: eps</th><th class="muted">plan: wd</th></tr></thead><tbody>${rows}</tbody></table>
+    <table><thead><tr><th>multiplier</th><th>proxy</th><th class="muted">plan</th></tr></thead><tbody>${mult}</tbody></table>`;
+  setProxyReady(true);
 }
 
 function esc(s: string): string {
@@ -364,12 +576,14 @@ function notice(text: string, cls = 'muted'): void {
 
 window.addEventListener('message', (ev: MessageEvent) => {
   const m = ev.data as HostToPlanner;
-  if (!hostMessageType(m, ['init', 'results', 'detail', 'error', 'notice'] as const)) return;
+  if (!hostMessageType(m, ['init', 'results', 'detail', 'error', 'notice', 'proxy', 'proxyError', 'proxyData'] as const)) return;
   switch (m.type) {
     case 'init': {
       hardware = m.hardware;
       defaults = m.defaults.request;
+      proxySteps = m.defaults.proxySteps;
       const gpu = field('gpu');
+      const keep = gpu.value;
       gpu.replaceChildren(
         ...hardware.map((h) => {
           const o = document.createElement('vscode-option');
@@ -379,12 +593,26 @@ window.addEventListener('message', (ev: MessageEvent) => {
           return o;
         }),
       );
-      const r = state.request ?? defaults;
       // wait a frame so the select has seen its new options
       requestAnimationFrame(() => {
-        setForm(r);
-        // Restored panels re-run their last request (the host keeps no state across reloads).
-        requestPlan(r);
+        if (formReady) {
+          // a second init (settings changed): the user's inputs stay as they are
+          if (keep) gpu.value = keep;
+          return;
+        }
+        // What the user typed last (this webview's state, else the host's copy, which survives
+        // closing the panel), else the last request, else the defaults.
+        const fields = state.fields ?? m.saved ?? (state.request ? fieldsOf(state.request) : fieldsOf(m.defaults.request));
+        setFields({ ...fieldsOf(m.defaults.request), ...fields });
+        formReady = true;
+        state.fields = readFields();
+        save();
+        // Re-run the request even when its results are restored: the host keeps no results
+        // across a close or reload, and the detail pane asks it for them.
+        const r = attempt(readForm);
+        $('form-error').textContent = r.ok ? '' : friendlyError(r.error);
+        if (r.ok) requestPlan(r.value);
+        else updateStale(friendlyError(r.error));
       });
       break;
     }
@@ -395,6 +623,8 @@ window.addEventListener('message', (ev: MessageEvent) => {
       state.warnings = m.warnings;
       state.sources = m.sources;
       state.elapsedMs = m.elapsedMs;
+      const samePlan = sameRequest(state.resultsFor, state.request);
+      state.resultsFor = state.request;
       if (state.selectedId && !m.shapes.some((s) => s.id === state.selectedId)) {
         state.selectedId = undefined;
         state.detail = undefined;
@@ -403,10 +633,13 @@ window.addEventListener('message', (ev: MessageEvent) => {
         const best = [...m.shapes].sort((a, b) => a.predictedLoss - b.predictedLoss)[0];
         state.selectedId = best.id;
       }
+      // a proxy dialog belongs to one plan's shape: a different plan closes it
+      if (proxyChoice && (!samePlan || !m.shapes.some((s) => s.id === proxyChoice?.shapeId))) closeProxy();
       save();
       renderTable();
       renderChart();
       renderDetail();
+      updateStale();
       if (state.selectedId) post({ type: 'detail', shapeId: state.selectedId });
       break;
     case 'detail':
@@ -419,10 +652,32 @@ window.addEventListener('message', (ev: MessageEvent) => {
       if (m.requestId !== undefined && m.requestId !== pending) return;
       $('status').textContent = '';
       $('form-error').textContent = m.message;
+      updateStale(m.message);
       break;
     case 'notice':
       notice(m.message);
       break;
+    case 'proxy':
+      if (!proxyChoice || JSON.stringify(m.preview.choice) !== JSON.stringify(proxyChoice)) return; // an older answer
+      $('proxy-error').textContent = '';
+      renderProxyPreview(m.preview);
+      break;
+    case 'proxyError':
+      if (!proxyChoice || m.shapeId !== proxyChoice.shapeId) return;
+      $('proxy-error').textContent = m.message;
+      setProxyReady(false);
+      break;
+    case 'proxyData': {
+      if (!proxyChoice) return;
+      const sel = field('proxy-data');
+      if (m.label === null) {
+        sel.value = 'brown';
+        proxyChoice.data = 'brown';
+      } else proxyChoice.data = 'picked';
+      setProxyReady(false);
+      post({ type: 'proxyPreview', ...proxyChoice });
+      break;
+    }
   }
 });
 

@@ -17,6 +17,12 @@ export const PRECISIONS = ['fp32', 'bf16'] as const;
 export type ScalingFit = (typeof SCALING_FITS)[number];
 export const BUDGET_KINDS = ['flops', 'gpuHours'] as const;
 export type BudgetKind = (typeof BUDGET_KINDS)[number];
+/** Accepted budget per kind; every out-of-range message names the bounds of its own kind. */
+export const BUDGET_LIMITS: Record<BudgetKind, { min: number; max: number; name: string }> = {
+  flops: { min: 1e9, max: 1e30, name: 'training FLOPs' },
+  gpuHours: { min: 1e-3, max: 1e9, name: 'GPU-hours' },
+};
+export const MAX_GPUS = 1_000_000;
 
 /** Ids are short opaque tokens minted by the host; never paths. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -27,7 +33,7 @@ const id = str({ maxLength: 128, pattern: ID_PATTERN });
 
 export interface PlanRequest {
   budgetKind: BudgetKind;
-  /** FLOPs (1e12 .. 1e28) or GPU-hours (0.001 .. 1e9) depending on budgetKind. */
+  /** FLOPs or GPU-hours depending on budgetKind (BUDGET_LIMITS). */
   budget: number;
   gpu: string;
   gpuCount: number;
@@ -41,12 +47,14 @@ export interface PlanRequest {
   constraints: { minDepth?: number; maxDepth?: number; maxWidth?: number; headDim?: number; maxMemoryGB?: number };
 }
 
+const fmtBound = (v: number): string => (v !== 0 && (Math.abs(v) >= 1e6 || Math.abs(v) < 1e-2) ? v.toExponential().replace(/\.?0*e\+?/, 'e') : String(v));
+
 export const validatePlanRequest = (v: unknown, field = 'request'): PlanRequest => {
   const r = record({
     budgetKind: oneOf(BUDGET_KINDS),
-    budget: num({ min: 1e-3, max: 1e30 }),
+    budget: num(),
     gpu: str({ maxLength: 100, minLength: 1 }),
-    gpuCount: num({ int: true, min: 1, max: 1_000_000 }),
+    gpuCount: num({ int: true, min: 1, max: MAX_GPUS }),
     context: num({ int: true, min: 8, max: 1_048_576 }),
     vocab: num({ int: true, min: 2, max: 10_000_000 }),
     parameterization: oneOf(PARAMETERIZATION_IDS),
@@ -68,8 +76,10 @@ export const validatePlanRequest = (v: unknown, field = 'request'): PlanRequest 
       maxMemoryGB: optional(num({ min: 0.01, max: 1e7 })),
     }),
   })(v, field);
-  if (r.budgetKind === 'flops' && (r.budget < 1e9 || r.budget > 1e30)) throw new ValidationError(`${field}.budget`, 'FLOPs must be between 1e9 and 1e30');
-  if (r.budgetKind === 'gpuHours' && r.budget > 1e9) throw new ValidationError(`${field}.budget`, 'GPU-hours must be <= 1e9');
+  const lim = BUDGET_LIMITS[r.budgetKind];
+  if (r.budget < lim.min || r.budget > lim.max) {
+    throw new ValidationError(`${field}.budget`, `${lim.name} must be between ${fmtBound(lim.min)} and ${fmtBound(lim.max)} (got ${fmtBound(r.budget)})`);
+  }
   const c = r.constraints;
   if (c.minDepth !== undefined && c.maxDepth !== undefined && c.minDepth > c.maxDepth) {
     throw new ValidationError(`${field}.constraints.minDepth`, 'must be <= maxDepth');
@@ -77,17 +87,48 @@ export const validatePlanRequest = (v: unknown, field = 'request'): PlanRequest 
   return r as PlanRequest;
 };
 
+/** The "Train this" dialog's choices (the data path never crosses the boundary: 'picked' = the one the host asked for). */
+export interface ProxyChoice {
+  shapeId: string;
+  width: number;
+  steps: number;
+  data: 'brown' | 'picked';
+  tokenizer: 'byte' | 'gpt2';
+}
+
+/** Form field ids whose raw text the planner keeps across closing the panel. */
+export const FORM_FIELDS = [
+  'budgetKind', 'budget', 'gpu', 'gpuCount', 'context', 'vocab', 'parameterization', 'fit', 'precision',
+  'base.baseWidth', 'base.baseDepth', 'base.lr', 'base.initStd', 'base.eps', 'base.weightDecay',
+  'c.minDepth', 'c.maxDepth', 'c.maxWidth', 'c.headDim', 'c.maxMemoryGB',
+] as const;
+export type FormFields = Partial<Record<(typeof FORM_FIELDS)[number], string>>;
+
+export const validateFormFields = (v: unknown, field: string): FormFields =>
+  record(Object.fromEntries(FORM_FIELDS.map((k) => [k, optional(str({ maxLength: 100 }))])))(v, field) as FormFields;
+
+const validateProxyChoice = {
+  shapeId: id,
+  width: num({ int: true, min: 1, max: 1_048_576 }),
+  steps: num({ int: true, min: 1, max: 1e9 }),
+  data: oneOf(['brown', 'picked'] as const),
+  tokenizer: oneOf(['byte', 'gpt2'] as const),
+};
+
 export type PlannerToHost =
   | { type: 'ready' }
   | { type: 'plan'; requestId: number; request: PlanRequest }
   | { type: 'detail'; shapeId: string }
-  | { type: 'train'; shapeId: string }
+  | ({ type: 'proxyPreview' } & ProxyChoice)
+  | ({ type: 'trainProxy' } & ProxyChoice)
+  | { type: 'pickData'; kind: 'file' | 'folder' }
+  | { type: 'inputs'; fields: FormFields }
   | { type: 'export'; shapeId: string; format: 'json' | 'torch' };
 
 export function parsePlannerMessage(raw: unknown): Result<PlannerToHost> {
   return attempt(() => {
     const o = obj(raw, 'message');
-    const type = oneOf(['ready', 'plan', 'detail', 'train', 'export'] as const)(o.type, 'message.type');
+    const type = oneOf(['ready', 'plan', 'detail', 'proxyPreview', 'trainProxy', 'pickData', 'inputs', 'export'] as const)(o.type, 'message.type');
     switch (type) {
       case 'ready':
         return record({ type: oneOf(['ready'] as const) })(o, 'message');
@@ -95,8 +136,13 @@ export function parsePlannerMessage(raw: unknown): Result<PlannerToHost> {
         return record({ type: oneOf(['plan'] as const), requestId: num({ int: true, min: 0, max: 2 ** 31 }), request: validatePlanRequest })(o, 'message');
       case 'detail':
         return record({ type: oneOf(['detail'] as const), shapeId: id })(o, 'message');
-      case 'train':
-        return record({ type: oneOf(['train'] as const), shapeId: id })(o, 'message');
+      case 'proxyPreview':
+      case 'trainProxy':
+        return record({ type: oneOf([type] as const), ...validateProxyChoice })(o, 'message');
+      case 'pickData':
+        return record({ type: oneOf(['pickData'] as const), kind: oneOf(['file', 'folder'] as const) })(o, 'message');
+      case 'inputs':
+        return record({ type: oneOf(['inputs'] as const), fields: validateFormFields })(o, 'message');
       case 'export':
         return record({ type: oneOf(['export'] as const), shapeId: id, format: oneOf(['json', 'torch'] as const) })(o, 'message');
     }
@@ -152,18 +198,46 @@ export interface ShapeDetailVM {
   growthFactor: number;
   sources: SourcedValue[];
   warnings: string[];
+  /** Default width of this shape's "Train this" proxy (src/core/plan/proxy.ts). */
+  proxyWidth: number;
 }
 
 export interface PlannerDefaults {
   request: PlanRequest;
+  /** Steps of a proxy run (setting shapelab.proxyRunSteps). */
+  proxySteps: number;
+}
+
+export interface GroupHparamsVM {
+  initStd: number;
+  lr: number;
+  eps: number;
+  weightDecay: number;
+}
+
+/** What "Train this" will train, shown for confirmation before it starts. */
+export interface ProxyPreviewVM {
+  choice: ProxyChoice;
+  dataLabel: string;
+  planned: { dModel: number; nLayers: number; nHeads: number; dHead: number; dFf: number; context: number };
+  proxy: { dModel: number; nLayers: number; nHeads: number; dHead: number; dFf: number; context: number; vocab: number; batchSize: number; params: number; flopsPerStep: number };
+  widthChoices: number[];
+  defaultWidth: number;
+  rows: Array<{ group: string; proxy: GroupHparamsVM; plan: GroupHparamsVM }>;
+  multipliers: Array<{ name: string; proxy: number; plan: number }>;
+  rule: string;
+  notes: string[];
 }
 
 export type HostToPlanner =
-  | { type: 'init'; hardware: HardwareVM[]; defaults: PlannerDefaults; backendAvailable: boolean }
+  | { type: 'init'; hardware: HardwareVM[]; defaults: PlannerDefaults; backendAvailable: boolean; saved?: FormFields }
   | { type: 'results'; requestId: number; shapes: ShapeVM[]; warnings: string[]; sources: SourcedValue[]; elapsedMs: number }
   | { type: 'detail'; detail: ShapeDetailVM }
   | { type: 'error'; requestId?: number; message: string }
-  | { type: 'notice'; message: string };
+  | { type: 'notice'; message: string }
+  | { type: 'proxy'; preview: ProxyPreviewVM }
+  | { type: 'proxyError'; shapeId: string; message: string }
+  | { type: 'proxyData'; label: string | null };
 
 // ---------------------------------------------------------------------------------------------
 // Monitor

@@ -10,7 +10,8 @@ import {
   DEFAULT_BASE, DEFAULT_GLOBAL_BATCH_TOKENS, DEFAULT_SEQ, DEFAULT_VOCAB, evaluateShape, listHardware, loadLocalHardware, planShapes, transfer, validateEntry,
   type Candidate, type GrowthPlan, type HardwareEntry, type PlanRequest as CorePlanRequest, type PlanResult,
 } from '../../core/plan';
-import type { HardwareVM, PlanRequest, ShapeDetailVM, ShapeVM, SourcedValue, ParameterizationId } from '../../../webview/shared/messages';
+import { PROXY_DEFAULTS, defaultProxyWidth, proxyCost, proxyRunConfig, proxyShape, proxyTransfer, proxyWidthChoices, type PlannedShape, type ProxyData } from '../../core/plan/proxy';
+import type { HardwareVM, PlanRequest, ProxyChoice, ProxyPreviewVM, ShapeDetailVM, ShapeVM, SourcedValue, ParameterizationId } from '../../../webview/shared/messages';
 
 export interface HardwareList {
   entries: Map<string, HardwareEntry>;
@@ -145,6 +146,8 @@ export function runPlan(req: PlanRequest, hw: HardwareList): PlanOutput {
     sources.push({ name: '20 tokens/param (6ND)', value: `N ${r.fixedTokensPerParam.params.toExponential(2)}, D ${r.fixedTokensPerParam.tokens.toExponential(2)}`, source: 'CompleteP (Dey et al. 2025) used 20 TPP' });
   }
   const warnings = [...raw.notes];
+  const few = fewStepsWarning([...byId.values()], req);
+  if (few) warnings.push(few);
   if (!raw.candidates.length) {
     const rj = raw.stats.rejected;
     warnings.unshift(`No shape fits: ${raw.stats.enumerated} enumerated, rejected for memory ${rj.memory}, max params ${rj.maxParams}, max hours ${rj.maxHours}, no tokens ${rj.noTokens}. Relax the constraints or add GPUs.`);
@@ -218,7 +221,8 @@ function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList): {
   const warnings = [...g.warnings];
   if (req.parameterization === 'alpha0.5' || req.parameterization === 'sp') warnings.push(`the shape penalty for ${req.parameterization} is an assumption, not a paper fit`);
   if (shape.nLayers / req.base.baseDepth > 64) warnings.push(`depth ${shape.nLayers} is ${Math.round(shape.nLayers / req.base.baseDepth)}x the base depth: far outside CompleteP's tested transfer range`);
-  return { detail: { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, growthFactor: g.factor, sources, warnings }, growthPlan: g, batch };
+  const proxyWidth = defaultProxyWidth(plannedShapeOf(shape, req));
+  return { detail: { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, growthFactor: g.factor, sources, warnings, proxyWidth }, growthPlan: g, batch };
 }
 
 /**
@@ -237,6 +241,77 @@ export function planBatch(microBatch: number, gpus: number, context: number): Pl
   const batchSize = Math.max(1, Math.floor(microBatch)) * Math.max(1, Math.floor(gpus));
   const globalSeqs = Math.max(1, Math.round(DEFAULT_GLOBAL_BATCH_TOKENS / context));
   return { batchSize, gradAccum: Math.max(1, Math.ceil(globalSeqs / batchSize)) };
+}
+
+/**
+ * Below this many optimizer steps a run is mostly warmup: with thousands of GPUs the smallest
+ * global batch (every GPU's micro-batch) can swallow the whole token budget in a handful of steps.
+ */
+export const MIN_OPTIMIZER_STEPS = 1000;
+
+/** Optimizer steps of a shape at the batch the plan priced (planBatch). */
+export function optimizerSteps(s: Pick<ShapeVM, 'tokens' | 'microBatch'>, req: Pick<PlanRequest, 'gpuCount' | 'context'>): number {
+  const b = planBatch(s.microBatch, req.gpuCount, req.context);
+  return Math.floor(s.tokens / (b.batchSize * b.gradAccum * req.context));
+}
+
+/** A warning when the best shapes get fewer than MIN_OPTIMIZER_STEPS steps; undefined otherwise. */
+export function fewStepsWarning(shapes: readonly ShapeVM[], req: PlanRequest): string | undefined {
+  if (!shapes.length) return undefined;
+  const best = [...shapes].sort((a, b) => a.predictedLoss - b.predictedLoss)[0];
+  const steps = optimizerSteps(best, req);
+  if (steps >= MIN_OPTIMIZER_STEPS) return undefined;
+  const seqs = Math.max(1, best.microBatch) * req.gpuCount;
+  return `only ${steps.toLocaleString('en-US')} optimizer steps for the best shape: ${req.gpuCount.toLocaleString('en-US')} GPUs x micro-batch ${best.microBatch} = ${seqs.toLocaleString('en-US')} sequences (${fmtTokens(seqs * req.context)} tokens) per step at least; the schedule is mostly warmup. Use fewer GPUs or a larger budget (>= ${MIN_OPTIMIZER_STEPS} steps).`;
+}
+
+const fmtTokens = (v: number): string => (v >= 1e12 ? `${(v / 1e12).toFixed(2)}T` : v >= 1e9 ? `${(v / 1e9).toFixed(2)}B` : v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : String(Math.round(v)));
+
+/** The planned shape a proxy stands in for. */
+export function plannedShapeOf(s: ShapeVM, req: PlanRequest): PlannedShape {
+  return { dModel: s.dModel, nLayers: s.nLayers, nHeads: s.nHeads, dHead: s.dHead, dFf: s.dFf, seq: req.context };
+}
+
+const PROXY_RULE =
+  'Proxy = the planned model at its planned depth, made narrower: CompleteP/muP transfer the base hyperparameters across width (Dey et al. 2025, Table 1), and keeping the depth keeps every depth factor (residual multiplier, block LRs and eps) exactly the plan\'s. Head size and d_ff/d_model kept; context and batch only set the local cost (src/core/plan/proxy.ts).';
+
+/** What "Train this" will train for a choice: proxy shape, cost and per-group hyperparameters next to the plan's. Throws ProxyError on a bad width. */
+export function proxyPreview(s: ShapeVM, req: PlanRequest, choice: ProxyChoice, dataLabel: string): ProxyPreviewVM {
+  const planned = plannedShapeOf(s, req);
+  const proxy = proxyShape(planned, { width: choice.width });
+  const vocab = choice.tokenizer === 'gpt2' ? 50257 : 256;
+  const cost = proxyCost(proxy, vocab);
+  const t = proxyTransfer(planned, proxy, req.base, req.parameterization);
+  return {
+    choice,
+    dataLabel,
+    planned: { dModel: s.dModel, nLayers: s.nLayers, nHeads: s.nHeads, dHead: s.dHead, dFf: s.dFf, context: req.context },
+    proxy: { dModel: proxy.dModel, nLayers: proxy.nLayers, nHeads: proxy.nHeads, dHead: proxy.dHead, dFf: proxy.dFf, context: proxy.context, vocab, batchSize: PROXY_DEFAULTS.batchSize, params: cost.params, flopsPerStep: cost.flopsPerStep },
+    widthChoices: proxyWidthChoices(planned),
+    defaultWidth: defaultProxyWidth(planned),
+    rows: t.rows.map((r) => ({ group: r.group, proxy: { ...r.proxy }, plan: { ...r.plan } })),
+    multipliers: [
+      { name: 'm_N (width / base width)', proxy: t.proxy.mN, plan: t.plan.mN },
+      { name: 'm_L (depth / base depth)', proxy: t.proxy.mL, plan: t.plan.mL },
+      { name: 'residual multiplier', proxy: t.proxy.residualMultiplier, plan: t.plan.residualMultiplier },
+      { name: 'output (logit) multiplier', proxy: t.proxy.outputMultiplier, plan: t.plan.outputMultiplier },
+    ],
+    rule: PROXY_RULE,
+    notes: t.notes,
+  };
+}
+
+/** The run config (partial config.json) of a confirmed proxy choice. */
+export function proxyConfig(s: ShapeVM, req: PlanRequest, choice: ProxyChoice, data: ProxyData): Record<string, unknown> {
+  const proxy = proxyShape(plannedShapeOf(s, req), { width: choice.width });
+  return proxyRunConfig(proxy, {
+    steps: choice.steps,
+    data,
+    tokenizer: choice.tokenizer,
+    parameterization: req.parameterization,
+    base: req.base,
+    label: `proxy-d${s.dModel}-L${s.nLayers}`,
+  });
 }
 
 /** The JSON written by "Export Plan" (and read by `shapelab train --plan` / `export torch --plan`). */

@@ -16,35 +16,8 @@ export interface TrainArgsOptions {
   configFile?: string;
   ep: string;
   steps?: number;
-  /** Extra `train` options, e.g. from proxyArgsFromPlan. */
+  /** Extra `train` options. */
   extra?: string[];
-}
-
-const PARAMS = ['completep', 'alpha0.5', 'mup', 'sp'];
-
-/**
- * A plan (the planner's "Export Plan" JSON) -> options of a scaled-down local proxy run: the tiny
- * preset with the plan's parameterization and base learning rate, and, when the plan grows the
- * model, a G_stack growth at the same fraction of the steps with the same factor. Throws a
- * one-line Error naming the field when the document is not a plan.
- */
-export function proxyArgsFromPlan(doc: unknown, steps: number): string[] {
-  const o = doc as Record<string, unknown> | null;
-  if (!o || typeof o !== 'object' || Array.isArray(o) || o.format !== 'shapelab-plan') throw new Error('not a ShapeLab plan (format must be "shapelab-plan")');
-  const p = o.parameterization;
-  if (typeof p !== 'string' || !PARAMS.includes(p)) throw new Error(`plan.parameterization: expected one of ${PARAMS.join(', ')}`);
-  const lr = (o.base as Record<string, unknown> | undefined)?.lr;
-  if (typeof lr !== 'number' || !(lr > 0 && lr <= 10)) throw new Error('plan.base.lr: expected a number in (0, 10]');
-  const shape = o.shape as Record<string, unknown> | undefined;
-  const label = shape && Number.isInteger(shape.dModel) && Number.isInteger(shape.nLayers) ? `proxy-d${shape.dModel}-L${shape.nLayers}` : 'proxy';
-  const args = ['--preset', 'tiny', '--param', p, '--lr', String(lr), '--label', label];
-  const g = o.growthFactor;
-  const frac = o.growthFraction;
-  if (typeof g === 'number' && Number.isInteger(g) && g >= 2 && g <= 16 && typeof frac === 'number' && frac > 0 && frac < 1) {
-    const at = Math.round(steps * frac);
-    if (at >= 1 && at < steps) args.push('--grow-at-step', String(at), '--grow-factor', String(g));
-  }
-  return args;
 }
 
 export function trainArgs(o: TrainArgsOptions): string[] {

@@ -1,16 +1,21 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { HostToPlanner, PlanRequest, ShapeVM, parsePlannerMessage } from '../../../webview/shared/messages';
-import { HardwareList, buildHardwareList, defaultRequest, planDocument, runPlan, shapeDetail } from '../logic/plannerBackend';
+import { FormFields, HostToPlanner, PlanRequest, ProxyChoice, ShapeVM, parsePlannerMessage, validateFormFields } from '../../../webview/shared/messages';
+import { HardwareList, buildHardwareList, defaultRequest, planDocument, proxyConfig, proxyPreview, runPlan, shapeDetail } from '../logic/plannerBackend';
+import type { ProxyData } from '../../core/plan/proxy';
 import { RejectLog, webviewHtml, webviewOptions } from '../webviewUtil';
 import type { TrainingManager } from '../training/trainingManager';
 import { runCli } from '../training/cliTask';
 import * as config from '../config';
 
+/** workspaceState key of the form's raw inputs (they survive closing the panel and reloads). */
+const INPUTS_KEY = 'shapelab.planner.inputs';
+
 /**
- * The planner panel (one at a time). Its state lives in the webview (getState/setState) and
- * survives hiding and reopening; a serializer restores the panel after a window reload.
+ * The planner panel (one at a time). Its view state lives in the webview (getState/setState) and
+ * survives hiding; the form's raw inputs are also kept in workspaceState, so they survive closing
+ * the panel; a serializer restores the panel after a window reload.
  */
 export class PlannerPanel {
   static readonly viewType = 'shapelab.planner';
@@ -23,6 +28,8 @@ export class PlannerPanel {
   private shapes = new Map<string, ShapeVM>();
   private selectedId: string | undefined;
   private rejects: RejectLog;
+  /** The data file or folder the user picked for a proxy run (paths never come from the webview). */
+  private proxyData: ProxyData | undefined;
   private disposables: vscode.Disposable[] = [];
 
   static register(ctx: vscode.ExtensionContext, out: vscode.OutputChannel, training: TrainingManager): void {
@@ -95,12 +102,22 @@ export class PlannerPanel {
     void this.panel.webview.postMessage(m).then(undefined, () => undefined);
   }
 
+  private savedInputs(): FormFields | undefined {
+    try {
+      const v = this.ctx.workspaceState.get<unknown>(INPUTS_KEY);
+      return v === undefined ? undefined : validateFormFields(v, 'saved');
+    } catch {
+      return undefined; // written by another version: start from the defaults
+    }
+  }
+
   private sendInit(): void {
     this.post({
       type: 'init',
       hardware: this.hw.vms,
-      defaults: { request: defaultRequest(config.defaultGpu(), config.defaultParameterization(), this.hw) },
+      defaults: { request: defaultRequest(config.defaultGpu(), config.defaultParameterization(), this.hw), proxySteps: config.proxySteps() },
       backendAvailable: true,
+      saved: this.savedInputs(),
     });
     for (const p of this.hw.problems) this.post({ type: 'notice', message: p });
   }
@@ -143,8 +160,23 @@ export class PlannerPanel {
           this.post({ type: 'detail', detail: shapeDetail(s, this.lastRequest, this.hw) });
           break;
         }
-        case 'train':
-          void this.train(m.shapeId);
+        case 'inputs':
+          void this.ctx.workspaceState.update(INPUTS_KEY, m.fields);
+          break;
+        case 'proxyPreview': {
+          const { type: _t, ...choice } = m;
+          void _t;
+          this.previewProxy(choice);
+          break;
+        }
+        case 'trainProxy': {
+          const { type: _t, ...choice } = m;
+          void _t;
+          void this.trainProxy(choice);
+          break;
+        }
+        case 'pickData':
+          void this.pickData(m.kind);
           break;
         case 'export':
           void this.export(m.shapeId, m.format);
@@ -165,13 +197,62 @@ export class PlannerPanel {
     return planDocument(s, this.lastRequest, this.hw);
   }
 
-  /** "Train this": a scaled-down proxy run of the chosen plan on this machine, in a child process. */
-  private async train(shapeId: string): Promise<void> {
-    const doc = this.planFor(shapeId);
-    if (!doc) return;
-    const file = this.savePlan(shapeId, doc);
-    this.post({ type: 'notice', message: `Starting a proxy run of ${shapeId} (${config.proxySteps()} steps, scaled down to run locally)\u2026` });
-    await this.training.start({ label: `proxy of ${shapeId}`, planFile: file, steps: config.proxySteps() });
+  private dataLabel(choice: ProxyChoice): string {
+    if (choice.data === 'brown' || !this.proxyData || this.proxyData.source === 'brown') return 'Brown corpus (embedded)';
+    return `${this.proxyData.source} ${path.basename(this.proxyData.path)}`;
+  }
+
+  /** "Train this", step 1: what would be trained (shape, cost, hyperparameters per group), for the user to confirm. */
+  private previewProxy(choice: ProxyChoice): void {
+    const s = this.shapes.get(choice.shapeId);
+    if (!s || !this.lastRequest) {
+      this.post({ type: 'proxyError', shapeId: choice.shapeId, message: 'That shape is not in the current results; run the plan again.' });
+      return;
+    }
+    try {
+      this.post({ type: 'proxy', preview: proxyPreview(s, this.lastRequest, choice, this.dataLabel(choice)) });
+    } catch (e) {
+      this.post({ type: 'proxyError', shapeId: choice.shapeId, message: (e as Error).message.split('\n')[0].slice(0, 300) });
+    }
+  }
+
+  private async pickData(kind: 'file' | 'folder'): Promise<void> {
+    const uris = await vscode.window.showOpenDialog({
+      canSelectFiles: kind === 'file',
+      canSelectFolders: kind === 'folder',
+      canSelectMany: false,
+      openLabel: 'Train on this',
+      title: kind === 'file' ? 'Text file for the proxy run' : 'Folder of text files for the proxy run',
+    });
+    const p = uris?.[0]?.fsPath;
+    if (p) this.proxyData = { source: kind, path: p };
+    this.post({ type: 'proxyData', label: p ? `${kind} ${path.basename(p)}` : null });
+  }
+
+  /** "Train this", step 2 (confirmed): the proxy's run config goes to the CLI as `train --config`. */
+  private async trainProxy(choice: ProxyChoice): Promise<void> {
+    const s = this.shapes.get(choice.shapeId);
+    if (!s || !this.lastRequest) {
+      this.post({ type: 'proxyError', shapeId: choice.shapeId, message: 'That shape is not in the current results; run the plan again.' });
+      return;
+    }
+    if (choice.data === 'picked' && !this.proxyData) {
+      this.post({ type: 'proxyError', shapeId: choice.shapeId, message: 'Choose a data file or folder first.' });
+      return;
+    }
+    let file: string;
+    try {
+      const cfg = proxyConfig(s, this.lastRequest, choice, choice.data === 'picked' ? this.proxyData! : { source: 'brown' });
+      const dir = path.join(this.ctx.globalStorageUri.fsPath, 'proxies');
+      fs.mkdirSync(dir, { recursive: true });
+      file = path.join(dir, `${cfg.label as string}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+      fs.writeFileSync(file, JSON.stringify(cfg, null, 2) + '\n');
+    } catch (e) {
+      this.post({ type: 'proxyError', shapeId: choice.shapeId, message: (e as Error).message.split('\n')[0].slice(0, 300) });
+      return;
+    }
+    this.post({ type: 'notice', message: `Starting a proxy of ${s.dModel} \u00d7 ${s.nLayers}: width ${choice.width}, ${s.nLayers} layers, ${choice.steps} steps, ${this.dataLabel(choice)}\u2026` });
+    await this.training.start({ label: `proxy of ${s.id} (width ${choice.width})`, configFile: file, steps: choice.steps });
   }
 
   async export(shapeId: string, format: 'json' | 'torch'): Promise<void> {

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TrainProcess, proxyArgsFromPlan, trainArgs } from '../logic/trainProcess';
+import { TrainProcess, trainArgs } from '../logic/trainProcess';
 import { lockPid } from '../logic/runFolder';
 import type { RunsModel } from '../monitor/runsModel';
 import * as config from '../config';
@@ -11,8 +11,6 @@ export interface StartOptions {
   label: string;
   preset?: string;
   configFile?: string;
-  /** A plan JSON: runs a scaled-down proxy (see proxyArgsFromPlan). */
-  planFile?: string;
   steps?: number;
   /** `resume` instead of `train`: the run folder to continue. */
   resumeDir?: string;
@@ -60,20 +58,9 @@ export class TrainingManager implements vscode.Disposable {
       return undefined;
     }
     const ep = config.executionProvider();
-    let extra: string[] | undefined;
-    if (o.planFile) {
-      try {
-        const st = fs.statSync(o.planFile);
-        if (!st.isFile() || st.size > 4 * 1024 * 1024) throw new Error('not a plan file (too large or not a file)');
-        extra = proxyArgsFromPlan(JSON.parse(fs.readFileSync(o.planFile, 'utf8')), o.steps ?? config.proxySteps());
-      } catch (e) {
-        void vscode.window.showErrorMessage(`ShapeLab: cannot train from ${path.basename(o.planFile)}: ${(e as Error).message.split('\n')[0]}`);
-        return undefined;
-      }
-    }
     const args = o.resumeDir
       ? [this.cliPath, 'resume', o.resumeDir, ...(ep !== 'auto' ? ['--ep', ep] : [])]
-      : trainArgs({ cliPath: this.cliPath, runsFolder: runs, preset: o.preset, configFile: o.configFile, ep, steps: o.steps, extra });
+      : trainArgs({ cliPath: this.cliPath, runsFolder: runs, preset: o.preset, configFile: o.configFile, ep, steps: o.steps });
     this.out.appendLine(`$ ${process.execPath} ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
     const logFile = path.join(this.ctx.globalStorageUri.fsPath, 'logs', `train-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
     const proc = new TrainProcess(process.execPath, args, logFile, { cwd: path.dirname(runs) });
