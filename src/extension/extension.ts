@@ -12,6 +12,7 @@ import { MonitorViewProvider } from './monitor/monitorView';
 import { TrainingManager } from './training/trainingManager';
 import { PlannerPanel } from './planner/plannerPanel';
 import { runCli } from './training/cliTask';
+import { runScalingStudy } from './training/studyTask';
 import * as config from './config';
 
 export interface ShapeLabApi {
@@ -124,6 +125,8 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
     await vscode.commands.executeCommand('shapelab.focusMonitor');
     return model.selectedId;
   });
+
+  cmd('shapelab.runScalingStudy', () => runScalingStudy(ctx, out, config.runsFolder(ctx), config.executionProvider()));
 
   cmd('shapelab.runCoordinateCheck', async () => {
     // Coordinate checks across depth and width for all parameterizations: the table goes to the
