@@ -126,7 +126,7 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
     return model.selectedId;
   });
 
-  cmd('shapelab.runScalingStudy', () => runScalingStudy(ctx, out, config.runsFolder(ctx), config.executionProvider()));
+  cmd('shapelab.runScalingStudy', (opts?: { args?: string[] }) => runScalingStudy(ctx, out, config.runsFolder(ctx), config.executionProvider(), opts));
 
   cmd('shapelab.runCoordinateCheck', async () => {
     // Coordinate checks across depth and width for all parameterizations: the table goes to the

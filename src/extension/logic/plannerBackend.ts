@@ -294,7 +294,8 @@ export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList,
     base: req.base,
     budget: req.budgetKind === 'flops' ? { flops: req.budget } : { gpuHours: req.budget },
     hardware: { name: req.gpu, gpus: req.gpuCount, precision: req.precision ?? 'fp32' },
-    fit: req.fit,
+    // A local fit's id is only meaningful inside this planner session: record its source instead.
+    fit: req.fit.startsWith('local-') ? fits?.entries.get(req.fit)?.source ?? req.fit : req.fit,
     prediction: { params: shape.params, tokens: shape.tokens, loss: shape.predictedLoss, hours: shape.hours, memoryGiB: shape.memoryGiB, microBatch: shape.microBatch },
     hparams: d.hparams,
     /** The planner's G_stack plan (factor, growthTokens, smallModel, flopSplit: src/core/plan/growth.ts). */

@@ -13,8 +13,13 @@ import { runCli } from './cliTask';
  * run and the study progress with ETAs. Cancel stops after a checkpoint (resumable). When all runs
  * are done it fits the law (`shapelab fit`), which writes DIR/fit.json for the planner.
  */
-export async function runScalingStudy(ctx: vscode.ExtensionContext, out: vscode.OutputChannel, runsFolder: string, ep: string): Promise<string | undefined> {
+export async function runScalingStudy(ctx: vscode.ExtensionContext, out: vscode.OutputChannel, runsFolder: string, ep: string, opts?: StudyCommandOptions): Promise<string | undefined> {
   fs.mkdirSync(runsFolder, { recursive: true });
+  if (opts && Array.isArray(opts.args) && opts.args.every((a) => typeof a === 'string')) {
+    // Programmatic call (tests, other commands): no prompts, a new study with these grid flags.
+    const dir = path.join(runsFolder, `study-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}`);
+    return runWith(ctx, out, runsFolder, ['study', '--out', dir, ...opts.args], dir, ep);
+  }
   const unfinished = listStudies(runsFolder).filter((d) => {
     try {
       return readManifest(d).runs.some((r) => r.status !== 'done' && r.status !== 'failed' && r.status !== 'diverged');
@@ -42,7 +47,16 @@ export async function runScalingStudy(ctx: vscode.ExtensionContext, out: vscode.
     dir = path.join(runsFolder, `study-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}`);
     args = ['study', '--minutes', minutes, '--out', dir];
   }
-  if (ep !== 'auto') args.push('--ep', ep);
+  return runWith(ctx, out, runsFolder, args, dir, ep);
+}
+
+/** `executeCommand('shapelab.runScalingStudy', { args: ['--widths', '32,48', '--depths', '1,2', '--steps', '60'] })` */
+export interface StudyCommandOptions {
+  args?: string[];
+}
+
+async function runWith(ctx: vscode.ExtensionContext, out: vscode.OutputChannel, runsFolder: string, args: string[], dir: string, ep: string): Promise<string | undefined> {
+  if (ep !== 'auto' && !args.includes('--ep')) args.push('--ep', ep);
   args.push('--json');
   const cli = path.join(ctx.extensionPath, 'bin', 'shapelab.js');
   out.appendLine(`$ shapelab ${args.join(' ')}`);
