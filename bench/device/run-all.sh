@@ -2,6 +2,10 @@
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
 #   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk|cache|soakstart|soakwait|growthA|growthB]...
 #   (default: bench torch parity)
+#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk|study]...   (default: all but study)
+# study: STUDY_MINUTES=7 (default) -- a scaling study (8 runs) on the embedded corpus, then fit and plan --fit
+#   (STUDY_ARGS replaces "--batch-size 64 --ep webgpu", e.g. for a CPU trial);
+#   the study lives in /tmp/shapelab-study so a second call on the same warm machine resumes it.
 # Expects .devpack (bench/device/pack.sh) in the repository root; writes to $OUT.
 set -uo pipefail
 root=$(pwd); OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -37,6 +41,19 @@ for w in $what; do case $w in
     (cd "$OUT" && timeout ${GROWTH_TIMEOUT:-500} node "$app/shapelab.js" experiment growth --width 512 --depth 8 --heads 8 --context 256 --batch 32 \
       --steps ${GROWTH_STEPS:-800} $gp --policies rescale,keep --eval-every 100 --eval-batches 8 --ep webgpu --out /tmp/$w > "$OUT/$w.txt" 2>&1; cat "$OUT/$w.txt" | tr '\r' '\n' | grep -v Warning | tail -12
     cp /tmp/$w/growth-experiment.json "$OUT/$w-experiment.json"; cp /tmp/$w/growth-experiment.svg "$OUT/$w-experiment.svg") ;;
+  study)
+    S=/tmp/shapelab-study; M=${STUDY_MINUTES:-7}; cli="node $app/shapelab.js"
+    if [ -f $S/study.json ]; then args="--resume $S"; else rm -rf $S; args="--minutes $M --out $S ${STUDY_ARGS:---batch-size 64 --ep webgpu}"; fi
+    (cd "$OUT" && timeout $((M * 60 + 150)) $cli study $args --json > "$OUT/study-progress.jsonl" 2> >(grep -v Warning > "$OUT/study-stderr.txt")); echo "study exit $?" | tee -a "$OUT/study.txt"
+    grep -E '"kind":"(study-start|run-end|study-end)"' "$OUT/study-progress.jsonl" | tee -a "$OUT/study.txt"
+    $cli fit $S 2>&1 | tee "$OUT/fit.txt"; $cli fit $S --json > "$OUT/fit.json" 2>/dev/null
+    for f in "" "--fit $S"; do
+      echo "== plan --flops 1e17 --gpu h200-sxm --gpus 1 --seq 128 --vocab 256 $f" | tee -a "$OUT/plan-vs.txt"
+      $cli plan --flops 1e17 --gpu h200-sxm --gpus 1 --seq 128 --vocab 256 --top 5 $f 2>&1 | tee -a "$OUT/plan-vs.txt"
+    done
+    # The manifest and each run's logs (no checkpoints: too large to bring back).
+    mkdir -p "$OUT/study"; cp $S/study.json $S/fit.json "$OUT/study/" 2>/dev/null
+    for d in $S/*/; do [ -f "$d/config.json" ] && mkdir -p "$OUT/study/$(basename $d)" && cp "$d"/*.json "$d"/*.jsonl "$OUT/study/$(basename $d)/" 2>/dev/null; done ;;
   parity)
     P=/tmp/parity; rm -rf $P
     timeout 300 node "$app/export-parity.js" --out $P --preset 25m --steps 120 --grow-at-step 60 --grow-factor 2 --grow-multiplier rescale --grow-optimizer copy --ep webgpu 2>&1 | grep -v Warning | tail -3

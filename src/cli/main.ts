@@ -19,6 +19,8 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   sweep: () => import('./commands/sweep'),
   experiment: () => import('./commands/experiment'),
   export: () => import('./commands/export'),
+  study: () => import('./commands/study'),
+  fit: () => import('./commands/fit'),
 };
 
 async function usage(): Promise<string> {

@@ -13,6 +13,7 @@ import { TrainingManager } from './training/trainingManager';
 import { PlannerPanel } from './planner/plannerPanel';
 import { trainFromPlanFile } from './planner/proxyDialog';
 import { runCli } from './training/cliTask';
+import { runScalingStudy } from './training/studyTask';
 import * as config from './config';
 
 export interface ShapeLabApi {
@@ -125,6 +126,8 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
     await vscode.commands.executeCommand('shapelab.focusMonitor');
     return model.selectedId;
   });
+
+  cmd('shapelab.runScalingStudy', (opts?: { args?: string[] }) => runScalingStudy(ctx, out, config.runsFolder(ctx), config.executionProvider(), opts));
 
   cmd('shapelab.runCoordinateCheck', async () => {
     // Coordinate checks across depth and width for all parameterizations: the table goes to the

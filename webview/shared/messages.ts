@@ -15,6 +15,13 @@ export const SCALING_FITS = ['besiroglu', 'chinchilla'] as const;
 /** Compute precision of the planner's time/memory model (fp32: ShapeLab's trainer). */
 export const PRECISIONS = ['fp32', 'bf16'] as const;
 export type ScalingFit = (typeof SCALING_FITS)[number];
+/** A local fit (a study's fit.json under the runs folder) by an id the host minted: 'local-1', ... never a path. */
+export type LocalFitId = `local-${number}`;
+export const LOCAL_FIT_ID = /^local-[0-9]{1,4}$/;
+const fitId = (v: unknown, field: string): ScalingFit | LocalFitId => {
+  if (typeof v === 'string' && LOCAL_FIT_ID.test(v)) return v as LocalFitId;
+  return oneOf(SCALING_FITS)(v, field);
+};
 export const BUDGET_KINDS = ['flops', 'gpuHours'] as const;
 export type BudgetKind = (typeof BUDGET_KINDS)[number];
 /** Accepted budget per kind; every out-of-range message names the bounds of its own kind. */
@@ -40,7 +47,7 @@ export interface PlanRequest {
   context: number;
   vocab: number;
   parameterization: ParameterizationId;
-  fit: ScalingFit;
+  fit: ScalingFit | LocalFitId;
   /** Time/memory model precision; absent = fp32 (states saved before this field existed). */
   precision?: (typeof PRECISIONS)[number];
   base: { baseWidth: number; baseDepth: number; lr: number; initStd: number; eps: number; weightDecay: number };
@@ -58,7 +65,7 @@ export const validatePlanRequest = (v: unknown, field = 'request'): PlanRequest 
     context: num({ int: true, min: 8, max: 1_048_576 }),
     vocab: num({ int: true, min: 2, max: 10_000_000 }),
     parameterization: oneOf(PARAMETERIZATION_IDS),
-    fit: oneOf(SCALING_FITS),
+    fit: fitId,
     precision: optional(oneOf(PRECISIONS)),
     base: record({
       baseWidth: num({ int: true, min: 8, max: 65536 }),
@@ -179,6 +186,17 @@ export interface ShapeVM {
   /** Model-FLOPs utilization the time model implies (null without hardware). */
   mfu: number | null;
   pareto: boolean;
+  /** 95% band of predictedLoss from a local fit's bootstrap (absent for published fits). */
+  lossBand?: [number, number];
+}
+
+/** An entry of the "Scaling fit" list: the published fits and the local studies' fits. */
+export interface FitVM {
+  id: ScalingFit | LocalFitId;
+  name: string;
+  /** e.g. "local study study-2026-...: 8 runs, held-out error 1.2%" */
+  source: string;
+  local: boolean;
 }
 
 export interface SourcedValue {
@@ -230,7 +248,7 @@ export interface ProxyPreviewVM {
 }
 
 export type HostToPlanner =
-  | { type: 'init'; hardware: HardwareVM[]; defaults: PlannerDefaults; backendAvailable: boolean; saved?: FormFields }
+  | { type: 'init'; hardware: HardwareVM[]; defaults: PlannerDefaults; backendAvailable: boolean; saved?: FormFields; fits?: FitVM[] }
   | { type: 'results'; requestId: number; shapes: ShapeVM[]; warnings: string[]; sources: SourcedValue[]; elapsedMs: number }
   | { type: 'detail'; detail: ShapeDetailVM }
   | { type: 'error'; requestId?: number; message: string }

@@ -2,11 +2,12 @@ import type { Command } from '../main';
 import { num, optNum, parse } from '../args';
 import { UserError } from '../errors';
 import { parseParam, parsePrecision, printJson, userErrors, joinNegativeNumbers } from '../plan-cli';
-import { planShapes, type Budget, type PlanResult } from '../../core/plan';
+import { isScalingFitId, loadLocalFit, planShapes, type Budget, type PlanResult } from '../../core/plan';
 import { int, sci, si, table } from '../../core/plan/format';
 
 const HELP = `usage: shapelab plan --flops C | --gpu-hours H  [--gpu NAME|FILE.json|'{json}'] [--gpus K]
-                     [--seq T] [--vocab V] [--param completep|alpha0.5|mup|sp] [--precision fp32|bf16] [--top N] [--json]
+                     [--seq T] [--vocab V] [--param completep|alpha0.5|mup|sp] [--precision fp32|bf16] [--top N]
+                     [--fit besiroglu|chinchilla|FIT.json|STUDY_DIR] [--json]
 
 Searches model shapes for a compute budget and ranks them by predicted loss
 (scaling law x shape penalty), with predicted wall-clock on the GPU, the
@@ -21,6 +22,9 @@ loss-vs-time Pareto front, and a G_stack growth plan for the best shape.
   --precision P    time/memory model: fp32 (default: ShapeLab's trainer, train.py without TF32) or
                    bf16 (mixed precision on tensor cores, datasheet dense peak)
   --top N          candidates shown (default 10)
+  --fit F          scaling law: besiroglu (default), chinchilla, or a local fit written by
+                   'shapelab fit' (a fit.json or a study folder holding one): losses are then in
+                   your units, with a 95% bootstrap band, and its measured depth penalty
   --json           machine-readable output`;
 
 export const command: Command = {
@@ -36,6 +40,7 @@ export const command: Command = {
       param: { type: 'string' },
       precision: { type: 'string' },
       top: { type: 'string' },
+      fit: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
@@ -56,6 +61,7 @@ export const command: Command = {
         parameterization: parseParam(v.param),
         precision: parsePrecision(v.precision),
         top: optNum(v.top, '--top', { integer: true, positive: true }),
+        fit: v.fit === undefined ? undefined : isScalingFitId(String(v.fit)) ? (String(v.fit) as 'besiroglu') : loadLocalFit(String(v.fit)),
       }),
     );
     if (v.json) printJson(result);
@@ -85,6 +91,7 @@ export function renderPlan(r: PlanResult): string {
   if (r.candidates.length === 0) {
     out.push('No shape satisfies the constraints.');
   } else {
+    const banded = r.candidates.some((x) => x.lossBand);
     const rows = r.candidates.map((x, i) => [
       String(i + 1),
       String(x.dModel),
@@ -98,13 +105,14 @@ export function renderPlan(r: PlanResult): string {
       si(x.tokens),
       x.tokensPerParam.toFixed(1),
       x.predictedLoss.toFixed(4),
+      ...(banded ? [x.lossBand ? `${x.lossBand[0].toFixed(3)}-${x.lossBand[1].toFixed(3)}` : '-'] : []),
       pct(x.penalty),
       x.predictedHours === null ? '-' : x.predictedHours.toFixed(1),
       x.memoryGiB.toFixed(1),
       String(x.microBatch),
       x.pareto ? '*' : '',
     ]);
-    out.push(table(['#', 'd_model', 'layers', 'heads', 'd_head', 'd_ff', 'params', 'non-emb', 'N:L', 'tokens', 'tok/param', 'loss', 'penalty', 'hours', 'GiB/GPU', 'mb', 'pareto'], rows));
+    out.push(table(['#', 'd_model', 'layers', 'heads', 'd_head', 'd_ff', 'params', 'non-emb', 'N:L', 'tokens', 'tok/param', 'loss', ...(banded ? ['loss 95%'] : []), 'penalty', 'hours', 'GiB/GPU', 'mb', 'pareto'], rows));
   }
   if (r.pareto.length > 0) {
     const fastest = r.pareto[0];

@@ -107,7 +107,7 @@ export function resolveContext(o: ContextOptions): Context {
     memoryCapacityBytes,
     maxMicroBatch: posInt(o.maxMicroBatch ?? 16, 'maxMicroBatch'),
     globalBatchTokens,
-    penalty: penaltyConstants(o.penalty),
+    penalty: penaltyConstants(o.penalty ?? getFit(fitArg).penalty),
   };
 }
 
@@ -139,6 +139,8 @@ export interface Candidate {
   /** Model FLOPs (palm convention) / (time * gpus * peak): what MFU the time model implies. */
   achievedMfu: number | null;
   pareto: boolean;
+  /** 95% band of predictedLoss over a local fit's bootstrap refits (absent for published fits). */
+  lossBand?: [number, number];
 }
 
 /** Why a shape was dropped by the constraints (counted in the plan's stats). */

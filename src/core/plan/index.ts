@@ -17,3 +17,4 @@ export { resolveContext, makeGroup, DEFAULT_SEQ, DEFAULT_VOCAB, type Budget, typ
 export * from './search';
 export * from './evaluate';
 export { transfer, DEFAULT_BASE, PARAMETERIZATIONS, GROUPS, isParameterization, type Parameterization, type BaseHparams, type Transfer, type GroupHparams, type GroupName } from '../param/parameterization';
+export * from './localFit';

@@ -7,9 +7,11 @@
  * (MassiveText for Chinchilla); compare losses only within one fit.
  */
 import { PlanInputError, requirePositive } from './errors';
+import type { PenaltyOverrides } from './penalty';
 
 export interface ScalingFit {
-  id: ScalingFitId;
+  /** A published fit's id, or 'local' for a fit of the user's own runs (plan/localFit.ts). */
+  id: ScalingFitId | 'local';
   name: string;
   E: number;
   A: number;
@@ -19,6 +21,10 @@ export interface ScalingFit {
   source: string;
   /** Range of the data the fit was made on; outside it the law is an extrapolation. */
   validity: string;
+  /** Bootstrap refits of a local fit: the planner reports a 95% band of the predicted loss from them. */
+  bootstrap?: { E: number; A: number; alpha: number; B: number; beta: number }[];
+  /** Shape-penalty constants measured with the fit (local studies); used unless the caller overrides them. */
+  penalty?: PenaltyOverrides;
 }
 
 export const SCALING_FIT_IDS = ['besiroglu', 'chinchilla'] as const;

@@ -104,6 +104,15 @@ function validateBudget(b: Budget, ctx: Context): void {
   }
 }
 
+function bandOf(samples: NonNullable<Context['fit']['bootstrap']>, c: Candidate): [number, number] {
+  const v = samples.map((f) => (f.E + f.A / Math.pow(c.params, f.alpha) + f.B / Math.pow(c.tokens, f.beta)) * (1 + c.penalty)).sort((a, b) => a - b);
+  const q = (p: number) => {
+    const pos = (v.length - 1) * p, lo = Math.floor(pos), hi = Math.ceil(pos);
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo);
+  };
+  return [q(0.025), q(0.975)];
+}
+
 /** Loss vs hours Pareto front (fastest first): keeps each candidate strictly better in loss than every faster one. */
 export function paretoFront(cands: Candidate[]): Candidate[] {
   const timed = cands.filter((c) => c.predictedHours !== null);
@@ -158,6 +167,8 @@ export function planShapes(req: PlanRequest): PlanResult {
   // collapses to the best shape.
   const pareto = req.budget.gpuHours !== undefined ? candidates.slice(0, 1) : paretoFront(feasible);
   for (const c of pareto) c.pareto = true;
+  // A local fit carries bootstrap refits: the shown shapes get a 95% band (computed only for them).
+  if (ctx.fit.bootstrap && ctx.fit.bootstrap.length >= 10) for (const c of new Set([...candidates, ...pareto])) c.lossBand = bandOf(ctx.fit.bootstrap, c);
   const best = candidates[0] ?? null;
   let growthNote: string | undefined;
   const growthOf = (b: Candidate): GrowthPlan | null => {
@@ -180,7 +191,9 @@ export function planShapes(req: PlanRequest): PlanResult {
   const reference = req.budget.flops !== undefined ? { computeOptimal: computeOptimal(ctx.fit, req.budget.flops), fixedTokensPerParam: fixedTokensPerParam(ctx.fit, req.budget.flops) } : null;
 
   const notes: string[] = [
-    `Losses are in the units of the ${ctx.fit.name} fit (its own data and tokenizer): compare them only with each other.`,
+    ctx.fit.id === 'local'
+      ? `Losses are in the units of your own runs (${ctx.fit.validity}): ${ctx.fit.source}.`
+      : `Losses are in the units of the ${ctx.fit.name} fit (its own data and tokenizer): compare them only with each other.`,
     `Shape penalty: ${ctx.penalty.source}.`,
   ];
   if (ctx.vocab % 64 !== 0) notes.push(`vocab ${ctx.vocab} is not a multiple of 64: pad it (Anthony et al. 2024; Megatron pads to 128).`);

@@ -8,10 +8,34 @@
  */
 import {
   DEFAULT_BASE, DEFAULT_GLOBAL_BATCH_TOKENS, DEFAULT_SEQ, DEFAULT_VOCAB, evaluateShape, listHardware, loadLocalHardware, planShapes, transfer, validateEntry,
+  SCALING_FITS, SCALING_FIT_IDS, findLocalFits, loadLocalFit, type ScalingFit as CoreScalingFit,
   type Candidate, type GrowthPlan, type HardwareEntry, type PlanRequest as CorePlanRequest, type PlanResult,
 } from '../../core/plan';
 import { PROXY_DEFAULTS, defaultProxyWidth, proxyCost, proxyRunConfig, proxyShape, proxyTransfer, proxyWidthChoices, type PlannedShape, type ProxyData } from '../../core/plan/proxy';
-import type { HardwareVM, PlanRequest, ProxyChoice, ProxyPreviewVM, ShapeDetailVM, ShapeVM, SourcedValue, ParameterizationId } from '../../../webview/shared/messages';
+import type { FitVM, HardwareVM, PlanRequest, ProxyChoice, ProxyPreviewVM, ShapeDetailVM, ShapeVM, SourcedValue, ParameterizationId } from '../../../webview/shared/messages';
+
+export interface FitList {
+  /** Local fits by the id the webview knows ('local-1', ...); published fits resolve by name. */
+  entries: Map<string, CoreScalingFit>;
+  vms: FitVM[];
+}
+
+/** The "Scaling fit" list: the published fits, then the fit.json of every study under the runs folder. */
+export function buildFitList(runsFolder: string): FitList {
+  const entries = new Map<string, CoreScalingFit>();
+  const vms: FitVM[] = SCALING_FIT_IDS.map((k) => SCALING_FITS[k]).map((f) => ({ id: f.id as FitVM['id'], name: f.name, source: f.source, local: false }));
+  findLocalFits(runsFolder).forEach((e, i) => {
+    try {
+      const id = `local-${i + 1}` as const;
+      const f = loadLocalFit(e.file);
+      entries.set(id, f);
+      vms.push({ id, name: f.name, source: f.source, local: true });
+    } catch {
+      /* findLocalFits already dropped unreadable files; a race with a rewrite is dropped too */
+    }
+  });
+  return { entries, vms };
+}
 
 export interface HardwareList {
   entries: Map<string, HardwareEntry>;
@@ -72,7 +96,14 @@ export function shapeId(c: { dModel: number; nLayers: number; nHeads: number; dF
   return `d${c.dModel}-L${c.nLayers}-h${c.nHeads}-f${c.dFf}`;
 }
 
-function toCore(req: PlanRequest, hw: HardwareList): CorePlanRequest {
+function fitOf(req: PlanRequest, fits?: FitList): CorePlanRequest['fit'] {
+  if (req.fit === 'besiroglu' || req.fit === 'chinchilla') return req.fit;
+  const f = fits?.entries.get(req.fit);
+  if (!f) throw new PlannerError(`unknown scaling fit '${req.fit}' (the list changed? reopen the planner)`);
+  return f;
+}
+
+function toCore(req: PlanRequest, hw: HardwareList, fits?: FitList): CorePlanRequest {
   const entry = hw.entries.get(req.gpu);
   if (!entry) throw new PlannerError(`unknown GPU '${req.gpu}'`);
   const c = req.constraints;
@@ -83,7 +114,7 @@ function toCore(req: PlanRequest, hw: HardwareList): CorePlanRequest {
     seq: req.context,
     vocab: req.vocab,
     parameterization: req.parameterization,
-    fit: req.fit,
+    fit: fitOf(req, fits),
     precision: req.precision ?? 'fp32',
     maxMemoryGiB: c.maxMemoryGB,
     search: {
@@ -116,6 +147,7 @@ function toVM(c: Candidate): ShapeVM {
     microBatch: c.microBatch,
     mfu: c.achievedMfu,
     pareto: c.pareto,
+    ...(c.lossBand ? { lossBand: c.lossBand } : {}),
   };
 }
 
@@ -126,8 +158,8 @@ export interface PlanOutput {
   raw: PlanResult;
 }
 
-export function runPlan(req: PlanRequest, hw: HardwareList): PlanOutput {
-  const raw = planShapes(toCore(req, hw));
+export function runPlan(req: PlanRequest, hw: HardwareList, fits?: FitList): PlanOutput {
+  const raw = planShapes(toCore(req, hw, fits));
   // Table: the top candidates plus every Pareto point (the chart needs the whole front).
   const byId = new Map<string, ShapeVM>();
   for (const c of raw.candidates) byId.set(shapeId(c), toVM(c));
@@ -155,12 +187,12 @@ export function runPlan(req: PlanRequest, hw: HardwareList): PlanOutput {
   return { shapes: [...byId.values()], warnings, sources, raw };
 }
 
-export function shapeDetail(shape: ShapeVM, req: PlanRequest, hw: HardwareList): ShapeDetailVM {
-  return detailWithGrowth(shape, req, hw).detail;
+export function shapeDetail(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fits?: FitList): ShapeDetailVM {
+  return detailWithGrowth(shape, req, hw, fits).detail;
 }
 
-function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList): { detail: ShapeDetailVM; growthPlan: GrowthPlan; batch: PlanBatch } {
-  const core = toCore(req, hw);
+function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fits?: FitList): { detail: ShapeDetailVM; growthPlan: GrowthPlan; batch: PlanBatch } {
+  const core = toCore(req, hw, fits);
   const ev = evaluateShape({
     hardware: core.hardware,
     gpus: core.gpus,
@@ -315,9 +347,9 @@ export function proxyConfig(s: ShapeVM, req: PlanRequest, choice: ProxyChoice, d
 }
 
 /** The JSON written by "Export Plan" (and read by `shapelab train --plan` / `export torch --plan`). */
-export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList): Record<string, unknown> {
+export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fits?: FitList): Record<string, unknown> {
   // The batch the detail pane shows is the one written here (both from the evaluated shape).
-  const { detail: d, growthPlan, batch } = detailWithGrowth(shape, req, hw);
+  const { detail: d, growthPlan, batch } = detailWithGrowth(shape, req, hw, fits);
   return {
     format: 'shapelab-plan',
     version: 1,
@@ -337,7 +369,8 @@ export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList)
     base: req.base,
     budget: req.budgetKind === 'flops' ? { flops: req.budget } : { gpuHours: req.budget },
     hardware: { name: req.gpu, gpus: req.gpuCount, precision: req.precision ?? 'fp32' },
-    fit: req.fit,
+    // A local fit's id is only meaningful inside this planner session: record its source instead.
+    fit: req.fit.startsWith('local-') ? fits?.entries.get(req.fit)?.source ?? req.fit : req.fit,
     prediction: { params: shape.params, tokens: shape.tokens, loss: shape.predictedLoss, hours: shape.hours, memoryGiB: shape.memoryGiB, microBatch: shape.microBatch },
     hparams: d.hparams,
     /** The planner's G_stack plan (factor, growthTokens, smallModel, flopSplit: src/core/plan/growth.ts). */

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FormFields, HostToPlanner, PlanRequest, ProxyChoice, ShapeVM, parsePlannerMessage, validateFormFields } from '../../../webview/shared/messages';
-import { HardwareList, buildHardwareList, defaultRequest, planDocument, proxyConfig, proxyPreview, runPlan, shapeDetail } from '../logic/plannerBackend';
+import { HardwareList, buildFitList, buildHardwareList, defaultRequest, planDocument, proxyConfig, proxyPreview, runPlan, shapeDetail, type FitList } from '../logic/plannerBackend';
 import type { ProxyData } from '../../core/plan/proxy';
 import { RejectLog, webviewHtml, webviewOptions } from '../webviewUtil';
 import type { TrainingManager } from '../training/trainingManager';
@@ -24,6 +24,8 @@ export class PlannerPanel {
   static stats = { accepted: 0, rejected: 0 };
 
   private hw: HardwareList;
+  /** Published fits + local studies' fits (rebuilt on every init: a study may have finished since). */
+  private fits: FitList = { entries: new Map(), vms: [] };
   private lastRequest: PlanRequest | undefined;
   private shapes = new Map<string, ShapeVM>();
   private selectedId: string | undefined;
@@ -115,6 +117,7 @@ export class PlannerPanel {
     this.post({
       type: 'init',
       hardware: this.hw.vms,
+      fits: (this.fits = buildFitList(config.runsFolder(this.ctx))).vms,
       defaults: { request: defaultRequest(config.defaultGpu(), config.defaultParameterization(), this.hw), proxySteps: config.proxySteps() },
       backendAvailable: true,
       saved: this.savedInputs(),
@@ -144,7 +147,7 @@ export class PlannerPanel {
             return;
           }
           const t0 = Date.now();
-          const res = runPlan(m.request, this.hw);
+          const res = runPlan(m.request, this.hw, this.fits);
           this.lastRequest = m.request;
           this.shapes = new Map(res.shapes.map((s) => [s.id, s]));
           this.post({ type: 'results', requestId: m.requestId, shapes: res.shapes, warnings: res.warnings, sources: res.sources, elapsedMs: Date.now() - t0 });
@@ -157,7 +160,7 @@ export class PlannerPanel {
             return;
           }
           this.selectedId = s.id;
-          this.post({ type: 'detail', detail: shapeDetail(s, this.lastRequest, this.hw) });
+          this.post({ type: 'detail', detail: shapeDetail(s, this.lastRequest, this.hw, this.fits) });
           break;
         }
         case 'inputs':
@@ -194,7 +197,7 @@ export class PlannerPanel {
       this.post({ type: 'error', message: 'That shape is not in the current results; run the plan again.' });
       return undefined;
     }
-    return planDocument(s, this.lastRequest, this.hw);
+    return planDocument(s, this.lastRequest, this.hw, this.fits);
   }
 
   private dataLabel(choice: ProxyChoice): string {

@@ -1,0 +1,85 @@
+/**
+ * A "local fit" source for the planner: the JSON `shapelab fit` writes (core/study/fitDocument.ts,
+ * format 'shapelab-fit') turned into a ScalingFit, with its bootstrap refits (the loss band) and
+ * the width/depth penalty it measured. Losses it predicts are in the user's units (nats per token
+ * of their tokenizer on their data), not MassiveText's.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PlanInputError } from './errors';
+import type { ScalingFit } from './scaling';
+import type { PenaltyOverrides } from './penalty';
+import { isParameterization } from '../param/parameterization';
+
+export const FIT_FILE = 'fit.json';
+
+type Law = { E: number; A: number; alpha: number; B: number; beta: number };
+const KEYS = ['E', 'A', 'alpha', 'B', 'beta'] as const;
+const isLaw = (v: unknown): v is Law => !!v && typeof v === 'object' && KEYS.every((k) => typeof (v as Law)[k] === 'number' && Number.isFinite((v as Law)[k]) && (v as Law)[k] >= 0);
+
+/** Reads a fit file (or a study folder holding fit.json) as a planner ScalingFit. */
+export function loadLocalFit(fileOrDir: string): ScalingFit {
+  let file = fileOrDir;
+  try {
+    if (fs.statSync(fileOrDir).isDirectory()) file = path.join(fileOrDir, FIT_FILE);
+  } catch {
+    throw new PlanInputError(`--fit ${fileOrDir}: no such file or folder`);
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new PlanInputError(code === 'ENOENT' ? `${file}: no fit here (run 'shapelab fit ${fileOrDir}' first)` : `${file} is not valid JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (!doc || doc.format !== 'shapelab-fit' || !isLaw(doc.law)) throw new PlanInputError(`${file} is not a ShapeLab fit (format 'shapelab-fit' with a law {E, A, alpha, B, beta})`);
+  const boot = (doc.bootstrap as { samples?: unknown[] } | undefined)?.samples;
+  const samples = Array.isArray(boot) ? boot.filter(isLaw) : [];
+  const pen = doc.penalty as { deep?: number | null; parameterization?: string } | undefined;
+  let penalty: PenaltyOverrides | undefined;
+  const source = typeof doc.source === 'string' ? doc.source : `local fit ${file}`;
+  if (pen && typeof pen.deep === 'number' && Number.isFinite(pen.deep) && pen.deep >= 0 && typeof pen.parameterization === 'string' && isParameterization(pen.parameterization)) {
+    penalty = { deep: { [pen.parameterization]: pen.deep }, source: `deep-side curvature for ${pen.parameterization} measured by ${source}; the rest: published (plan/penalty.ts)` };
+  }
+  const pts = Array.isArray(doc.points) ? (doc.points as { N: number; D: number }[]) : [];
+  const range = pts.length ? `N ${Math.min(...pts.map((p) => p.N)).toExponential(1)}-${Math.max(...pts.map((p) => p.N)).toExponential(1)}, D ${Math.min(...pts.map((p) => p.D)).toExponential(1)}-${Math.max(...pts.map((p) => p.D)).toExponential(1)}` : 'unknown range';
+  return {
+    id: 'local',
+    name: `local fit (${typeof doc.name === 'string' ? doc.name : path.basename(file)})`,
+    ...(doc.law as Law),
+    source,
+    validity: `${typeof doc.units === 'string' ? doc.units : 'your runs'}; fitted on ${range}`,
+    ...(samples.length ? { bootstrap: samples } : {}),
+    ...(penalty ? { penalty } : {}),
+  };
+}
+
+export interface LocalFitEntry {
+  /** Stable id for lists: 'local:' + the fit file's absolute path. */
+  id: string;
+  file: string;
+  name: string;
+  source: string;
+}
+
+/** fit.json files of the studies (and the folder itself) under a runs folder, one level deep. */
+export function findLocalFits(runsFolder: string): LocalFitEntry[] {
+  const out: LocalFitEntry[] = [];
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(runsFolder).sort().reverse();
+  } catch {
+    return out;
+  }
+  for (const n of ['.', ...names]) {
+    const file = path.resolve(runsFolder, n, FIT_FILE);
+    if (!fs.existsSync(file)) continue;
+    try {
+      const f = loadLocalFit(file);
+      out.push({ id: `local:${file}`, file, name: f.name, source: f.source });
+    } catch {
+      /* a broken fit file is not offered */
+    }
+  }
+  return out;
+}
