@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
-#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk]...   (default: all)
+#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk|torchexport|torchdist]...   (default: bench torch parity)
+# torchexport (1 GPU, ~6 min) and torchdist (2 GPUs) need only python3 + torch, not .devpack.
 # Expects .devpack (bench/device/pack.sh) in the repository root; writes to $OUT.
 set -uo pipefail
 root=$(pwd); OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -24,6 +25,8 @@ for w in $what; do case $w in
       echo "== SHAPELAB_SPLIT_K=$k" | tee -a "$OUT/splitk.txt"
       (cd "$OUT" && SHAPELAB_SPLIT_K=$k timeout 200 node "$app/bench-train.js" --ep webgpu --presets 25m --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/splitk.txt")
     done ;;
+  torchexport) timeout 590 python3 bench/torch_export_speed.py --out "$OUT" 2>&1 | tee "$OUT/torch-export-speed.txt" ;;
+  torchdist) bash bench/device/torch-dist-check.sh ;;
   torch) timeout 200 python3 bench/torch_speed.py 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
   parity)
     P=/tmp/parity; rm -rf $P

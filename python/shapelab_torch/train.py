@@ -861,10 +861,13 @@ class Trainer:
                     m, v = (self.local_shard(n, p, t) for t in moments[n])
                 else:
                     m, v = torch.zeros_like(p), torch.zeros_like(p)
-                # the step as AdamW keeps it: float32, on the device for fused/capturable, else on the CPU
-                on_dev = g.get("fused") or g.get("capturable")
-                step = torch.tensor(float(self.adam_t), dtype=torch.float32, device=_local(p).device if on_dev else "cpu")
-                opt.state[p] = {"step": step, "exp_avg": m, "exp_avg_sq": v}
+                opt.state[p] = {"step": self.step_tensor(g, p, self.adam_t), "exp_avg": m, "exp_avg_sq": v}
+
+    @staticmethod
+    def step_tensor(group, p, t):
+        """AdamW's per-parameter step as torch keeps it: float32, on the device for fused/capturable, else CPU."""
+        on_dev = group.get("fused") or group.get("capturable")
+        return torch.tensor(float(t), dtype=torch.float32, device=_local(p).device if on_dev else "cpu")
 
     def local_shard(self, name, p, full):
         """A full CPU moment tensor shaped like parameter p (a DTensor under FSDP2)."""
@@ -910,6 +913,8 @@ class Trainer:
 
     def optimizer_step(self, s_t):
         """Global-norm clipping, then AdamW with every group's lr at s_t * lr_g (docs/model.md)."""
+        if self.args.deterministic:
+            return self.docs_order_step(s_t)
         clip = float(self.opt["clip"])
         params = [p for _, p in self.params]
         max_norm = clip if clip > 0 else float("inf")  # inf: the norm is measured, nothing scaled
@@ -924,6 +929,50 @@ class Trainer:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.adam_t += 1
+        return norm
+
+    def docs_order_step(self, s_t):
+        """Parity mode: the same clipping and AdamW on the same optimizer state, in docs/model.md's order
+        of float32 operations, which ShapeLab's trainer follows. torch.optim.AdamW computes the same
+        math as sqrt(v) / sqrt(bc2) and lr / bc1 and clip_grad_norm_ as a norm of norms: about one ulp
+        per step apart, which the loss spikes of a 30-step parity run amplify to ~1e-4 (the CI bound).
+        bench/parity/selftest_torch.py checks the two against each other."""
+        b1, b2, clip = float(self.opt["beta1"]), float(self.opt["beta2"]), float(self.opt["clip"])
+        opt = self.optimizer
+        with torch.no_grad():
+            items = []
+            for g in opt.param_groups:
+                for p in g["params"]:
+                    grad = p.grad if p.grad is not None else torch.zeros_like(p)
+                    items.append((g, p, _local(grad).float()))
+            sq = torch.zeros((), device=self.device, dtype=torch.float32)
+            for _, _, grad in items:
+                if grad.numel():
+                    sq = sq + (grad * grad).sum()
+            if self.fsdp:
+                self.allreduce_sum(sq)
+            norm = sq.sqrt()
+            scale = torch.clamp(clip / (norm + 1e-6), max=1.0) if clip > 0 else torch.ones_like(norm)
+            t = self.adam_t + 1
+            bc1, bc2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+            for g, p, grad in items:
+                st = opt.state[p]
+                if not st:
+                    st.update(step=self.step_tensor(g, p, 0), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+                st["step"] += 1
+                lr, wd, eps = s_t * g["base_lr"], g["weight_decay"], g["eps"]
+                w, m, v = _local(p), _local(st["exp_avg"]), _local(st["exp_avg_sq"])
+                p.grad = None
+                if w.numel() == 0:
+                    continue
+                grad = grad * scale
+                m.mul_(b1).add_(grad, alpha=1.0 - b1)
+                v.mul_(b2).addcmul_(grad, grad, value=1.0 - b2)
+                upd = (m / bc1) / ((v / bc2).sqrt() + eps)
+                if wd != 0.0:
+                    w.sub_(w * (lr * wd))
+                w.sub_(upd * lr)
+        self.adam_t = t
         return norm
 
     # --- data ---
