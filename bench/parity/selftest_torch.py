@@ -15,6 +15,7 @@ Prints one line per check and exits 1 on a failure.
 import argparse
 import copy
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -137,6 +138,65 @@ def main():
                       isinstance(tr.optimizer, torch.optim.AdamW) and len(tr.optimizer.param_groups) == len(
                           {T.group_of(n) for n, _ in tr.params}), str([g["shapelab_group"] for g in tr.optimizer.param_groups]))
 
+    # 2b. growth with the 'copy' policy moves AdamW's state (exp_avg, exp_avg_sq, step) to the new
+    #     optimizer: each new block gets its source block's moments (proj tensors under 'rescale':
+    #     m / k, v / k^2), the step counter continues. Default mode (bf16 + compile on CUDA).
+    cfg = T.load_config(os.path.join(HERE, "fixtures", "tiny-config.json"))
+    tr = make_trainer(cfg, a.device, mode=())
+    tr.wrap(2, tr.init_state(2, 3), None)
+    rng = np.random.default_rng(0)
+    b = torch.from_numpy(rng.integers(0, cfg["model"]["vocab"], size=(4, 17))).to(tr.device)
+    for _ in range(2):
+        with tr.autocast():
+            loss = tr.model(b[:, :-1], b[:, 1:])
+        loss.backward()
+        tr.optimizer_step(1.0)
+    before = {n: [t.detach().clone() for t in tr.moments_of(p)] for n, p in tr.params}
+    ev = dict(T.growth_events(cfg)[0], multiplierPolicy="rescale", optimizerPolicy="copy")
+    k = tr.mults(2)["residualMultiplier"] / tr.transfer(4)["residualMultiplier"]
+    tr.grow(ev)
+    after = {n: p for n, p in tr.params}
+    worst, steps = 0.0, set()
+    for j, i in enumerate(T.growth_sources(2, 2, "stack")):
+        for tail, scale in ((".mlp.fc.weight", 1.0), (".mlp.proj.weight", k), (".attn.proj.bias", k)):
+            st = tr.optimizer.state[after["h.%d%s" % (j, tail)]]
+            m0, v0 = before["h.%d%s" % (i, tail)]
+            worst = max(worst, float((st["exp_avg"] - m0 / scale).abs().max()),
+                        float((st["exp_avg_sq"] - v0 / scale ** 2).abs().max()))
+            steps.add(float(st["step"]))
+    check("growth 'copy' maps AdamW state into the new optimizer (k = %.3g)" % k,
+          worst < 1e-9 and steps == {2.0} and tr.adam_t == 2 and k != 1.0, "max |diff| %.1e, steps %s" % (worst, steps))
+    with tr.autocast():
+        loss = tr.model(b[:, :-1], b[:, 1:])
+    loss.backward()
+    tr.optimizer_step(1.0)
+    check("a step after growth (default mode: precision %s, compile %s)" % (tr.precision, bool(tr.compiled)),
+          math.isfinite(float(loss)) and tr.adam_t == 3, "loss %.4f" % float(loss))
+
+    # 2c. --activation-checkpointing recomputes each block in backward (each block body runs twice
+    #     per step) and leaves the gradients as they were; bf16 autocast keeps activations in bf16.
+    calls = []
+    grads = {}
+    for ac in (False, True):
+        tr = make_trainer(cfg, a.device, extra=["--activation-checkpointing"] if ac else [])
+        tr.wrap(2, tr.init_state(2, 3), None)
+        inner = tr.inner()
+        n0 = len(calls)
+        for blk in inner.h:
+            body = blk.body
+            blk.body = (lambda f: lambda *x: (calls.append(1), f(*x))[1])(body)
+        inner(b[:, :-1], b[:, 1:]).backward()
+        grads[ac] = {n: p.grad.clone() for n, p in tr.params}
+        calls_ac = len(calls) - n0
+    gd = max(float((grads[True][n] - grads[False][n]).abs().max()) for n in grads[False])
+    check("--activation-checkpointing: each block runs twice per step, same gradients",
+          calls_ac == 4 and gd == 0.0, "block bodies run %d times for 2 blocks, max |grad diff| %.1e" % (calls_ac, gd))
+    tr = make_trainer(cfg, a.device, mode=("--precision", "bf16", "--no-compile"))
+    tr.wrap(2, tr.init_state(2, 3), None)
+    with tr.autocast():
+        y = tr.inner().h[0].mlp.fc(torch.zeros(2, 3, cfg["model"]["dModel"], device=tr.device))
+    check("bf16 autocast: a Dense layer's output is bf16 (the bias does not promote it)", y.dtype == torch.bfloat16, str(y.dtype))
+
     # 3. end-to-end parity mode + resume
     cfg_path = os.path.join(HERE, "fixtures", "tiny-config.json")
     cfg = T.load_config(cfg_path)
@@ -156,7 +216,6 @@ def main():
     ev = [json.loads(l) for l in open(os.path.join(d, "torch-run", "events.jsonl"))]
     g = [e for e in ev if e["type"] == "growth"]
     check("growth event", len(g) == 1 and g[0]["depthAfter"] == 4 and len(g[0]["lossesAfter"]) == 5 and g[0]["step"] == 10, json.dumps(g)[:300])
-    import math
     check("losses finite (random tokens: no learning expected)", all(math.isfinite(v) for v in full.values()),
           "%.4f -> %.4f" % (full[1], full[cfg["steps"]]))
     r1 = os.path.join(a.work, "r1")
@@ -178,6 +237,26 @@ def main():
     worst = max([abs(res[s] - full[s]) / full[s] for s in res] or [1.0])
     check("resume after growth reproduces steps 16..30", rc == 0 and sorted(res) == list(range(16, 31)) and worst < 1e-5,
           "max rel diff %.2e" % worst)
+
+    # 3b. the same in the default mode (CUDA: bf16 autocast, compile, fused AdamW): a run through the
+    #     growth with a checkpoint after it, and --resume from that checkpoint continues its curve.
+    fa, fb = os.path.join(a.work, "fast-a"), os.path.join(a.work, "fast-b")
+    common = ["--config", cfg_path, "--batches", os.path.join(d, "batches.bin"), "--device", a.device, "--quiet"]
+    rc = run([sys.executable, TRAIN] + common + ["--init", os.path.join(d, "init.safetensors"), "--checkpoint-every", "15", "--out", fa])
+    fast = losses(os.path.join(fa, "metrics.jsonl")) if rc == 0 else {}
+    start = [json.loads(l) for l in open(os.path.join(fa, "events.jsonl")) if '"start"' in l] if rc == 0 else [{}]
+    os.makedirs(os.path.join(fb, "checkpoints"))
+    if rc == 0:
+        shutil.copy(os.path.join(fa, "checkpoints", "step-00000015.safetensors"), os.path.join(fb, "checkpoints"))
+        with open(os.path.join(fb, "checkpoints", "latest"), "w") as f:
+            f.write("step-00000015.safetensors\n")
+    rc2 = run([sys.executable, TRAIN] + common + ["--resume", "--out", fb])
+    res = losses(os.path.join(fb, "metrics.jsonl")) if rc2 == 0 else {}
+    worst = max([abs(res[s] - fast[s]) / fast[s] for s in res if s in fast] or [1.0])
+    tol = 1e-5 if a.device == "cpu" else 2e-2
+    check("default mode (%s): growth run + resume after it reproduces steps 16..30" % json.dumps(
+              {k: start[0].get(k) for k in ("precision", "compile", "fusedAdamW")}),
+          rc == 0 and rc2 == 0 and sorted(res) == list(range(16, 31)) and worst < tol, "max rel diff %.2e" % worst)
 
     # 4. data parallel
     if a.ddp:

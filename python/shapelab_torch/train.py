@@ -443,7 +443,11 @@ def build_model_classes():
 
         def forward(self, x):
             y = x @ self.weight
-            return y + self.bias if self.bias is not None else y
+            if self.bias is None:
+                return y
+            # under bf16 autocast y is bf16: add the bias in bf16 too (an fp32 bias would promote the
+            # activation to fp32, as F.linear does not); in fp32 this is the plain x @ W + b
+            return y + (self.bias if self.bias.dtype == y.dtype else self.bias.to(y.dtype))
 
     class LayerNorm(nn.Module):
         def __init__(self, d):
@@ -739,8 +743,9 @@ class Trainer:
         for b in model.h:
             b.compile()
             self.compiled.append(b)
-        model.head = torch.compile(model.head)
-        self.compiled.append(model)
+        if not self.fsdp:  # under FSDP the root's weights are gathered per step: keep the head eager
+            model.head = torch.compile(model.head)
+            self.compiled.append(model)
 
     def uncompile(self, model, why):
         self.log("train.py: torch.compile failed (%s); continuing without compile (--no-compile hides this)" % why)
