@@ -265,6 +265,16 @@ def main():
     work = tempfile.mkdtemp(prefix="torch-export-speed-")
     t_all = time.time()
     rows = []
+    head = "%-26s %-9s %-5s %12s %9s %7s %8s %8s" % ("shape dxLxHxTxVxB", "program", "prec", "tokens/s", "step ms",
+                                                    "MFU", "vs ref", "proc s")
+    print(head, flush=True)
+
+    def line(r):
+        shape = "x".join(str(r[k]) for k in ("dModel", "nLayers", "nHeads", "context", "vocab", "microBatch"))
+        return "%-26s %-9s %-5s %12.0f %9.1f %7s %8s %8.0f" % (
+            shape, r["program"], r["precision"], r["tokensPerSec"], r["stepMs"],
+            "%.1f%%" % (100 * r["mfu"]) if r["mfu"] is not None else "-",
+            "%.2fx" % r["vsReference"] if "vsReference" in r else "", r["processSeconds"])
     for sh in shapes:
         fpt, n = flops_per_token(sh)
         got = {}
@@ -285,6 +295,8 @@ def main():
             except (RuntimeError, subprocess.TimeoutExpired) as e:
                 print("%s %s: %s" % (prog, sh, str(e).splitlines()[-1] if str(e) else type(e).__name__), file=sys.stderr, flush=True)
                 continue
+            for note in r.get("notes") or []:
+                print("%s %s: %s" % (prog, "x".join(str(v) for v in sh.values()), note), file=sys.stderr, flush=True)
             r.update(sh, program=prog, gpu=gid, flopsPerToken=fpt, params=n)
             r["mfu"] = r["tokensPerSec"] * fpt / peak if peak else None
             got[prog] = r
@@ -296,17 +308,10 @@ def main():
             cal.update(tokensPerSec=round(r["tokensPerSec"], 1), program="train.py" if prog == "export" else "reference")
             cal_f.write(json.dumps(cal) + "\n")
             rows.append(r)
+            print(line(r), flush=True)
         full_f.flush()
         cal_f.flush()
     shutil.rmtree(work, ignore_errors=True)
-    print("%-26s %-9s %-5s %12s %9s %7s %8s %8s" % ("shape dxLxHxTxVxB", "program", "prec", "tokens/s", "step ms",
-                                                    "MFU", "vs ref", "proc s"))
-    for r in rows:
-        shape = "x".join(str(r[k]) for k in ("dModel", "nLayers", "nHeads", "context", "vocab", "microBatch"))
-        print("%-26s %-9s %-5s %12.0f %9.1f %7s %8s %8.0f" % (
-            shape, r["program"], r["precision"], r["tokensPerSec"], r["stepMs"],
-            "%.1f%%" % (100 * r["mfu"]) if r["mfu"] is not None else "-",
-            "%.2fx" % r["vsReference"] if "vsReference" in r else "", r["processSeconds"]))
     print("gpu %s, peak %s, %d warm-up + %d timed steps, %.0f s in all" % (
         gid, "%.0f TFLOP/s bf16" % (peak / 1e12) if peak else "unknown (no MFU)", a.warmup, a.steps, time.time() - t_all))
     return 0 if rows else 1

@@ -738,8 +738,9 @@ class Trainer:
             return
         import torch._dynamo
         cfg = torch._dynamo.config
-        if hasattr(cfg, "cache_size_limit"):  # one entry per distinct block graph, not per block
-            cfg.cache_size_limit = max(int(cfg.cache_size_limit), 64)
+        for k in ("cache_size_limit", "recompile_limit"):  # (renamed in newer torch) room for every depth a run grows through
+            if hasattr(cfg, k):
+                setattr(cfg, k, max(int(getattr(cfg, k)), 64))
         for b in model.h:
             b.compile()
             self.compiled.append(b)
