@@ -20,8 +20,9 @@ including the tied head; PaLM's convention, appendix B). MFU = tokens/s x FLOPs 
 peak = the GPU's dense bf16 tensor peak from src/core/plan/hardware.json (H100 SXM and H200 SXM:
 989 TFLOP/s, NVIDIA H100/H200 datasheets: 1,979 with sparsity), or --peak-tflops.
 
-Writes DIR/torch-export-speed.jsonl (every field) and DIR/calibration.jsonl (the planner's schema:
-{gpu, precision, dModel, nLayers, nHeads, context, vocab, microBatch, tokensPerSec, program}),
+Writes DIR/torch-export-speed.jsonl (every field, both programs) and DIR/calibration.jsonl (train.py
+rows only, the planner's schema read by bench/calibrate-planner.ts: {gpu, precision, dModel,
+nLayers, nHeads, context, vocab, microBatch, tokensPerSec, program}),
 each row as soon as it is measured, and prints a table. --device cpu runs the same at tiny sizes
 (fp32, no compile on old torch) to test this script.
 """
@@ -40,10 +41,11 @@ ROOT = os.path.abspath(os.path.join(HERE, ".."))
 TRAIN = os.path.join(ROOT, "python", "shapelab_torch", "train.py")
 HARDWARE = os.path.join(ROOT, "src", "core", "plan", "hardware.json")
 
-# The issue's shape, then ~125M, ~350M and ~1B parameters at T 2048 (GPT-2 small/medium widths;
-# d 2048 x 18 blocks = 0.91B in blocks + 0.10B tied embedding). Micro-batches that fit an 80 GB GPU.
-DEFAULT_SHAPES = ["1024x12x8x1024x50304x16", "768x12x12x2048x50304x16", "1024x24x16x2048x50304x16",
-                  "2048x18x16x2048x50304x8"]
+# The issue's shape, then ~125M, ~350M and ~0.9B parameters at T 2048 with head size 128 (the
+# planner's default and its calibration shapes in bench/calibration_run.py: 768x12x6, 1024x24x8,
+# 2048x16x16). Micro-batches that fit an 80 GB GPU without activation checkpointing.
+DEFAULT_SHAPES = ["1024x12x8x1024x50304x16", "768x12x6x2048x50304x16", "1024x24x8x2048x50304x16",
+                  "2048x16x16x2048x50304x8"]
 CPU_SHAPES = ["64x2x4x64x512x4", "96x3x4x128x512x2"]
 
 
@@ -304,9 +306,10 @@ def main():
             got["export"]["vsReference"] = got["export"]["tokensPerSec"] / got["reference"]["tokensPerSec"]
         for prog, r in got.items():
             full_f.write(json.dumps(r) + "\n")
-            cal = {k: r[k] for k in ("gpu", "precision", "dModel", "nLayers", "nHeads", "context", "vocab", "microBatch")}
-            cal.update(tokensPerSec=round(r["tokensPerSec"], 1), program="train.py" if prog == "export" else "reference")
-            cal_f.write(json.dumps(cal) + "\n")
+            if prog == "export":  # the planner calibrates on the program it exports, never on the reference
+                cal = {k: r[k] for k in ("gpu", "precision", "dModel", "nLayers", "nHeads", "context", "vocab", "microBatch")}
+                cal.update(tokensPerSec=round(r["tokensPerSec"], 1), program="train.py")
+                cal_f.write(json.dumps(cal) + "\n")
             rows.append(r)
             print(line(r), flush=True)
         full_f.flush()
