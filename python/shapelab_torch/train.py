@@ -926,9 +926,16 @@ class Trainer:
         max_norm = clip if clip > 0 else float("inf")  # inf: the norm is measured, nothing scaled
         if self.fsdp and getattr(self, "fsdp_kind", 2) == 1:
             norm = self.model.clip_grad_norm_(max_norm)
+        elif self.fsdp and hasattr(torch.nn.utils, "get_total_norm"):
+            # FSDP2 (torch >= 2.6): the norm of the sharded gradients is a DTensor; make it the full
+            # (replicated) norm before scaling, as torchtitan does
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None], 2.0)
+            if hasattr(norm, "full_tensor"):
+                norm = norm.full_tensor()
+            torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
         else:
             norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-            if hasattr(norm, "full_tensor"):  # FSDP2: a DTensor
+            if hasattr(norm, "full_tensor"):  # FSDP2 on torch < 2.6: a DTensor
                 norm = norm.full_tensor()
         for g in self.optimizer.param_groups:
             g["lr"] = s_t * g["base_lr"]
@@ -1316,14 +1323,6 @@ def np_contiguous(a):
 
 def _local(t):
     return t.to_local() if hasattr(t, "to_local") else t
-
-
-def _dtensor_cls():
-    try:
-        from torch.distributed.tensor import DTensor
-    except ImportError:
-        from torch.distributed._tensor import DTensor
-    return DTensor
 
 
 def parse_args(argv):
