@@ -143,7 +143,17 @@ def reference_worker(sh, warmup, steps, device):
             torch.cuda.synchronize()
 
     t_start = time.time()
-    for _ in range(warmup):
+    notes = []
+    try:
+        loss = step()
+    except Exception as e:  # noqa: BLE001 -- no compiler here: measure eager, and say so
+        if not compiled:
+            raise
+        notes.append("torch.compile failed (%s); measured eager" % (str(e).strip().splitlines() or [""])[0][:160])
+        opt.zero_grad(set_to_none=True)
+        fwd, compiled = model, False
+        loss = step()
+    for _ in range(warmup - 1):
         loss = step()
     float(loss)
     sync()
@@ -157,7 +167,7 @@ def reference_worker(sh, warmup, steps, device):
     mem = torch.cuda.max_memory_allocated(dev) / 2**30 if cuda else None
     return {"tokensPerSec": steps * B * T / dt, "stepMs": 1000 * dt / steps, "warmupSeconds": warm_s,
             "precision": "bf16" if bf16 else "fp32", "compile": compiled, "loss": lv, "maxMemoryGiB": mem,
-            "params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}
+            "params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__, "notes": notes}
 
 
 # ----------------------------------------------------------------------------------------------

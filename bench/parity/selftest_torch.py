@@ -197,6 +197,38 @@ def main():
         y = tr.inner().h[0].mlp.fc(torch.zeros(2, 3, cfg["model"]["dModel"], device=tr.device))
     check("bf16 autocast: a Dense layer's output is bf16 (the bias does not promote it)", y.dtype == torch.bfloat16, str(y.dtype))
 
+    # 2d. a compiler that fails (as on a machine without a C compiler or Triton) is found before
+    #     step 1 and gives one line and an eager model. Simulated: torch.compile returns a function
+    #     that raises, as inductor does at the first call.
+    import contextlib
+    import io
+
+    def broken_compile(fn, *args, **kw):
+        def run(*a_, **k_):
+            raise RuntimeError("simulated: no working C compiler\nsecond line")
+        return run
+    saved = (getattr(torch, "compile", None), getattr(torch.nn.Module, "compile", None))
+    torch.compile = broken_compile
+    torch.nn.Module.compile = lambda self, *a_, **k_: setattr(self, "_compiled_call_impl", broken_compile(None))
+    try:
+        tr = make_trainer(cfg, a.device, mode=("--precision", "fp32"))
+        tr.use_compile = True
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            tr.wrap(2, tr.init_state(2, 3), None)
+        loss = tr.model(b[:, :-1], b[:, 1:])
+        lines = buf.getvalue().strip().splitlines()
+        check("a failing torch.compile falls back to eager with one line",
+              lines and len(lines) == 1 and lines[0].startswith("train.py: torch.compile failed (RuntimeError: simulated")
+              and not tr.compiled and all(getattr(m, "_compiled_call_impl", None) is None for m in tr.inner().h)
+              and "head" not in vars(tr.inner()) and math.isfinite(float(loss)), repr(lines))
+    finally:
+        for obj, name, val in ((torch, "compile", saved[0]), (torch.nn.Module, "compile", saved[1])):
+            if val is None:
+                delattr(obj, name)
+            else:
+                setattr(obj, name, val)
+
     # 3. end-to-end parity mode + resume
     cfg_path = os.path.join(HERE, "fixtures", "tiny-config.json")
     cfg = T.load_config(cfg_path)

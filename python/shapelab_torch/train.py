@@ -736,10 +736,13 @@ class Trainer:
         self.compiled = []
         if not self.use_compile:
             return
-        import torch._dynamo
-        cfg = torch._dynamo.config
+        try:
+            import importlib
+            cfg = importlib.import_module("torch._dynamo").config
+        except ImportError:
+            cfg = None
         for k in ("cache_size_limit", "recompile_limit"):  # (renamed in newer torch) room for every depth a run grows through
-            if hasattr(cfg, k):
+            if cfg is not None and hasattr(cfg, k):
                 setattr(cfg, k, max(int(getattr(cfg, k)), 64))
         for b in model.h:
             b.compile()
