@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
-#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk|cache|soakstart|soakwait|growthA|growthB]...
-#   (default: bench torch parity)
-#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk|study]...   (default: all but study)
+#   bash bench/device/run-all.sh CASE...   (default: bench torch parity)
+#   CASES: bench profile torch parity variants shapes splitk | cache soakstart soakwait growthA growthB (issue 10/13)
+#          study (issue 12) | torchexport torchdist (issue 11) | and those listed below
 # study: STUDY_MINUTES=7 (default) -- a scaling study (8 runs) on the embedded corpus, then fit and plan --fit
 #   (STUDY_ARGS replaces "--batch-size 64 --ep webgpu", e.g. for a CPU trial);
 #   the study lives in /tmp/shapelab-study so a second call on the same warm machine resumes it.
+# torchexport (1 GPU, ~6 min) and torchdist (2 GPUs) need only python3 + torch, not .devpack.
 # Expects .devpack (bench/device/pack.sh) in the repository root; writes to $OUT.
 set -uo pipefail
 root=$(pwd); OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -54,6 +55,8 @@ for w in $what; do case $w in
     # The manifest and each run's logs (no checkpoints: too large to bring back).
     mkdir -p "$OUT/study"; cp $S/study.json $S/fit.json "$OUT/study/" 2>/dev/null
     for d in $S/*/; do [ -f "$d/config.json" ] && mkdir -p "$OUT/study/$(basename $d)" && cp "$d"/*.json "$d"/*.jsonl "$OUT/study/$(basename $d)/" 2>/dev/null; done ;;
+  torchexport) timeout 590 python3 bench/torch_export_speed.py --out "$OUT" 2>&1 | tee "$OUT/torch-export-speed.txt" ;;
+  torchdist) bash bench/device/torch-dist-check.sh ;;
   parity)
     P=/tmp/parity; rm -rf $P
     timeout 300 node "$app/export-parity.js" --out $P --preset 25m --steps 120 --grow-at-step 60 --grow-factor 2 --grow-multiplier rescale --grow-optimizer copy --ep webgpu 2>&1 | grep -v Warning | tail -3

@@ -423,6 +423,15 @@ def _import_torch():
     torch, nn, F = _t, _nn, _F
 
 
+def torch_version():
+    """(major, minor) of the imported torch ('2.11.0+cu128' -> (2, 11); '1.13.0a0' -> (1, 13))."""
+    parts = []
+    for p in torch.__version__.split("+")[0].split(".")[:2]:
+        digits = "".join(ch for ch in p if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
 def build_model_classes():
     class Dense(nn.Module):
         """y = x @ W + b with W stored [in, out] (docs/model.md)."""
@@ -434,7 +443,11 @@ def build_model_classes():
 
         def forward(self, x):
             y = x @ self.weight
-            return y + self.bias if self.bias is not None else y
+            if self.bias is None:
+                return y
+            # under bf16 autocast y is bf16: add the bias in bf16 too (an fp32 bias would promote the
+            # activation to fp32, as F.linear does not); in fp32 this is the plain x @ W + b
+            return y + (self.bias if self.bias.dtype == y.dtype else self.bias.to(y.dtype))
 
     class LayerNorm(nn.Module):
         def __init__(self, d):
@@ -445,12 +458,16 @@ def build_model_classes():
         def forward(self, x):
             return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, 1e-5)
 
+    # F.scaled_dot_product_attention exists from torch 2.0, its `scale` argument from 2.1.
+    has_sdpa = hasattr(F, "scaled_dot_product_attention")
+    sdpa_scale_arg = torch_version() >= (2, 1)
+
     class Attention(nn.Module):
         def __init__(self, d, heads, scale, math_attention):
             super().__init__()
             self.qkv = Dense(d, 3 * d)
             self.proj = Dense(d, d)
-            self.heads, self.scale, self.math = heads, scale, math_attention
+            self.heads, self.scale, self.math = heads, scale, math_attention or not has_sdpa
 
         def forward(self, x, mask):
             B, T, d = x.shape
@@ -462,8 +479,10 @@ def build_model_classes():
             if self.math:
                 s = (q @ k.transpose(-2, -1)) * self.scale + mask  # additive -1e9 causal mask
                 o = torch.softmax(s, dim=-1) @ v
-            else:
+            elif sdpa_scale_arg:
                 o = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
+            else:  # torch 2.0: SDPA scales by 1/sqrt(dh); fold the rest of the scale into q
+                o = F.scaled_dot_product_attention(q * (self.scale * math.sqrt(d // H)), k, v, is_causal=True)
             return self.proj(o.transpose(1, 2).reshape(B, T, d))
 
     class MLP(nn.Module):
@@ -483,11 +502,18 @@ def build_model_classes():
             self.ln2 = LayerNorm(d)
             self.mlp = MLP(d, f)
             self.residual = 1.0
+            self.checkpointing = False  # --activation-checkpointing: recompute this block in backward
 
-        def forward(self, x, mask):
+        def body(self, x, mask):
             x = x + self.residual * self.attn(self.ln1(x), mask)
             x = x + self.residual * self.mlp(self.ln2(x))
             return x
+
+        def forward(self, x, mask):
+            if self.checkpointing and self.training and torch.is_grad_enabled():
+                from torch.utils.checkpoint import checkpoint
+                return checkpoint(self.body, x, mask, use_reentrant=False)
+            return self.body(x, mask)
 
     class GPT(nn.Module):
         def __init__(self, m, depth, mult, math_attention):
@@ -509,15 +535,21 @@ def build_model_classes():
 
         def forward(self, tokens, targets=None):
             B, T = tokens.shape
-            mask = torch.triu(torch.full((T, T), -1e9, device=tokens.device, dtype=self.wte.dtype), diagonal=1)
+            mask = None  # SDPA applies the causal mask itself
+            if any(b.attn.math for b in self.h):
+                mask = torch.triu(torch.full((T, T), -1e9, device=tokens.device, dtype=self.wte.dtype), diagonal=1)
             x = self.input_mult * (self.wte[tokens] + self.wpe[:T])
             for b in self.h:
                 x = b(x, mask)
+            return self.head(x, targets)
+
+        def head(self, x, targets):
             x = self.ln_f(x)
             w_out = self.wte.t() if self.tied else self.lm_head.weight
             logits = (x @ w_out) * self.output_mult
             if targets is None:
                 return logits
+            # the loss in fp32 (under bf16 autocast the logits are bf16)
             return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
     return GPT, Block
@@ -540,7 +572,8 @@ class Trainer:
         self.tokens = 0
         self.origin = 0
         self.model = None
-        self.state = {}  # name -> (m, v), local shards under FSDP
+        self.optimizer = None  # torch.optim.AdamW, rebuilt with the model (growth)
+        self.compiled = []
 
     # --- distributed ---
     def setup_dist(self):
@@ -579,6 +612,13 @@ class Trainer:
         else:
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
+        self.precision = self.resolve_precision()
+        # torch.compile by default on CUDA (not in parity mode): needs torch >= 2.2 (in-place Module.compile)
+        self.use_compile = (self.device.type == "cuda" and not a.no_compile and not a.deterministic
+                            and hasattr(torch, "compile") and hasattr(nn.Module, "compile"))
+        if self.device.type == "cuda" and not a.no_compile and not a.deterministic and not self.use_compile:
+            self.log("note: torch %s has no in-place Module.compile (torch >= 2.2); running without compile"
+                     % torch.__version__)
 
     def log(self, msg):
         if self.rank == 0:
@@ -633,9 +673,9 @@ class Trainer:
         return out
 
     def wrap(self, depth, params, moments):
-        """Builds the model at `depth` from full CPU tensors and wraps it (DDP/FSDP); moments is
-        name -> (m, v) full CPU tensors (or None: zeros)."""
-        self.model = None
+        """Builds the model at `depth` from full CPU tensors, compiles and wraps it (DDP/FSDP) and
+        builds its optimizer; moments is name -> (m, v) full CPU tensors (or None: a fresh AdamW)."""
+        self.model = self.optimizer = None
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         model = self.GPT(self.m, depth, self.mults(depth), self.math_attention())
@@ -651,23 +691,92 @@ class Trainer:
                     raise SystemExit("train.py: %s has shape %s, model wants %s"
                                      % (n, tuple(params[n].shape), tuple(p.shape)))
                 p.copy_(params[n])
+        for b in model.h:
+            b.checkpointing = bool(self.args.activation_checkpointing)
         self.depth = depth
         if self.fsdp:
+            self.compile_regions(model)  # per block, before fully_shard (its hooks stay outside)
             model = self.shard(model)
+            self.probe_compile(model)
         else:
             model = model.to(self.device)
+            self.compile_regions(model)
+            self.probe_compile(model)  # before DDP, whose reducer must not see this backward
             if self.dist:
                 from torch.nn.parallel import DistributedDataParallel as DDP
-                model = DDP(model, device_ids=[self.local_rank] if self.device.type == "cuda" else None)
+                model = DDP(model, device_ids=[self.local_rank] if self.device.type == "cuda" else None,
+                            gradient_as_bucket_view=True)
         self.model = model
         self.params = self.local_params()
-        self.state = {}
-        for n, p in self.params:
-            if moments is not None and n in moments:
-                m, v = moments[n]
-                self.state[n] = (self.local_shard(n, p, m), self.local_shard(n, p, v))
+        self.build_optimizer(moments)
+
+    # --- speed: precision, compile ---
+    def autocast(self):
+        """bf16 autocast (fp32 weights, optimizer state and loss) when --precision resolves to bf16."""
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+    def resolve_precision(self):
+        a = self.args
+        want = a.precision or "auto"
+        if want == "auto":
+            # bf16 tensor cores: compute capability 8.0+ (A100, H100/H200, L40S, RTX 30xx/40xx)
+            ok = (self.device.type == "cuda" and not a.deterministic
+                  and torch.cuda.get_device_capability(self.device)[0] >= 8)
+            return "bf16" if ok else "fp32"
+        if want == "bf16" and self.device.type == "cpu":
+            self.log("note: --precision bf16 on the CPU: bf16 autocast (slow on most CPUs)")
+        return want
+
+    def compile_regions(self, model):
+        """torch.compile of every block and of the head (final LN, logits, loss): the blocks share one
+        compiled graph, so compile time does not grow with depth, and FSDP's per-block hooks stay
+        outside the compiled code. In place (Module.compile, torch >= 2.2): parameter names unchanged."""
+        self.compiled = []
+        if not self.use_compile:
+            return
+        try:
+            import importlib
+            cfg = importlib.import_module("torch._dynamo").config
+        except ImportError:
+            cfg = None
+        for k in ("cache_size_limit", "recompile_limit"):  # (renamed in newer torch) room for every depth a run grows through
+            if cfg is not None and hasattr(cfg, k):
+                setattr(cfg, k, max(int(getattr(cfg, k)), 64))
+        for b in model.h:
+            b.compile()
+            self.compiled.append(b)
+        if not self.fsdp:  # under FSDP the root's weights are gathered per step: keep the head eager
+            model.head = torch.compile(model.head)
+            self.compiled.append(model)
+
+    def uncompile(self, model, why):
+        self.log("train.py: torch.compile failed (%s); continuing without compile (--no-compile hides this)" % why)
+        for m in self.compiled:
+            if m is model or isinstance(m, self.GPT):
+                m.__dict__.pop("head", None)  # back to the class's eager method
             else:
-                self.state[n] = (torch.zeros_like(_local(p)), torch.zeros_like(_local(p)))
+                m._compiled_call_impl = None
+        self.compiled = []
+        self.use_compile = False
+
+    def probe_compile(self, model):
+        """Runs one forward+backward on a dummy batch, so a compile failure (raised lazily, at the first
+        call) falls back to eager here, with one line, instead of failing step 1. Collective under FSDP."""
+        if not self.compiled:
+            return
+        T = int(self.m["context"])
+        tok = torch.zeros((self.local_B, T + 1), dtype=torch.long, device=self.device)
+        try:
+            with self.autocast():
+                loss = model(tok[:, :-1], tok[:, 1:])
+            loss.backward()
+        except Exception as e:  # noqa: BLE001 -- any compiler error means: run eager
+            first = (str(e).strip().splitlines() or [""])[0][:160]
+            self.uncompile(model, "%s: %s" % (type(e).__name__, first))
+        for p in model.parameters():
+            p.grad = None
 
     def shard(self, model):
         def unusable(e):
@@ -677,9 +786,9 @@ class Trainer:
                               % (torch.__version__, type(e).__name__, (str(e).splitlines() or [""])[0][:120]))
         try:
             try:
-                from torch.distributed.fsdp import fully_shard
+                from torch.distributed.fsdp import fully_shard, MixedPrecisionPolicy
             except ImportError:
-                from torch.distributed._composable.fsdp import fully_shard
+                from torch.distributed._composable.fsdp import fully_shard, MixedPrecisionPolicy
             try:
                 from torch.distributed.device_mesh import init_device_mesh
             except ImportError:
@@ -691,8 +800,15 @@ class Trainer:
         if fully_shard is not None:
             if getattr(self, "mesh", None) is None:
                 self.mesh = init_device_mesh(self.device.type, (self.world,))
+            block_kw = {}
+            if self.precision == "bf16":
+                # Blocks gather bf16 weights and reduce-scatter gradients in fp32; their inputs are not
+                # cast (the residual stream stays fp32, as under DDP with autocast). The root (embeddings,
+                # final LN, tied head) keeps fp32 weights; autocast runs its matmul in bf16.
+                block_kw["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32,
+                                                             cast_forward_inputs=False)
             for b in model.h:  # fully_shard moves each unit's parameters to this rank's device
-                fully_shard(b, mesh=self.mesh)
+                fully_shard(b, mesh=self.mesh, **block_kw)
             fully_shard(model, mesh=self.mesh)
             self.fsdp_kind = 2
             return model
@@ -702,8 +818,13 @@ class Trainer:
         except Exception as e:
             raise unusable(e)
         self.fsdp_kind = 1
+        kw = {}
+        if self.precision == "bf16":
+            from torch.distributed.fsdp import MixedPrecision
+            kw["mixed_precision"] = MixedPrecision(param_dtype=torch.bfloat16, reduce_dtype=torch.float32,
+                                                   buffer_dtype=torch.float32)
         return FSDP(model, auto_wrap_policy=ModuleWrapPolicy({self.Block}), use_orig_params=True,
-                    device_id=self.device)
+                    device_id=self.device, **kw)
 
     def inner(self):
         m = self.model
@@ -715,7 +836,50 @@ class Trainer:
             out.append((n.replace("_fsdp_wrapped_module.", "").replace("_checkpoint_wrapped_module.", ""), p))
         return out
 
+    # --- optimizer: torch.optim.AdamW, one parameter group per ShapeLab group (docs/model.md) ---
+    def build_optimizer(self, moments):
+        """AdamW over self.params with each group's lr/eps/weight decay from transfers[depth]; the
+        moments (full CPU tensors) and the step counter self.adam_t are loaded into its state."""
+        hp = self.transfer(self.depth)["groups"]
+        by_group = {}
+        for n, p in self.params:
+            by_group.setdefault(group_of(n), []).append(p)
+        groups = [{"params": by_group[g], "lr": float(hp[g]["lr"]), "eps": float(hp[g]["eps"]),
+                   "weight_decay": float(hp[g]["weightDecay"]), "shapelab_group": g, "base_lr": float(hp[g]["lr"])}
+                  for g in GROUPS if g in by_group]
+        betas = (float(self.opt["beta1"]), float(self.opt["beta2"]))
+        self.fused = False
+        opt = None
+        # fused: one kernel for all parameters (torch >= 2.0 on CUDA; over FSDP2's DTensors from 2.5)
+        if self.device.type == "cuda" and (not self.fsdp or torch_version() >= (2, 5)):
+            try:
+                opt = torch.optim.AdamW(groups, betas=betas, fused=True)
+                self.fused = True
+            except (TypeError, RuntimeError, ValueError):
+                opt = None
+        if opt is None:
+            opt = torch.optim.AdamW(groups, betas=betas)
+        self.optimizer = opt
+        if self.adam_t == 0 and not moments:
+            return  # AdamW creates zero moments at its first step
+        name_of = {id(p): n for n, p in self.params}
+        for g in opt.param_groups:
+            for p in g["params"]:
+                n = name_of[id(p)]
+                if moments is not None and n in moments:
+                    m, v = (self.local_shard(n, p, t) for t in moments[n])
+                else:
+                    m, v = torch.zeros_like(p), torch.zeros_like(p)
+                opt.state[p] = {"step": self.step_tensor(g, p, self.adam_t), "exp_avg": m, "exp_avg_sq": v}
+
+    @staticmethod
+    def step_tensor(group, p, t):
+        """AdamW's per-parameter step as torch keeps it: float32, on the device for fused/capturable, else CPU."""
+        on_dev = group.get("fused") or group.get("capturable")
+        return torch.tensor(float(t), dtype=torch.float32, device=_local(p).device if on_dev else "cpu")
+
     def local_shard(self, name, p, full):
+        """A full CPU moment tensor shaped like parameter p (a DTensor under FSDP2)."""
         full = full.to(self.device, torch.float32)
         if not self.fsdp:
             return full.clone()
@@ -724,9 +888,16 @@ class Trainer:
                 from torch.distributed.tensor import distribute_tensor
             except ImportError:
                 from torch.distributed._tensor import distribute_tensor
-            return distribute_tensor(full, p.device_mesh, p.placements).to_local().clone()
+            return distribute_tensor(full, p.device_mesh, p.placements)
         raise SystemExit("train.py: loading optimizer moments under FSDP1 is not supported; "
                          "use torch >= 2.6 (FSDP2) or start without moments")
+
+    def moments_of(self, p):
+        st = self.optimizer.state.get(p) if self.optimizer is not None else None
+        if not st or "exp_avg" not in st:
+            z = torch.zeros_like(p)
+            return z, z
+        return st["exp_avg"], st["exp_avg_sq"]
 
     def full_state(self):
         """name -> full CPU tensors for params and (m, v); collective under FSDP (all ranks call)."""
@@ -740,58 +911,84 @@ class Trainer:
                 params[k.replace("_fsdp_wrapped_module.", "")] = v.detach().float().cpu()
             return params, None
         for n, p in self.params:
+            m, v = self.moments_of(p)
             if self.fsdp:
-                from_local = _dtensor_cls().from_local
                 params[n] = p.detach().full_tensor().float().cpu()
-                m, v = self.state[n]
-                fm = from_local(m, p.device_mesh, p.placements, shape=p.shape, stride=p.stride()).full_tensor()
-                fv = from_local(v, p.device_mesh, p.placements, shape=p.shape, stride=p.stride()).full_tensor()
-                moments[n] = (fm.cpu(), fv.cpu())
+                moments[n] = (m.full_tensor().float().cpu(), v.full_tensor().float().cpu())
             else:
                 params[n] = p.detach().float().cpu().clone()
-                m, v = self.state[n]
-                moments[n] = (m.cpu().clone(), v.cpu().clone())
+                moments[n] = (m.detach().float().cpu().clone(), v.detach().float().cpu().clone())
         return params, moments
 
-    # --- optimizer (docs/model.md, by hand, fp32) ---
     def optimizer_step(self, s_t):
+        """Global-norm clipping, then AdamW with every group's lr at s_t * lr_g (docs/model.md)."""
+        if self.args.deterministic:
+            return self.docs_order_step(s_t)
+        clip = float(self.opt["clip"])
+        params = [p for _, p in self.params]
+        max_norm = clip if clip > 0 else float("inf")  # inf: the norm is measured, nothing scaled
+        if self.fsdp and getattr(self, "fsdp_kind", 2) == 1:
+            norm = self.model.clip_grad_norm_(max_norm)
+        elif self.fsdp and hasattr(torch.nn.utils, "get_total_norm"):
+            # FSDP2 (torch >= 2.6): the norm of the sharded gradients is a DTensor; make it the full
+            # (replicated) norm before scaling, as torchtitan does
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None], 2.0)
+            if hasattr(norm, "full_tensor"):
+                norm = norm.full_tensor()
+            torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+        else:
+            norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+            if hasattr(norm, "full_tensor"):  # FSDP2 on torch < 2.6: a DTensor
+                norm = norm.full_tensor()
+        for g in self.optimizer.param_groups:
+            g["lr"] = s_t * g["base_lr"]
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.adam_t += 1
+        return norm
+
+    def docs_order_step(self, s_t):
+        """Parity mode: the same clipping and AdamW on the same optimizer state, in docs/model.md's order
+        of float32 operations, which ShapeLab's trainer follows. torch.optim.AdamW computes the same
+        math as sqrt(v) / sqrt(bc2) and lr / bc1 and clip_grad_norm_ as a norm of norms: about one ulp
+        per step apart, which the loss spikes of a 30-step parity run amplify to ~1e-4 (the CI bound).
+        bench/parity/selftest_torch.py checks the two against each other."""
         b1, b2, clip = float(self.opt["beta1"]), float(self.opt["beta2"]), float(self.opt["clip"])
-        groups = self.transfer(self.depth)["groups"]
+        opt = self.optimizer
         with torch.no_grad():
-            grads = []
-            for n, p in self.params:
-                g = p.grad
-                if g is None:
-                    g = torch.zeros_like(_local(p))
-                grads.append(_local(g).float())
+            items = []
+            for g in opt.param_groups:
+                for p in g["params"]:
+                    grad = p.grad if p.grad is not None else torch.zeros_like(p)
+                    items.append((g, p, _local(grad).float()))
             sq = torch.zeros((), device=self.device, dtype=torch.float32)
-            for g in grads:
-                if g.numel():
-                    sq = sq + (g * g).sum()
+            for _, _, grad in items:
+                if grad.numel():
+                    sq = sq + (grad * grad).sum()
             if self.fsdp:
                 self.allreduce_sum(sq)
             norm = sq.sqrt()
             scale = torch.clamp(clip / (norm + 1e-6), max=1.0) if clip > 0 else torch.ones_like(norm)
-            self.adam_t += 1
-            t = self.adam_t
+            t = self.adam_t + 1
             bc1, bc2 = 1.0 - b1 ** t, 1.0 - b2 ** t
-            for (n, p), g in zip(self.params, grads):
-                hp = groups[group_of(n)]
-                lr = s_t * float(hp["lr"])
-                wd = float(hp["weightDecay"])
-                eps = float(hp["eps"])
-                m, v = self.state[n]
-                w = _local(p)
+            for g, p, grad in items:
+                st = opt.state[p]
+                if not st:
+                    st.update(step=self.step_tensor(g, p, 0), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+                st["step"] += 1
+                lr, wd, eps = s_t * g["base_lr"], g["weight_decay"], g["eps"]
+                w, m, v = _local(p), _local(st["exp_avg"]), _local(st["exp_avg_sq"])
                 p.grad = None
                 if w.numel() == 0:
                     continue
-                g = g * scale
-                m.mul_(b1).add_(g, alpha=1.0 - b1)
-                v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+                grad = grad * scale
+                m.mul_(b1).add_(grad, alpha=1.0 - b1)
+                v.mul_(b2).addcmul_(grad, grad, value=1.0 - b2)
                 upd = (m / bc1) / ((v / bc2).sqrt() + eps)
                 if wd != 0.0:
                     w.sub_(w * (lr * wd))
                 w.sub_(upd * lr)
+        self.adam_t = t
         return norm
 
     # --- data ---
@@ -858,7 +1055,11 @@ class Trainer:
 
     def local_batch(self, step):
         b = self.global_batch(step)[self.rank * self.local_B:(self.rank + 1) * self.local_B]
-        t = torch.from_numpy(b).to(self.device)
+        t = torch.from_numpy(np_contiguous(b))
+        if self.device.type == "cuda":  # pinned + async: the copy does not wait for the queued step
+            t = t.pin_memory().to(self.device, non_blocking=True)
+        else:
+            t = t.to(self.device)
         return t[:, :-1], t[:, 1:]
 
     # --- files ---
@@ -1001,7 +1202,8 @@ class Trainer:
             for i in range(n):
                 b = self.sample_windows(self.val_shards, np.random.default_rng([int(self.cfg.get("seed", 0)), 2, i]), self.B)
                 b = torch.from_numpy(b[self.rank * self.local_B:(self.rank + 1) * self.local_B]).to(self.device)
-                total += self.model(b[:, :-1], b[:, 1:]).float()
+                with self.autocast():
+                    total += self.model(b[:, :-1], b[:, 1:]).float()
         self.model.train()
         self.allreduce_sum(total)
         return float(total.item()) / (n * self.world)
@@ -1027,7 +1229,8 @@ class Trainer:
         del params, moments
         self.event("resume" if a.resume else "start", depth=self.depth, world=self.world,
                    device=str(self.device), fsdp=self.fsdp, data=self.data_kind,
-                   deterministic=bool(a.deterministic))
+                   deterministic=bool(a.deterministic), precision=self.precision, compile=bool(self.compiled),
+                   activationCheckpointing=bool(a.activation_checkpointing), fusedAdamW=self.fused)
         log_every = int(a.log_every or cfg.get("logEvery", 1))
         eval_every = int(cfg.get("evalEvery", 0))
         ck_every = int(a.checkpoint_every if a.checkpoint_every is not None else cfg.get("checkpointEvery", 0))
@@ -1058,7 +1261,8 @@ class Trainer:
                 sync = j == k - 1 or not self.dist or self.fsdp
                 ctx = contextlib.nullcontext() if sync else self.model.no_sync()
                 with ctx:
-                    loss = self.model(x, y)
+                    with self.autocast():
+                        loss = self.model(x, y)
                     (loss / k if k > 1 else loss).backward()
                 total = loss.detach() if total is None else total + loss.detach()
             loss = total / k if k > 1 else total
@@ -1115,16 +1319,13 @@ class Trainer:
                    step=w["step"], tokens=w["tokens"])
 
 
+def np_contiguous(a):
+    import numpy as np
+    return np.ascontiguousarray(a)
+
+
 def _local(t):
     return t.to_local() if hasattr(t, "to_local") else t
-
-
-def _dtensor_cls():
-    try:
-        from torch.distributed.tensor import DTensor
-    except ImportError:
-        from torch.distributed._tensor import DTensor
-    return DTensor
 
 
 def parse_args(argv):
@@ -1143,6 +1344,13 @@ def parse_args(argv):
     p.add_argument("--deterministic", action="store_true", help="TF32 off, deterministic kernels, math attention")
     p.add_argument("--attention", choices=["auto", "math", "sdpa"], default="auto")
     p.add_argument("--fsdp", action="store_true", help="shard parameters (FSDP2 fully_shard, else FSDP1)")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                   help="auto (default): bf16 autocast on CUDA GPUs with bf16 tensor cores (weights, optimizer "
+                        "state and loss stay fp32), else fp32; --deterministic makes auto fp32")
+    p.add_argument("--no-compile", action="store_true",
+                   help="do not torch.compile the model (default on CUDA; off with --deterministic)")
+    p.add_argument("--activation-checkpointing", action="store_true",
+                   help="recompute each block's activations in backward (less memory, ~1/3 more compute)")
     p.add_argument("--seed", type=int, help="override config.seed")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--print-schedule", action="store_true",
