@@ -28,11 +28,14 @@ apt-get $o update >/dev/null 2>&1 || true
 rm -rf "$lists"
 cat > .devpack/setup.sh <<'EOS'
 _dp="$(pwd)/.devpack"
-for f in "$_dp"/debs/*.deb; do dpkg -x "$f" / ; done
-ldconfig
+# Unpacked once per machine: later calls (and every run-all.sh case) reuse it.
+if [ ! -f "$_dp/x/.unpacked" ]; then
+  for f in "$_dp"/debs/*.deb; do dpkg -x "$f" / ; done
+  ldconfig
+fi
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-mkdir -p "$_dp/x" && tar -xJf "$_dp/bundle.tar.xz" -C "$_dp/x"
+if [ ! -f "$_dp/x/.unpacked" ]; then mkdir -p "$_dp/x" && tar -xJf "$_dp/bundle.tar.xz" -C "$_dp/x" && touch "$_dp/x/.unpacked"; fi
 ln -sfn "$_dp/x/app" "$_dp/app"; ln -sfn "$_dp/x/node_modules" "$_dp/app/node_modules"
 export PATH="$_dp/x:$PATH"
 echo "devpack: $(node --version), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null)"
