@@ -392,3 +392,32 @@ export function fmt(v: number | null | undefined, digits = 3): string {
   for (const [s, u] of units) if (a >= s) return `${+(v / s).toPrecision(digits)}${u}`;
   return `${+v.toPrecision(digits)}`;
 }
+
+/**
+ * The fitted law L(N, D) = E + A / N^alpha + B / D^beta as a curve over N, at the tokens per
+ * parameter the study used (the median of its points' D / N), log-spaced from below the smallest
+ * to above the largest measured N.
+ */
+export function studyCurve(
+  points: ReadonlyArray<{ N: number; D: number }>,
+  law: { E: number; A: number; alpha: number; B: number; beta: number },
+  n = 40,
+): { N: number[]; loss: number[] } {
+  const ok = points.filter((p) => p.N > 0 && p.D > 0);
+  if (!ok.length) return { N: [], loss: [] };
+  const ratios = ok.map((p) => p.D / p.N).sort((a, b) => a - b);
+  const mid = ratios.length >> 1;
+  const r = ratios.length % 2 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+  const lo = Math.log(Math.min(...ok.map((p) => p.N)) / 1.5), hi = Math.log(Math.max(...ok.map((p) => p.N)) * 1.5);
+  const N: number[] = [], loss: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = Math.exp(lo + ((hi - lo) * i) / (n - 1));
+    N.push(x);
+    loss.push(law.E + law.A / Math.pow(x, law.alpha) + law.B / Math.pow(r * x, law.beta));
+  }
+  return { N, loss };
+}
+
+/** Distinct colours for runs in a comparison (theme chart colours first). */
+export const RUN_COLOR_KEYS = ['blue', 'orange', 'green', 'purple', 'red', 'yellow'] as const;
+export const EXTRA_RUN_COLORS = ['#4dc9c9', '#e377c2', '#8c8c3a', '#7f7fff', '#c9844d', '#5fa55f'];
