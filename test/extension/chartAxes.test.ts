@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { buildSeries, cumulativeFlops, placeMarkers, resumeMarkers, growthMarkers, rowsToPlot, toCsv, wallMinutes } from '../../webview/shared/chartData';
 import type { MetricPoint, RunEvent } from '../../webview/shared/messages';
 import { parseMonitorMessage } from '../../webview/shared/messages';
+import { chartSvg } from '../../webview/shared/svg';
 
 // A run stopped after step 6 (checkpoint at 4), resumed from 4: steps 5-6 of the first attempt
 // are superseded by the second attempt's 5-8. Times: 1 s per step, 60 s down between attempts.
@@ -92,5 +93,22 @@ describe('chart data: attempts, axes, markers, CSV', () => {
     assert.ok(!parseMonitorMessage({ type: 'save', format: 'exe', chart: 'loss', csv: '' }).ok);
     assert.ok(parseMonitorMessage({ type: 'resume', runId: 'a-run' }).ok);
     assert.ok(!parseMonitorMessage({ type: 'openInEditor', runId: '../x' }).ok);
+  });
+});
+
+describe('chart as SVG', () => {
+  it('one polyline per series through the plotted points, gaps skipped (spanned, as on screen), text escaped, markers drawn', () => {
+    const svg = chartSvg({
+      title: 'Loss <run>', xLabel: 'step', x: [1, 2, 3, 4], width: 400, height: 200,
+      series: [{ label: 'a&b', color: '#ff0000', values: [4, 3, null, 1] }, { label: 'c', color: 'var(--x)', values: [2, 2, 2, 2] }],
+      markers: [{ x: 2, color: '#00ff00', label: 'growth' }],
+    });
+    assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.ok(svg.includes('Loss &lt;run&gt;') && svg.includes('a&amp;b'));
+    const lines = [...svg.matchAll(/<polyline[^>]*stroke="([^"]+)"[^>]*points="([^"]+)"/g)];
+    assert.deepEqual(lines.map((m) => [m[1], m[2].split(' ').length]), [['#ff0000', 3], ['#888', 4]], 'null dropped from the line; a non-colour becomes grey');
+    assert.match(svg, /stroke="#00ff00" stroke-dasharray="6 4"><title>growth<\/title>/);
+    // x = 1 at the left edge (64 px), x = 4 at the right (400 - 16)
+    assert.ok(lines[1][2].startsWith('64.0,') && lines[1][2].split(' ')[3].startsWith('384.0,'));
   });
 });

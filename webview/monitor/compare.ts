@@ -21,7 +21,8 @@ const CHARTS: Array<{ key: string; title: string; col: Col; points?: boolean }> 
 
 export function mountCompare(app: HTMLElement, api: Api): void {
   const saved = (api.getState() ?? {}) as { xAxis?: XAxis; logY?: boolean; smoothing?: number };
-  let xAxis: XAxis = (X_AXES as readonly string[]).includes(saved.xAxis ?? '') ? (saved.xAxis as XAxis) : 'flops';
+  const chosen = (X_AXES as readonly string[]).includes(saved.xAxis ?? '');
+  let xAxis: XAxis = chosen ? (saved.xAxis as XAxis) : 'step';
   let logY = saved.logY === true;
   const smoothing = 0.8;
   let runs: CompareRunVM[] = [];
@@ -137,6 +138,11 @@ export function mountCompare(app: HTMLElement, api: Api): void {
     if (hostMessageType(m, ['compare'] as const) !== 'compare' || m.type !== 'compare') return;
     runs = Array.isArray(m.runs) ? m.runs : [];
     study = m.study;
+    // Equal FLOPs is how shapes and growth are compared: the default axis when every run has N.
+    if (!chosen && runs.length && runs.every((r) => r.run.paramsByDepth)) {
+      xAxis = 'flops';
+      axisSel.value = xAxis;
+    }
     rebuild();
   });
   rebuild();
