@@ -306,6 +306,7 @@ async function ui() {
     await c.$eval('#study', (e) => e.scrollIntoView());
     await sleep(800);
     await shot(page, 'compare-study.png');
+    await palette(page, 'View: Close All Editors');
     return `2 runs overlaid (legend rows ${legend}); study: 3 points + fit curve`;
   });
 
