@@ -124,7 +124,8 @@ async function ui() {
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) consoleErrors.push(m.text().slice(0, 300));
   });
-  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}`);
+  // a loaded machine (2 shared cores) can take longer than playwright's default 30 s to serve the workbench
+  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}`, { timeout: 180000, waitUntil: 'domcontentloaded' });
   await page.waitForSelector('.monaco-workbench .statusbar', { timeout: 90000 });
   log('workbench loaded');
   const activity = page.locator('.activitybar [aria-label^="ShapeLab"]').first();
@@ -299,6 +300,7 @@ async function ui() {
     const legend = await c.$$eval('.chart[data-chart="loss"] .u-legend .u-series', (xs) => xs.length);
     await sleep(800);
     await shot(page, 'compare.png');
+    await page.locator('.monaco-list-row', { hasText: 'fixture-study' }).first().click(); // select the study alone
     await treeMenu(page, 'fixture-study', 'Compare Selected Runs');
     await waitFor(async () => (await c.$eval('#study', (e) => (e.hidden ? '' : e.dataset.points))) === '3', 20000, 'the study chart with 3 points');
     const fit = await c.$eval('#study', (e) => e.dataset.fit);
@@ -437,7 +439,7 @@ async function exttests() {
     ['extensionTestsPath', `vscode-remote://${host}${tests}`],
     ['skipWelcome', 'true'],
   ]);
-  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(payload)}`);
+  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(payload)}`, { timeout: 180000, waitUntil: 'domcontentloaded' });
   const code = await Promise.race([exited, sleep(240000).then(() => 'timeout')]);
   await ctx.close();
   if (code !== 0) throw new Error(`extension-host suite exit code ${code}`);

@@ -25,7 +25,7 @@ export function plotOptions(b: ChartBox, xAxis: XAxis, markers: () => readonly G
     scales: { x: { time: false }, y: b.logY ? { distr: 3 } : {} },
     axes: [
       { stroke: pal.fg, grid: { stroke: pal.grid, width: 1 }, ticks: { stroke: pal.grid }, values: axisValues, size: 28 },
-      { stroke: pal.fg, grid: { stroke: pal.grid, width: 1 }, ticks: { stroke: pal.grid }, values: axisValues, size: 48 },
+      { stroke: pal.fg, grid: { stroke: pal.grid, width: 1 }, ticks: { stroke: pal.grid }, values: axisValues, size: 58 },
     ],
     series: [
       { label: X_LABELS[xAxis], value: (_u, v) => fmt(v, 6) },
