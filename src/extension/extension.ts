@@ -161,13 +161,14 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
     const ours = training.isRunning() && training.active?.runDir !== undefined && path.resolve(training.active.runDir) === path.resolve(dir);
     const refusal = deleteRefusal(s) ?? (ours || lockAlive(dir) ? deleteRefusal({ ...s, status: 'running' }) : undefined);
     if (refusal) {
-      void vscode.window.showWarningMessage(`ShapeLab: ${refusal}`);
+      // Modal, like the confirmation it replaces: the answer to a Delete is never a toast one misses.
+      await vscode.window.showWarningMessage(refusal, { modal: true });
       return false;
     }
     const ok = await vscode.window.showWarningMessage(`Delete run "${s.name}"?`, { modal: true, detail: `The folder ${dir} (checkpoints, logs, config) moves to the trash.` }, 'Move to Trash');
     if (ok !== 'Move to Trash') return false;
     if (lockAlive(dir)) {
-      void vscode.window.showWarningMessage(`ShapeLab: ${deleteRefusal({ ...s, status: 'running' })}`);
+      await vscode.window.showWarningMessage(deleteRefusal({ ...s, status: 'running' }) as string, { modal: true });
       return false;
     }
     try {

@@ -109,11 +109,16 @@ async function treeMenu(page, rowText, entry, shotName) {
 }
 
 /** Answers VS Code's save dialog (code-server: the simple file dialog, a quick input) with a path. */
-async function answerSaveDialog(page, file) {
+async function answerSaveDialog(page, file, defaultEnding) {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: 15000 });
-  await input.fill(file);
-  await sleep(300);
+  // The file dialog fills in its default path after it opens: wait for it, or it replaces ours.
+  if (defaultEnding) await waitFor(async () => (await input.inputValue()).endsWith(defaultEnding), 15000, 'the dialog default path');
+  for (let i = 0; i < 3; i++) {
+    await input.fill(file);
+    await sleep(400);
+    if ((await input.inputValue()) === file) break;
+  }
   await page.keyboard.press('Enter');
 }
 
@@ -245,7 +250,7 @@ async function ui() {
     const f = await webviewFrame(page, 'monitor');
     const target = path.join(ws, 'loss-chart.png');
     await f.click('.chart[data-chart="loss"] .save-btn[data-save="png"]');
-    await answerSaveDialog(page, target);
+    await answerSaveDialog(page, target, '.png');
     const csvFile = path.join(ws, 'loss-chart.csv');
     await waitFor(async () => fs.existsSync(target) && fs.existsSync(csvFile), 20000, 'the PNG and the CSV');
     await sleep(300);
@@ -274,7 +279,7 @@ async function ui() {
 
   await check('runs tree: context menu; rename stores a label; delete moves the run to the trash', async () => {
     const runs = path.join(ws, 'runs');
-    makeRun(runs, 'fixture-b');
+    makeRun(runs, 'fixture-b', 400, 100); // grows earlier: a curve of its own in the comparison
     makeRun(runs, 'fixture-c');
     await page.locator('.monaco-list-row', { hasText: 'fixture-c' }).first().waitFor({ timeout: 20000 });
     await treeMenu(page, 'fixture-b', 'Rename', 'runs-context-menu.png');
@@ -336,7 +341,8 @@ async function ui() {
     runTrained = true;
     // Delete is refused while the run trains
     await treeMenu(page, name, 'Delete');
-    await page.locator('.notifications-toasts .notification-list-item-message', { hasText: 'stop it before deleting it' }).first().waitFor({ timeout: 10000 });
+    await page.locator('.monaco-dialog-box', { hasText: 'stop it before deleting it' }).first().waitFor({ timeout: 15000 });
+    await page.keyboard.press('Escape');
     if (!fs.existsSync(path.join(ws, 'runs', name))) throw new Error('a running run was deleted');
     return `run ${name}: chart step ${s1} -> ${s2}`;
   });

@@ -149,6 +149,9 @@ describe('runs tree: groups, labels, delete, compare, saving, hardware, study', 
     assert.ok(Math.abs(c.N[0] - 1000 / 1.5) < 1e-9 && Math.abs(c.N[2] - 3000) < 1e-9);
     const at = (n: number) => 1.5 + 400 / Math.pow(n, 0.34) + 410 / Math.pow(0.02 * n, 0.28);
     c.N.forEach((n, i) => assert.ok(Math.abs(c.loss[i] - at(n)) < 1e-9));
+    // every run on the same 1e5 tokens: the curve is the law at D = 1e5
+    const f = studyCurve([{ N: 1000, D: 1e5 }, { N: 4000, D: 1e5 }], s.law!, 4);
+    f.N.forEach((n, i) => assert.ok(Math.abs(f.loss[i] - (1.5 + 400 / Math.pow(n, 0.34) + 410 / Math.pow(1e5, 0.28))) < 1e-9));
     fs.writeFileSync(path.join(dir, 'fit.json'), JSON.stringify({ law: { E: 'x' } }));
     assert.equal(readStudy(dir, [r1]).law, undefined, 'a malformed law is ignored');
   });

@@ -394,8 +394,9 @@ export function fmt(v: number | null | undefined, digits = 3): string {
 }
 
 /**
- * The fitted law L(N, D) = E + A / N^alpha + B / D^beta as a curve over N, at the tokens per
- * parameter the study used (the median of its points' D / N), log-spaced from below the smallest
+ * The fitted law L(N, D) = E + A / N^alpha + B / D^beta as a curve over N: at the runs' D when
+ * they all trained on the same tokens, else at the tokens per parameter the study used (the
+ * median of its points' D / N); log-spaced from below the smallest
  * to above the largest measured N.
  */
 export function studyCurve(
@@ -405,15 +406,21 @@ export function studyCurve(
 ): { N: number[]; loss: number[] } {
   const ok = points.filter((p) => p.N > 0 && p.D > 0);
   if (!ok.length) return { N: [], loss: [] };
-  const ratios = ok.map((p) => p.D / p.N).sort((a, b) => a - b);
-  const mid = ratios.length >> 1;
-  const r = ratios.length % 2 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+  const median = (v: number[]) => {
+    const s = v.slice().sort((a, b) => a - b);
+    const mid = s.length >> 1;
+    return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  };
+  // Every run trained on (nearly) the same tokens: the curve at that D; else at the study's D / N.
+  const Ds = ok.map((p) => p.D);
+  const fixedD = Math.max(...Ds) / Math.min(...Ds) < 1.05 ? median(Ds) : undefined;
+  const r = median(ok.map((p) => p.D / p.N));
   const lo = Math.log(Math.min(...ok.map((p) => p.N)) / 1.5), hi = Math.log(Math.max(...ok.map((p) => p.N)) * 1.5);
   const N: number[] = [], loss: number[] = [];
   for (let i = 0; i < n; i++) {
     const x = Math.exp(lo + ((hi - lo) * i) / (n - 1));
     N.push(x);
-    loss.push(law.E + law.A / Math.pow(x, law.alpha) + law.B / Math.pow(r * x, law.beta));
+    loss.push(law.E + law.A / Math.pow(x, law.alpha) + law.B / Math.pow(fixedD ?? r * x, law.beta));
   }
   return { N, loss };
 }
