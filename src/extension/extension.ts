@@ -7,8 +7,12 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { RunsModel } from './monitor/runsModel';
-import { RunsTreeProvider, RunItem } from './monitor/runsTree';
-import { MonitorViewProvider } from './monitor/monitorView';
+import { RunsTreeProvider, RunItem, GroupItem, TreeEntry } from './monitor/runsTree';
+import { MonitorViewProvider, MonitorPanel, MonitorActions } from './monitor/monitorView';
+import { ComparePanel } from './monitor/comparePanel';
+import { comparisonIds, deleteRefusal } from './logic/runsTreeLogic';
+import { lockAlive, readLabel, writeLabel } from './logic/runFolder';
+import { moveToTrash } from './logic/trash';
 import { TrainingManager } from './training/trainingManager';
 import { PlannerPanel } from './planner/plannerPanel';
 import { trainFromPlanFile } from './planner/proxyDialog';
@@ -21,6 +25,8 @@ export interface ShapeLabApi {
   training: TrainingManager;
   monitor: MonitorViewProvider;
   planner: typeof PlannerPanel;
+  monitorPanel: typeof MonitorPanel;
+  comparePanel: typeof ComparePanel;
   runsFolder(): string;
 }
 
@@ -28,7 +34,7 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
   const out = vscode.window.createOutputChannel('ShapeLab');
   const model = new RunsModel(() => config.runsFolder(ctx));
   const training = new TrainingManager(ctx, model, out);
-  const tree = new RunsTreeProvider(model);
+  const tree = new RunsTreeProvider(model, (group) => fs.existsSync(path.join(model.root, group, 'study.json')));
   const stopRun = (runId?: string) => {
     if (training.isRunning() && (!runId || training.active?.runId === runId)) return training.stop();
     const id = runId ?? model.selectedId;
@@ -36,8 +42,13 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
     void vscode.window.showInformationMessage('ShapeLab: no run is in progress.');
     return Promise.resolve(false);
   };
-  const monitor = new MonitorViewProvider(ctx.extensionUri, model, out, (id) => void stopRun(id));
-  const treeView = vscode.window.createTreeView('shapelab.runs', { treeDataProvider: tree, showCollapseAll: false });
+  const actions: MonitorActions = {
+    stop: (id) => void stopRun(id),
+    resume: (id) => void vscode.commands.executeCommand('shapelab.resumeRun', id),
+    openInEditor: (id) => void vscode.commands.executeCommand('shapelab.openMonitorInEditor', id),
+  };
+  const monitor = new MonitorViewProvider(ctx.extensionUri, model, out, actions);
+  const treeView = vscode.window.createTreeView('shapelab.runs', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   ctx.subscriptions.push(out, model, training, tree, monitor, treeView);
   ctx.subscriptions.push(vscode.window.registerWebviewViewProvider(MonitorViewProvider.viewId, monitor, { webviewOptions: { retainContextWhenHidden: true } }));
   PlannerPanel.register(ctx, out, training);
@@ -80,6 +91,130 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
   });
 
   cmd('shapelab.stopTraining', (arg?: unknown) => stopRun(arg instanceof RunItem ? arg.run.id : typeof arg === 'string' ? arg : undefined));
+
+  /** A run id from a tree item, an id string, or (palette) the run shown in the monitor. */
+  const runIdOf = (arg: unknown): string | undefined => (arg instanceof RunItem ? arg.run.id : typeof arg === 'string' && model.has(arg) ? arg : model.selectedId);
+
+  cmd('shapelab.openMonitorInEditor', (arg?: unknown) => {
+    const id = runIdOf(arg);
+    return MonitorPanel.show(ctx.extensionUri, model, out, actions, id) && id;
+  });
+
+  cmd('shapelab.compareRuns', async (arg?: unknown, selection?: unknown) => {
+    const sel = Array.isArray(selection) ? selection.filter((x): x is TreeEntry => x instanceof RunItem || x instanceof GroupItem) : undefined;
+    const clicked = arg instanceof RunItem || arg instanceof GroupItem ? arg : undefined;
+    let ids = comparisonIds(clicked?.node, sel?.map((x) => x.node));
+    if (!ids.length && Array.isArray(arg)) ids = arg.filter((x): x is string => typeof x === 'string' && model.has(x));
+    if (!ids.length) {
+      model.refresh();
+      const picks = await vscode.window.showQuickPick(model.summaries().map((r) => ({ label: r.name, description: `${r.status}${r.group ? ` \u00b7 ${r.group}` : ''}`, id: r.id })), { canPickMany: true, title: 'ShapeLab: runs to compare' });
+      ids = (picks ?? []).map((p) => p.id);
+    }
+    if (!ids.length) return undefined;
+    // One group clicked (or every selected run in one study): the study view with its fit.
+    const groups = new Set(ids.map((id) => model.summary(id)?.group));
+    const only = groups.size === 1 ? [...groups][0] : undefined;
+    const group = clicked instanceof GroupItem && (!sel || sel.length <= 1) ? clicked.node.name : only && fs.existsSync(path.join(model.root, only, 'study.json')) ? only : undefined;
+    ComparePanel.show(ctx.extensionUri, model, out, ids, group);
+    return ids;
+  });
+
+  cmd('shapelab.openRunConfig', async (arg?: unknown) => {
+    const id = runIdOf(arg);
+    const dir = id ? model.dirOf(id) : undefined;
+    if (!dir) return undefined;
+    const f = path.join(dir, 'config.json');
+    if (!fs.existsSync(f)) {
+      void vscode.window.showInformationMessage(`ShapeLab: run ${id} has no config.json.`);
+      return undefined;
+    }
+    await vscode.window.showTextDocument(vscode.Uri.file(f), { preview: true });
+    return f;
+  });
+
+  cmd('shapelab.renameRun', async (arg?: unknown, newLabel?: unknown) => {
+    const id = runIdOf(arg);
+    const dir = id ? model.dirOf(id) : undefined;
+    if (!id || !dir) return undefined;
+    const label = typeof newLabel === 'string'
+      ? newLabel
+      : await vscode.window.showInputBox({
+          title: `Rename run ${path.basename(dir)}`,
+          prompt: 'A label shown instead of the folder name (stored in label.json in the run folder; the folder keeps its name). Empty: no label.',
+          value: readLabel(dir) ?? path.basename(dir),
+          validateInput: (v) => (v.length > 120 ? 'at most 120 characters' : undefined),
+        });
+    if (label === undefined) return undefined;
+    try {
+      writeLabel(dir, label === path.basename(dir) ? '' : label);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`ShapeLab: could not store the label: ${(e as Error).message}`);
+      return undefined;
+    }
+    model.refresh();
+    return readLabel(dir) ?? '';
+  });
+
+  cmd('shapelab.deleteRun', async (arg?: unknown) => {
+    const id = arg instanceof RunItem ? arg.run.id : typeof arg === 'string' ? arg : undefined;
+    const dir = id ? model.dirOf(id) : undefined;
+    const s = id ? model.summary(id) : undefined;
+    if (!id || !dir || !s) return false;
+    const ours = training.isRunning() && training.active?.runDir !== undefined && path.resolve(training.active.runDir) === path.resolve(dir);
+    const refusal = deleteRefusal(s) ?? (ours || lockAlive(dir) ? deleteRefusal({ ...s, status: 'running' }) : undefined);
+    if (refusal) {
+      // Modal, like the confirmation it replaces: the answer to a Delete is never a toast one misses.
+      await vscode.window.showWarningMessage(refusal, { modal: true });
+      return false;
+    }
+    const ok = await vscode.window.showWarningMessage(`Delete run "${s.name}"?`, { modal: true, detail: `The folder ${dir} (checkpoints, logs, config) moves to the trash.` }, 'Move to Trash');
+    if (ok !== 'Move to Trash') return false;
+    if (lockAlive(dir)) {
+      await vscode.window.showWarningMessage(deleteRefusal({ ...s, status: 'running' }) as string, { modal: true });
+      return false;
+    }
+    try {
+      await vscode.workspace.fs.delete(vscode.Uri.file(dir), { recursive: true, useTrash: true });
+    } catch (e) {
+      // A VS Code server (code-server, remote) has no trash of its own: the freedesktop one, or nothing.
+      try {
+        if (process.platform !== 'linux') throw e;
+        moveToTrash(dir);
+      } catch (e2) {
+        void vscode.window.showErrorMessage(`ShapeLab: run ${s.name} was not deleted: ${(e2 as Error).message}`);
+        return false;
+      }
+    }
+    out.appendLine(`[runs] moved ${dir} to the trash`);
+    if (model.selectedId === id) model.select(undefined);
+    model.refresh();
+    return true;
+  });
+
+  cmd('shapelab.exportRunToTorch', async (arg?: unknown) => {
+    const id = runIdOf(arg);
+    const dir = id ? model.dirOf(id) : undefined;
+    if (!dir || !fs.existsSync(path.join(dir, 'config.json'))) {
+      void vscode.window.showInformationMessage('ShapeLab: pick a run with a config.json to export.');
+      return undefined;
+    }
+    const uris = await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, canSelectMany: false, title: 'Folder to write the PyTorch project into', openLabel: 'Export here' });
+    const parent = uris?.[0]?.fsPath;
+    if (!parent) return undefined;
+    let target = path.join(parent, `${path.basename(dir)}-torch`);
+    for (let i = 1; fs.existsSync(target); i++) target = path.join(parent, `${path.basename(dir)}-torch-${i}`);
+    const code = await runCli(ctx, out, `ShapeLab: export ${path.basename(dir)} to PyTorch`, ['export', 'torch', '--config', path.join(dir, 'config.json'), '--out', target]);
+    if (code === 0) void vscode.window.showInformationMessage(`ShapeLab: exported to ${target}`, 'Reveal').then((p) => p && vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(target)));
+    return code === 0 ? target : undefined;
+  });
+
+  cmd('shapelab.copyRunPath', async (arg?: unknown) => {
+    const id = runIdOf(arg);
+    const dir = id ? model.dirOf(id) : undefined;
+    if (!dir) return undefined;
+    await vscode.env.clipboard.writeText(dir);
+    return dir;
+  });
 
   cmd('shapelab.resumeRun', async (arg?: unknown) => {
     let id = arg instanceof RunItem ? arg.run.id : typeof arg === 'string' ? arg : undefined;
@@ -152,7 +287,7 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
     await vscode.commands.executeCommand('shapelab.monitor.focus');
   });
   cmd('shapelab.revealRunFolder', (arg?: unknown) => {
-    const id = arg instanceof RunItem ? arg.run.id : model.selectedId;
+    const id = runIdOf(arg);
     const dir = id ? model.dirOf(id) : undefined;
     if (dir) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(dir));
   });
@@ -163,7 +298,7 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
     }),
   );
   model.start();
-  return { model, training, monitor, planner: PlannerPanel, runsFolder: () => config.runsFolder(ctx) };
+  return { model, training, monitor, planner: PlannerPanel, monitorPanel: MonitorPanel, comparePanel: ComparePanel, runsFolder: () => config.runsFolder(ctx) };
 }
 
 export function deactivate(): void {

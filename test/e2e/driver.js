@@ -141,6 +141,34 @@ async function waitReplan(f, rid, what) {
   }, 45000, what);
 }
 
+/** Right-click a runs-tree row and pick a context-menu entry (optionally screenshot the open menu). */
+async function treeMenu(page, rowText, entry, shotName) {
+  const row = page.locator('.monaco-list-row', { hasText: rowText }).first();
+  await row.waitFor({ timeout: 20000 });
+  await row.click({ button: 'right' });
+  const item = page.locator('.context-view .monaco-menu .action-item', { hasText: entry }).first();
+  await item.waitFor({ timeout: 10000 });
+  if (shotName) {
+    await sleep(400);
+    await shot(page, shotName);
+  }
+  await item.click();
+}
+
+/** Answers VS Code's save dialog (code-server: the simple file dialog, a quick input) with a path. */
+async function answerSaveDialog(page, file, defaultEnding) {
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 15000 });
+  // The file dialog fills in its default path after it opens: wait for it, or it replaces ours.
+  if (defaultEnding) await waitFor(async () => (await input.inputValue()).endsWith(defaultEnding), 15000, 'the dialog default path');
+  for (let i = 0; i < 3; i++) {
+    await input.fill(file);
+    await sleep(400);
+    if ((await input.inputValue()) === file) break;
+  }
+  await page.keyboard.press('Enter');
+}
+
 async function ui() {
   const ctx = await launch();
   const page = ctx.pages()[0];
@@ -148,7 +176,8 @@ async function ui() {
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) consoleErrors.push(m.text().slice(0, 300));
   });
-  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}`);
+  // a loaded machine (2 shared cores) can take longer than playwright's default 30 s to serve the workbench
+  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}`, { timeout: 180000, waitUntil: 'domcontentloaded' });
   await page.waitForSelector('.monaco-workbench .statusbar', { timeout: 90000 });
   log('workbench loaded');
   const activity = page.locator('.activitybar [aria-label^="ShapeLab"]').first();
@@ -362,6 +391,95 @@ async function ui() {
     return `${charts} charts, tooltip "${tip}"`;
   });
 
+  const { makeRun, makeStudy } = require('./fixture.js');
+  await check('monitor: gradient-norm chart; x-axis by tokens redraws; log scale toggles', async () => {
+    const f = await webviewFrame(page, 'monitor');
+    if (!(await f.$('.chart[data-chart="gradNorm"] canvas'))) throw new Error('no gradient-norm chart');
+    const before = Number(await f.$eval('#charts', (e) => e.dataset.redraws));
+    await f.selectOption('#x-axis', 'tokens');
+    await waitFor(async () => (await f.$eval('#charts', (e) => e.dataset.xAxis)) === 'tokens' && Number(await f.$eval('#charts', (e) => e.dataset.redraws)) > before, 10000, 'a redraw on the tokens axis');
+    const lastX = await f.$eval('#charts', (e) => e.dataset.lastX);
+    if (Number(lastX) !== 400 * 4096) throw new Error(`last x on the tokens axis is ${lastX}, expected ${400 * 4096}`);
+    await f.click('#log-scale');
+    await waitFor(async () => (await f.$eval('.chart[data-chart="loss"]', (e) => e.dataset.log)) === '1', 10000, 'log scale on');
+    await f.click('#log-scale');
+    await waitFor(async () => (await f.$eval('.chart[data-chart="loss"]', (e) => e.dataset.log)) === '0', 10000, 'log scale off');
+    await f.selectOption('#x-axis', 'step');
+    await waitFor(async () => (await f.$eval('#charts', (e) => e.dataset.xAxis)) === 'step', 10000, 'back on the step axis');
+    return `tokens axis ends at ${lastX}; log y on and off`;
+  });
+
+  await check('saving a chart writes a PNG and a CSV of the plotted points', async () => {
+    const f = await webviewFrame(page, 'monitor');
+    const target = path.join(ws, 'loss-chart.png');
+    await f.click('.chart[data-chart="loss"] .save-btn[data-save="png"]');
+    await answerSaveDialog(page, target, '.png');
+    const csvFile = path.join(ws, 'loss-chart.csv');
+    await waitFor(async () => fs.existsSync(target) && fs.existsSync(csvFile), 20000, 'the PNG and the CSV');
+    await sleep(300);
+    const png = fs.readFileSync(target);
+    if (png.subarray(1, 4).toString() !== 'PNG') throw new Error('not a PNG');
+    const w = png.readUInt32BE(16), h = png.readUInt32BE(20);
+    const lines = fs.readFileSync(csvFile, 'utf8').trim().split('\n');
+    if (lines[0] !== 'step,train (raw),train (smoothed),eval,earlier attempt') throw new Error(`CSV header ${lines[0]}`);
+    if (lines.length - 1 !== 400) throw new Error(`CSV has ${lines.length - 1} points, the chart 400`);
+    const evalRows = lines.slice(1).filter((l) => l.split(',')[3] !== '').length;
+    if (evalRows !== 8) throw new Error(`${evalRows} eval points in the CSV (fixture: 8)`);
+    return `${path.basename(target)} ${w}x${h}, ${lines.length - 1} CSV rows (${evalRows} eval)`;
+  });
+
+  await check('Open in Editor shows the same charts at full size in an editor tab', async () => {
+    const f = await webviewFrame(page, 'monitor');
+    await f.click('#open-editor');
+    const t = await webviewFrame(page, 'monitor-tab', 30000);
+    await waitFor(async () => (await t.$eval('#charts', (e) => Number(e.dataset.points || 0))) >= 400, 20000, 'points in the tab');
+    const charts = await t.$$eval('.chart canvas', (cs) => cs.length);
+    const tab = await page.locator('.tab', { hasText: 'Monitor:' }).first().innerText();
+    await sleep(1200);
+    await shot(page, 'monitor-editor.png');
+    return `${charts} charts in tab "${tab.trim()}"`;
+  });
+
+  await check('runs tree: context menu; rename stores a label; delete moves the run to the trash', async () => {
+    const runs = path.join(ws, 'runs');
+    makeRun(runs, 'fixture-b', 400, 100); // grows earlier: a curve of its own in the comparison
+    makeRun(runs, 'fixture-c');
+    await page.locator('.monaco-list-row', { hasText: 'fixture-c' }).first().waitFor({ timeout: 20000 });
+    await treeMenu(page, 'fixture-b', 'Rename', 'runs-context-menu.png');
+    await answerSaveDialog(page, 'baseline B');
+    await waitFor(() => fs.existsSync(path.join(runs, 'fixture-b', 'label.json')), 10000, 'label.json');
+    await page.locator('.monaco-list-row', { hasText: 'baseline B' }).first().waitFor({ timeout: 10000 });
+    if (!fs.existsSync(path.join(runs, 'fixture-b'))) throw new Error('the folder was renamed');
+    await treeMenu(page, 'fixture-c', 'Delete');
+    const btn = page.locator('.monaco-dialog-box .monaco-button', { hasText: 'Move to Trash' }).first();
+    await btn.waitFor({ timeout: 10000 });
+    await btn.click();
+    await waitFor(() => !fs.existsSync(path.join(runs, 'fixture-c')), 15000, 'fixture-c to leave the runs folder');
+    await waitFor(async () => (await page.locator('.monaco-list-row', { hasText: 'fixture-c' }).count()) === 0, 10000, 'fixture-c to leave the tree');
+    return 'renamed fixture-b to "baseline B" (label.json), fixture-c moved to the trash';
+  });
+
+  await check('compare two runs: the comparison view overlays two series; a study shows its fit', async () => {
+    await page.locator('.monaco-list-row', { hasText: 'fixture-growth-run' }).first().click();
+    await page.locator('.monaco-list-row', { hasText: 'baseline B' }).first().click({ modifiers: ['Control'] });
+    await treeMenu(page, 'baseline B', 'Compare Selected Runs');
+    const c = await webviewFrame(page, 'compare', 30000);
+    await waitFor(async () => (await c.$eval('#cmp-charts', (e) => e.dataset.runs)) === '2' && (await c.$eval('#cmp-charts', (e) => e.dataset.series)) === '2', 20000, 'two runs, two series');
+    const legend = await c.$$eval('.chart[data-chart="loss"] .u-legend .u-series', (xs) => xs.length);
+    await sleep(800);
+    await shot(page, 'compare.png');
+    await page.locator('.monaco-list-row', { hasText: 'fixture-study' }).first().click(); // select the study alone
+    await treeMenu(page, 'fixture-study', 'Compare Selected Runs');
+    await waitFor(async () => (await c.$eval('#study', (e) => (e.hidden ? '' : e.dataset.points))) === '3', 20000, 'the study chart with 3 points');
+    const fit = await c.$eval('#study', (e) => e.dataset.fit);
+    if (fit !== '1') throw new Error('no fit curve');
+    await c.$eval('#study', (e) => e.scrollIntoView());
+    await sleep(800);
+    await shot(page, 'compare-study.png');
+    await palette(page, 'View: Close All Editors');
+    return `2 runs overlaid (legend rows ${legend}); study: 3 points + fit curve`;
+  });
+
   let runTrained = false;
   let stoppedRun;
   await check('a tiny training run started from the palette appears in the tree and its chart updates', async () => {
@@ -384,6 +502,11 @@ async function ui() {
     await sleep(1500);
     await shot(page, 'monitor-training.png');
     runTrained = true;
+    // Delete is refused while the run trains
+    await treeMenu(page, name, 'Delete');
+    await page.locator('.monaco-dialog-box', { hasText: 'stop it before deleting it' }).first().waitFor({ timeout: 15000 });
+    await page.keyboard.press('Escape');
+    if (!fs.existsSync(path.join(ws, 'runs', name))) throw new Error('a running run was deleted');
     return `run ${name}: chart step ${s1} -> ${s2}`;
   });
 
@@ -418,31 +541,19 @@ async function ui() {
     const f = await webviewFrame(page, 'monitor');
     const eventsFile = path.join(ws, 'runs', stoppedRun.name, 'events.jsonl');
     const resumed = () => /"type":"resume"/.test(fs.readFileSync(eventsFile, 'utf8'));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await palette(page, 'ShapeLab: Resume Run');
-        const row = page.locator('.quick-input-list .monaco-list-row', { hasText: stoppedRun.name }).first();
-        await row.waitFor({ timeout: 15000 });
-        await row.click({ timeout: 5000 });
-        await waitFor(async () => resumed(), 60000, 'a resume event');
-        break;
-      } catch (e) {
-        // a quick pick can close under us when a notification takes focus; retry unless it got through
-        if (resumed() || attempt >= 3) throw e;
-        log(`resume pick attempt ${attempt} failed (${e.message.split('\n')[0]}); retrying`);
-        await page.screenshot({ path: path.join(out, `resume-attempt-${attempt}.png`) }).catch(() => {});
-        await page.keyboard.press('Escape');
-        await sleep(2000);
-      }
-    }
+    // the monitor's Resume button (next to Stop)
+    await waitFor(async () => !(await f.$eval('#resume-btn', (e) => e.disabled)), 20000, 'Resume enabled');
+    await f.click('#resume-btn');
+    await waitFor(async () => resumed(), 60000, 'a resume event');
     await waitFor(async () => (await f.$eval('#run-status', (e) => e.textContent)) === 'running' && (await f.$eval('#run-title', (e) => e.textContent)) === stoppedRun.name, 60000, 'the resumed run to be running');
     const step = await waitFor(async () => {
       const s = Number((await f.$eval('#charts', (e) => e.dataset.lastStep)) || 0);
       return s > stoppedRun.step ? s : 0;
     }, 90000, 'steps past the checkpoint');
+    const resumeMarkers = await waitFor(async () => Number(await f.$eval('#charts', (e) => e.dataset.resumeMarkers)), 20000, 'a resume marker on the charts');
     await palette(page, 'ShapeLab: Stop Training');
     await waitFor(async () => (await f.$eval('#run-status', (e) => e.textContent)) === 'stopped', 60000, 'the resumed run to stop');
-    return `resumed after step ${stoppedRun.step}, reached ${step}, stopped again`;
+    return `resumed (Resume button) after step ${stoppedRun.step}, reached ${step}, ${resumeMarkers} resume marker, stopped again`;
   });
 
   await check('planner "Train this" shows the proxy and its transferred hyperparameters, then starts it at the planned depth', async () => {
@@ -505,7 +616,7 @@ async function exttests() {
     ['extensionTestsPath', `vscode-remote://${host}${tests}`],
     ['skipWelcome', 'true'],
   ]);
-  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(payload)}`, { timeout: 120000 }); // slow on a loaded 2-core machine
+  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(payload)}`, { timeout: 180000, waitUntil: 'domcontentloaded' });
   const code = await Promise.race([exited, sleep(240000).then(() => 'timeout')]);
   await ctx.close();
   if (code !== 0) throw new Error(`extension-host suite exit code ${code}`);

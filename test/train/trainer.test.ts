@@ -34,6 +34,9 @@ describe('trainer (CPU EP, real onnxruntime sessions, real run folders)', functi
     assert.ok(r.evalLoss! < h - 0.5, `eval loss ${r.evalLoss} vs unigram entropy ${h.toFixed(3)} nats`);
     const events = readJsonl<{ type: string }>(path.join(r.runDir, 'events.jsonl')).records.map((e) => e.type);
     assert.deepEqual([events[0], events.at(-1)], ['start', 'done']);
+    // the monitor's host-memory line: the trainer's resident memory, MiB (a real process: tens of MiB at least)
+    const rss = readJsonl<{ rssMB?: number; evalLoss?: number }>(path.join(r.runDir, 'metrics.jsonl')).records.filter((m) => m.evalLoss === undefined).map((m) => m.rssMB);
+    assert.ok(rss.length > 0 && rss.every((v) => typeof v === 'number' && v > 10 && v < 1e6), `rssMB ${rss.join(',')}`);
   });
 
   it('resume from a checkpoint reproduces the uninterrupted run\'s next losses', async () => {

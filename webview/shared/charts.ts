@@ -26,7 +26,7 @@ export function palette() {
 }
 
 /**
- * Draws every growth event as a dashed vertical line on the chart (in uPlot's `draw` hook, on
+ * Draws every growth (dashed) and resume (dotted) event as a vertical line on the chart (in uPlot's `draw` hook, on
  * uPlot's own canvas) and shows a tooltip (step, depth before -> after, policy) when the cursor
  * is within a few pixels of one (`setCursor` hook).
  */
@@ -46,14 +46,16 @@ export function growthMarkerPlugin(getMarkers: () => readonly GrowthMarker[]): u
         if (!markers.length) return;
         const { ctx } = u;
         const { left, top, width, height } = u.bbox;
-        const color = cssVar('--vscode-charts-purple', '#b180d7');
+        const growth = cssVar('--vscode-charts-purple', '#b180d7');
+        const resume = cssVar('--vscode-charts-green', '#89d185');
         ctx.save();
-        ctx.strokeStyle = color;
-        ctx.fillStyle = color;
         ctx.lineWidth = Math.max(1, devicePixelRatio);
-        ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
         for (const m of markers) {
-          const x = Math.round(u.valToPos(m.step, 'x', true));
+          const color = m.color ?? (m.kind === 'resume' ? resume : growth);
+          ctx.strokeStyle = color;
+          ctx.fillStyle = color;
+          ctx.setLineDash(m.kind === 'resume' ? [2 * devicePixelRatio, 3 * devicePixelRatio] : [6 * devicePixelRatio, 4 * devicePixelRatio]);
+          const x = Math.round(u.valToPos(m.x, 'x', true));
           if (x < left || x > left + width) continue;
           ctx.beginPath();
           ctx.moveTo(x, top);
@@ -76,9 +78,9 @@ export function growthMarkerPlugin(getMarkers: () => readonly GrowthMarker[]): u
           tip.hidden = true;
           return;
         }
-        tip.textContent = m.label;
+        tip.textContent = m.run ? `${m.run}: ${m.label}` : m.label;
         tip.hidden = false;
-        const x = u.valToPos(m.step, 'x');
+        const x = u.valToPos(m.x, 'x');
         const w = u.over.clientWidth;
         tip.style.left = `${Math.min(Math.max(0, x + 8), Math.max(0, w - 220))}px`;
         tip.style.top = '4px';

@@ -260,16 +260,38 @@ export type HostToPlanner =
 // ---------------------------------------------------------------------------------------------
 // Monitor
 
+export const SAVE_FORMATS = ['png', 'svg', 'csv'] as const;
+export type SaveFormat = (typeof SAVE_FORMATS)[number];
+/** Cap on a saved image / CSV crossing the boundary (a chart PNG is ~100 KB; a 200k-row CSV ~20 MB). */
+export const MAX_SAVE_CHARS = 40 * 1024 * 1024;
+
 export type MonitorToHost =
   | { type: 'ready' }
   | { type: 'selectRun'; runId: string }
-  | { type: 'stop'; runId: string };
+  | { type: 'stop'; runId: string }
+  | { type: 'resume'; runId: string }
+  | { type: 'openInEditor'; runId: string }
+  /** Save one chart: `image` is a PNG data URL or SVG text (absent for CSV); `csv` the plotted points. */
+  | { type: 'save'; format: SaveFormat; chart: string; image?: string; csv: string };
 
 export function parseMonitorMessage(raw: unknown): Result<MonitorToHost> {
   return attempt(() => {
     const o = obj(raw, 'message');
-    const type = oneOf(['ready', 'selectRun', 'stop'] as const)(o.type, 'message.type');
+    const type = oneOf(['ready', 'selectRun', 'stop', 'resume', 'openInEditor', 'save'] as const)(o.type, 'message.type');
     if (type === 'ready') return record({ type: oneOf(['ready'] as const) })(o, 'message');
+    if (type === 'save') {
+      const m = record({
+        type: oneOf(['save'] as const),
+        format: oneOf(SAVE_FORMATS),
+        chart: str({ maxLength: 60, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/ }),
+        image: optional(str({ maxLength: MAX_SAVE_CHARS })),
+        csv: str({ maxLength: MAX_SAVE_CHARS }),
+      })(o, 'message');
+      if (m.format === 'png' && !(m.image ?? '').startsWith('data:image/png;base64,')) throw new ValidationError('message.image', 'expected a PNG data URL');
+      if (m.format === 'svg' && !/^<svg[\s>]/.test(m.image ?? '')) throw new ValidationError('message.image', 'expected SVG text');
+      if (m.format === 'csv' && m.image !== undefined) throw new ValidationError('message.image', 'unexpected for CSV');
+      return m;
+    }
     return record({ type: oneOf([type] as const), runId: id })(o, 'message');
   }) as Result<MonitorToHost>;
 }
@@ -286,6 +308,10 @@ export interface MetricPoint {
   gradNorm?: number;
   depth?: number;
   time?: number;
+  /** Cumulative training FLOPs when the writer logs them (else the charts use 6 * N * tokens). */
+  flops?: number;
+  /** Resident memory of the training process, MiB. */
+  rssMB?: number;
 }
 
 /** One row of events.jsonl as the monitor needs it. */
@@ -293,6 +319,7 @@ export interface RunEvent {
   type: string;
   step: number;
   time?: number;
+  tokens?: number;
   depthBefore?: number;
   depthAfter?: number;
   operator?: string;
@@ -314,12 +341,41 @@ export interface RunSummaryVM {
   device?: string;
   /** One line from config.json: shape, parameterization, batch (e.g. "d512 x L8, completep, batch 2 x 16 x 256"). */
   model?: string;
+  /** Run folder name (the name shown is the user's label when there is one). */
+  folder?: string;
+  /** Study / experiment folder holding the run (a sub-folder of the runs folder). */
+  group?: string;
+  /** Parameter count per depth (for the FLOPs axis), from config.json. */
+  paramsByDepth?: Record<number, number>;
+}
+
+/** GPU memory and utilisation (nvidia-smi) and the trainer's host memory, while a run trains. */
+export interface TrainingHardwareVM {
+  gpus: Array<{ name: string; memUsedMiB: number; memTotalMiB: number; utilPct: number }>;
+  rssMB?: number;
+}
+
+/** One run in a comparison: its plotted rows and events. */
+export interface CompareRunVM {
+  run: RunSummaryVM;
+  metrics: MetricPoint[];
+  events: RunEvent[];
+}
+
+/** A study's measured final losses and, when fit.json exists, its law L(N, D) = E + A/N^alpha + B/D^beta. */
+export interface StudyVM {
+  name: string;
+  points: Array<{ run: string; N: number; D: number; loss: number }>;
+  law?: { E: number; A: number; alpha: number; B: number; beta: number };
 }
 
 export type HostToMonitor =
   | { type: 'runs'; runs: RunSummaryVM[]; activeRunId?: string }
   | { type: 'reset'; run: RunSummaryVM | null; metrics: MetricPoint[]; events: RunEvent[] }
-  | { type: 'append'; runId: string; metrics: MetricPoint[]; events: RunEvent[]; run: RunSummaryVM };
+  | { type: 'append'; runId: string; metrics: MetricPoint[]; events: RunEvent[]; run: RunSummaryVM }
+  | { type: 'hardware'; runId: string; hardware: TrainingHardwareVM }
+  | { type: 'compare'; runs: CompareRunVM[]; study?: StudyVM }
+  | { type: 'saved'; message: string };
 
 const finiteOrUndef = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const shortStr = (v: unknown, max = 200): string | undefined => (typeof v === 'string' ? v.slice(0, max) : undefined);
@@ -334,7 +390,7 @@ export function toMetricPoint(row: unknown): MetricPoint | undefined {
   const step = finiteOrUndef(r.step);
   if (step === undefined || step < 0) return undefined;
   const p: MetricPoint = { step };
-  for (const k of ['tokens', 'loss', 'evalLoss', 'lr', 'tokensPerSec', 'tflops', 'gradNorm', 'depth', 'time'] as const) {
+  for (const k of ['tokens', 'loss', 'evalLoss', 'lr', 'tokensPerSec', 'tflops', 'gradNorm', 'depth', 'time', 'flops', 'rssMB'] as const) {
     const v = finiteOrUndef(r[k]);
     if (v !== undefined) p[k] = v;
   }
@@ -351,6 +407,8 @@ export function toRunEvent(row: unknown): RunEvent | undefined {
   const e: RunEvent = { type, step };
   const time = finiteOrUndef(r.time);
   if (time !== undefined) e.time = time;
+  const tokens = finiteOrUndef(r.tokens);
+  if (tokens !== undefined && tokens >= 0) e.tokens = tokens;
   const db = finiteOrUndef(r.depthBefore);
   if (db !== undefined) e.depthBefore = db;
   const da = finiteOrUndef(r.depthAfter);

@@ -79,7 +79,8 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
     // A shorter run from a preset gets a schedule of its own length unless the file set one.
     const s = obj(c.schedule);
     if (s.totalSteps === undefined) c.schedule = { ...s, totalSteps: steps };
-    for (const k of ['evalEvery', 'checkpointEvery'] as const) if (c[k] === undefined) c[k] = Math.max(1, Math.floor(steps / 4));
+    // evalEvery: left unset, the config default for this length (defaultEvalEvery, ~20 evals).
+    if (c.checkpointEvery === undefined) c.checkpointEvery = Math.max(1, Math.floor(steps / 4));
     if (c.logEvery === undefined) c.logEvery = Math.max(1, Math.min(10, Math.floor(steps / 20)));
   }
   if (v.data) {

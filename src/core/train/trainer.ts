@@ -298,7 +298,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         const lr = lrf * c.base.lr;
         const shape = modelShapeOf(c, st.depth);
         const tflops = (flopsPerToken(engine.nParams, shape) * tps) / 1e12;
-        session.metric({ step: st.step, tokens: st.tokens, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: tps, tflops, depth: st.depth });
+        // rssMB: the training process's resident memory, for the monitor's hardware line.
+        session.metric({ step: st.step, tokens: st.tokens, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: tps, tflops, depth: st.depth, rssMB: Math.round(process.memoryUsage.rss() / 1048576) });
         const avg = (now - loopStart) / 1000 / (st.step - loopStartStep);
         progress({ kind: 'step', step: st.step, steps: c.steps, tokens: st.tokens, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: tps, tflops, etaSec: avg * (c.steps - st.step) });
       }

@@ -10,6 +10,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readLock, lockLiveness } from '../../core/runs/lock';
+import { countModelParams } from '../../core/train/resources';
+import type { RunConfig } from '../../core/runs/configSchema';
 import { MetricPoint, RunEvent, RunSummaryVM, ID_PATTERN, toMetricPoint, toRunEvent } from '../../../webview/shared/messages';
 
 export const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -137,8 +139,21 @@ export class RunFollower {
     return { reset, metrics: newMetrics, events: newEvents };
   }
 
+  /** The study / experiment folder holding the run, when it is one level down. */
+  group?: string;
+
   summary(): RunSummaryVM {
-    return summarize(this.id, this.dir, this.metrics, this.events, this.config);
+    const s = summarize(this.id, this.dir, this.metrics, this.events, this.config);
+    const label = readLabel(this.dir);
+    s.folder = path.basename(this.dir);
+    if (label) s.name = label;
+    else s.name = s.folder;
+    if (this.group) s.group = this.group;
+    const depths = new Set<number>();
+    for (const p of this.metrics) if (p.depth !== undefined) depths.add(p.depth);
+    const pbd = paramsByDepth(this.config, depths);
+    if (pbd) s.paramsByDepth = pbd;
+    return s;
   }
 }
 
@@ -290,11 +305,40 @@ export interface RunDirEntry {
   id: string;
   dir: string;
   mtimeMs: number;
+  /** The study / experiment folder (a direct sub-folder of the runs folder) holding this run. */
+  group?: string;
+}
+
+const RUN_FILES = ['config.json', 'metrics.jsonl', 'events.jsonl'];
+
+/** A folder with a run's files: its newest file time, or undefined when it is not a run. */
+function runMtime(dir: string, st: fs.Stats): number | undefined {
+  let mtimeMs = st.mtimeMs;
+  let isRun = false;
+  for (const f of RUN_FILES) {
+    try {
+      const fst = fs.statSync(path.join(dir, f));
+      if (fst.isFile()) {
+        isRun = true;
+        mtimeMs = Math.max(mtimeMs, fst.mtimeMs);
+      }
+    } catch {
+      /* absent */
+    }
+  }
+  return isRun ? mtimeMs : undefined;
+}
+
+/** Id of a run inside a group folder: "group:run" (ids are never paths). */
+export function groupedId(group: string, name: string): string {
+  return `${group}:${name}`;
 }
 
 /**
- * Direct sub-folders of `root` that look like runs (have config.json, metrics.jsonl or
- * events.jsonl), newest first. Names that are not safe ids are skipped.
+ * Runs under `root`, newest first: its direct sub-folders that look like runs (config.json,
+ * metrics.jsonl or events.jsonl), and the runs one level down in a group folder (a study or
+ * experiment folder: any direct sub-folder that holds run folders, or a study.json). Group folders
+ * that are symlinks are not followed (no loops). Names that are not safe ids are skipped.
  */
 export function listRunDirs(root: string): RunDirEntry[] {
   let names: string[];
@@ -310,24 +354,76 @@ export function listRunDirs(root: string): RunDirEntry[] {
     try {
       const st = fs.statSync(dir);
       if (!st.isDirectory()) continue;
-      let mtimeMs = st.mtimeMs;
-      let isRun = false;
-      for (const f of ['config.json', 'metrics.jsonl', 'events.jsonl']) {
-        try {
-          const fst = fs.statSync(path.join(dir, f));
-          if (fst.isFile()) {
-            isRun = true;
-            mtimeMs = Math.max(mtimeMs, fst.mtimeMs);
-          }
-        } catch {
-          /* absent */
-        }
+      const m = runMtime(dir, st);
+      if (m !== undefined) {
+        out.push({ id: name, dir, mtimeMs: m });
+        continue;
       }
-      if (isRun) out.push({ id: name, dir, mtimeMs });
+      if (fs.lstatSync(dir).isSymbolicLink()) continue;
+      for (const sub of fs.readdirSync(dir)) {
+        const id = groupedId(name, sub);
+        if (!ID_PATTERN.test(sub) || !ID_PATTERN.test(id)) continue;
+        const sd = path.join(dir, sub);
+        try {
+          const sst = fs.statSync(sd);
+          if (!sst.isDirectory()) continue;
+          const sm = runMtime(sd, sst);
+          if (sm !== undefined) out.push({ id, dir: sd, mtimeMs: sm, group: name });
+        } catch {
+          /* vanished */
+        }
+        if (out.length > 4 * MAX_RUNS) break;
+      }
     } catch {
       /* vanished or unreadable: skip */
     }
   }
   out.sort((a, b) => b.mtimeMs - a.mtimeMs || (a.id < b.id ? 1 : -1));
   return out.slice(0, MAX_RUNS);
+}
+
+/** The user's label for a run (Rename in the runs tree), stored in the run folder; never renames the folder. */
+export const LABEL_FILE = 'label.json';
+export const MAX_LABEL = 120;
+
+export function readLabel(dir: string): string | undefined {
+  try {
+    const st = fs.statSync(path.join(dir, LABEL_FILE));
+    if (!st.isFile() || st.size > 4096) return undefined;
+    const v = JSON.parse(fs.readFileSync(path.join(dir, LABEL_FILE), 'utf8')) as { label?: unknown };
+    const l = typeof v?.label === 'string' ? cleanLabel(v.label) : '';
+    return l || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One line, no control characters, trimmed, at most MAX_LABEL characters. */
+export function cleanLabel(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/\s+/g, ' ').trim().slice(0, MAX_LABEL);
+}
+
+/** Writes (or, with an empty label, removes) the label file: temp file + rename, so it is never torn. */
+export function writeLabel(dir: string, label: string): void {
+  const l = cleanLabel(label);
+  const f = path.join(dir, LABEL_FILE);
+  if (!l) {
+    fs.rmSync(f, { force: true });
+    return;
+  }
+  const tmp = `${f}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify({ label: l }) + '\n');
+  fs.renameSync(tmp, f);
+}
+
+/** Parameter count per depth for the FLOPs axis: the config's depth and every depth the logs show. */
+export function paramsByDepth(config: Record<string, unknown> | undefined, depths: Iterable<number>): Record<number, number> | undefined {
+  const m = config?.model as Record<string, unknown> | undefined;
+  const ok = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  if (!m || !['vocabSize', 'context', 'dModel', 'dFf', 'nLayers'].every((k) => ok(m[k]))) return undefined;
+  const out: Record<number, number> = {};
+  for (const d of [m.nLayers as number, ...depths]) {
+    if (Number.isInteger(d) && d > 0 && d < 100_000) out[d] = countModelParams(m as unknown as RunConfig['model'], d);
+  }
+  return out;
 }

@@ -53,6 +53,7 @@ export class RunsModel implements vscode.Disposable {
         f = new RunFollower(e.id, e.dir);
         this.followers.set(e.id, f);
       }
+      f.group = e.group;
       if (f !== this.selected) {
         f.poll();
         // Non-selected runs keep only their tail (enough for the tree's step/loss).
@@ -84,6 +85,22 @@ export class RunsModel implements vscode.Disposable {
     return this.followers.get(id)?.dir;
   }
 
+  /** Every row and event of a run, read afresh (for a comparison; the tree keeps only tails). */
+  loadRun(id: string): { run: RunSummaryVM; metrics: MetricPoint[]; events: RunEvent[] } | undefined {
+    const known = this.followers.get(id);
+    if (!known) return undefined;
+    if (known === this.selected) return { run: known.summary(), metrics: known.metrics, events: known.events };
+    const f = new RunFollower(id, known.dir);
+    f.group = known.group;
+    f.poll();
+    return { run: f.summary(), metrics: f.metrics, events: f.events };
+  }
+
+  /** Runs listed in a group (study / experiment folder). */
+  groupRuns(group: string): string[] {
+    return this.order.filter((id) => this.followers.get(id)?.group === group);
+  }
+
   get selectedId(): string | undefined {
     return this.selected?.id;
   }
@@ -103,7 +120,11 @@ export class RunsModel implements vscode.Disposable {
 
   /** Selects a folder the user chose explicitly (Open Run ... from a dialog) or one we started. */
   selectDir(id: string, dir: string): boolean {
-    const f = new RunFollower(id, path.resolve(dir));
+    const abs = path.resolve(dir);
+    // A run we already list (e.g. one in a study folder, listed as "study:run"): select that one.
+    if (!this.followers.has(id)) for (const [knownId, known] of this.followers) if (known.dir === abs) return this.selectDir(knownId, abs);
+    const f = new RunFollower(id, abs);
+    f.group = this.followers.get(id)?.group;
     this.followers.set(id, f);
     if (!this.order.includes(id)) this.order.unshift(id);
     this.selected = f;

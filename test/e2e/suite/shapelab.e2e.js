@@ -119,4 +119,24 @@ describe('ShapeLab in a real VS Code (code-server extension host)', () => {
     const extPath = vscode.extensions.getExtension(EXT_ID).extensionUri.path;
     assert.deepStrictEqual(roots.sort(), [`${extPath}/dist`, `${extPath}/media`].sort());
   });
+
+  it('compare and rename commands: the comparison gets the runs asked for; a label is stored, the folder kept', async () => {
+    api.model.refresh();
+    const ids = api.model.summaries().filter((r) => r.group === 'fixture-study').map((r) => r.id);
+    assert.strictEqual(ids.length, 3, `study runs listed (${ids.join(', ')})`);
+    const got = await vscode.commands.executeCommand('shapelab.compareRuns', ids.slice(0, 2));
+    assert.deepStrictEqual(got, ids.slice(0, 2));
+    await sleep(500);
+    const cp = api.comparePanel.current;
+    assert.ok(cp, 'comparison panel open');
+    for (let i = 0; i < 40 && !cp.lastPosted; i++) await sleep(250);
+    assert.deepStrictEqual(cp.lastPosted.runs, ids.slice(0, 2));
+    const dir = api.model.dirOf(ids[0]);
+    const label = await vscode.commands.executeCommand('shapelab.renameRun', ids[0], 'smallest shape');
+    assert.strictEqual(label, 'smallest shape');
+    assert.ok(fs.existsSync(dir), 'folder kept');
+    assert.strictEqual(api.model.summary(ids[0]).name, 'smallest shape');
+    await vscode.commands.executeCommand('shapelab.renameRun', ids[0], '');
+    assert.strictEqual(api.model.summary(ids[0]).name, path.basename(dir));
+  });
 });
