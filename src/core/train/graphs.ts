@@ -124,9 +124,32 @@ export function splitKFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   return v;
 }
 
+/**
+ * Step-graph changes of issue 10 that can be turned off one by one to measure each on a GPU:
+ * SHAPELAB_ENGINE_OFF is a comma-separated list of their names. Every setting trains the same
+ * model (gradient-checked; the lavapipe-vs-CPU step test runs with each one off).
+ */
+export const ENGINE_SWITCHES = {
+  /** Weight gradients as (dyᵀ·x)ᵀ where that transposes fewer values (Graph.cheapTranspose). */
+  wgrad: 'weight-gradient operand order',
+} as const;
+export type EngineSwitch = keyof typeof ENGINE_SWITCHES;
+
+export function engineOffFromEnv(env: NodeJS.ProcessEnv = process.env): Set<EngineSwitch> {
+  const raw = env.SHAPELAB_ENGINE_OFF ?? '';
+  const off = new Set<EngineSwitch>();
+  for (const w of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (!(w in ENGINE_SWITCHES)) throw new RangeError(`SHAPELAB_ENGINE_OFF: unknown switch '${w}' (known: ${Object.keys(ENGINE_SWITCHES).join(', ')})`);
+    off.add(w as EngineSwitch);
+  }
+  return off;
+}
+
 /** Forward, loss and the flat gradient of every parameter (layout order). */
 function lossAndGradient(g: Graph, shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, P: string): { loss: string; G: string } {
   g.splitK = splitKFromEnv();
+  const off = engineOffFromEnv();
+  g.cheapTranspose = !off.has('wgrad');
   const { tokens, targets } = dataInputs(g, shape, batch);
   const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch });
   const grads = gradients(g, fwd.loss, fwd.params);
