@@ -9,12 +9,13 @@ const tokens = [1, 4, 2, 9, 0, 3, 3, 7, 10, 5];
 const targets = [4, 2, 9, 0, 3, 3, 7, 10, 5, 6];
 
 describe('whole-model gradient vs finite differences (CPU EP)', () => {
-  // Variants: every MatMul gradient
+  // Variants: the unfused q/k/v head split (SHAPELAB_ENGINE_OFF=qkv), and every MatMul gradient
   // that can be a transposed product taken as one (kernelValues 0), as wide presets do.
-  const variants: [Parameterization, boolean, string, { kernelValues?: number }][] = [
+  const variants: [Parameterization, boolean, string, { fusedQkv?: boolean; kernelValues?: number }][] = [
     ['completep', true, '', {}],
     ['sp', false, '', {}],
     ['alpha0.5', true, '', {}],
+    ['completep', true, ', unfused q/k/v head split', { fusedQkv: false }],
     ['sp', false, ', transposed-product gradients everywhere they apply', { kernelValues: 0 }],
   ];
   for (const [param, tied, what, v] of variants) {
@@ -29,7 +30,7 @@ describe('whole-model gradient vs finite differences (CPU EP)', () => {
       const r = await gradcheck(
         (g, x) => {
           if (v.kernelValues !== undefined) g.kernelValues = v.kernelValues;
-          return buildForward(g, s, t, layout, x.p, x.tok, x.tgt, { batch: 2 }).loss;
+          return buildForward(g, s, t, layout, x.p, x.tok, x.tgt, { batch: 2, fusedQkv: v.fusedQkv }).loss;
         },
         {
           p: { data: flat, shape: [totalParams(layout)] },

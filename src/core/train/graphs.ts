@@ -132,6 +132,8 @@ export function splitKFromEnv(env: NodeJS.ProcessEnv = process.env): number {
 export const ENGINE_SWITCHES = {
   /** Weight gradients as (dyᵀ·x)ᵀ where that transposes fewer values (Graph.cheapTranspose). */
   wgrad: 'weight-gradient operand order',
+  /** One head split for q, k and v (ForwardOptions.fusedQkv). */
+  qkv: 'fused q/k/v head split',
 } as const;
 export type EngineSwitch = keyof typeof ENGINE_SWITCHES;
 
@@ -151,7 +153,7 @@ function lossAndGradient(g: Graph, shape: ModelShape, t: Transfer, layout: Param
   const off = engineOffFromEnv();
   g.cheapTranspose = !off.has('wgrad');
   const { tokens, targets } = dataInputs(g, shape, batch);
-  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch });
+  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, fusedQkv: !off.has('qkv') });
   const grads = gradients(g, fwd.loss, fwd.params);
   return { loss: fwd.loss, G: concatTree(g, grads.map((d) => g.reshape(d, [g.shape(d).reduce((a, b) => a * b, 1)])), 0) };
 }
@@ -201,7 +203,7 @@ export function buildEval(shape: ModelShape, t: Transfer, layout: ParamSpec[], b
   const g = new Graph('eval');
   const P = g.input('params', 'float32', [totalParams(layout)]);
   const { tokens, targets } = dataInputs(g, shape, batch);
-  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, residualStat: opts.residualStat });
+  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, residualStat: opts.residualStat, fusedQkv: !engineOffFromEnv().has('qkv') });
   g.output(g.identity(fwd.loss, 'loss'));
   if (fwd.residualAbsMean) g.output(g.identity(fwd.residualAbsMean, 'residual_abs_mean'));
   return g;
