@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
-#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk]...   (default: all)
+#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk|engine]...   (default: bench torch parity)
 # Expects .devpack (bench/device/pack.sh) in the repository root; writes to $OUT.
 set -uo pipefail
 root=$(pwd); OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -23,6 +23,18 @@ for w in $what; do case $w in
     for k in 1 4 8 16; do
       echo "== SHAPELAB_SPLIT_K=$k" | tee -a "$OUT/splitk.txt"
       (cd "$OUT" && SHAPELAB_SPLIT_K=$k timeout 200 node "$app/bench-train.js" --ep webgpu --presets 25m --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/splitk.txt")
+    done ;;
+  engine)
+    # Issue 10 part 2: the step graph's changes, each turned off once (SHAPELAB_ENGINE_OFF, see
+    # src/core/train/graphs.ts), and the old 'bucket' buffer caches once; default first and last
+    # (run-to-run noise). Read 'step ms' per preset: a change wins where its off run is slower.
+    # About 3-4 minutes on an H200.
+    for run in 'default|' 'off-wgrad|wgrad' 'off-qkv|qkv' 'off-adamw|adamw' 'off-all|wgrad,qkv,adamw' 'bucket|' 'default-again|'; do
+      name=${run%%|*}; off=${run#*|}; opts='{}'; ceil=''
+      [ "$name" = bucket ] && opts='{"storageBufferCacheMode":"bucket","uniformBufferCacheMode":"bucket"}'
+      [ "$name" = default ] && ceil=4096
+      echo "== $name: SHAPELAB_ENGINE_OFF=$off SHAPELAB_WEBGPU_OPTIONS=$opts" | tee -a "$OUT/engine.txt"
+      (cd "$OUT" && SHAPELAB_ENGINE_OFF=$off SHAPELAB_WEBGPU_OPTIONS=$opts timeout 150 node "$app/bench-train.js" --ep webgpu --presets small,25m,wide --steps 20 --ceiling "$ceil" --json "$OUT/engine-$name.json" 2>&1 | grep -v Warning | tail -5 | tee -a "$OUT/engine.txt")
     done ;;
   torch) timeout 200 python3 bench/torch_speed.py 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
   parity)
