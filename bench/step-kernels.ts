@@ -7,6 +7,11 @@
  *
  *   npx tsx bench/step-kernels.ts [--ep webgpu|cpu] [--depth 8] [--json FILE]
  *
+ * A second table counts the values each op type writes in the 25m preset's step (V 256, T 256,
+ * d 512, L 8, H 8, B 32, tied, as bench/train-throughput.ts), read from the generated graph
+ * before onnxruntime's fusions: a GPU-free proxy for the memory traffic of the non-MatMul
+ * kernels, which a change of operand order moves without changing the kernel count.
+ *
  * Builds the fused step graph at depth 1 and 2 (small width, B*T = 512 rows so the two-stage
  * reductions take the same path as the 25m preset), reads back the optimized model onnxruntime
  * writes, and extrapolates: kernels(L) = fixed + L * per_block.
@@ -50,6 +55,21 @@ async function opCounts(ep: Ep, depth: number): Promise<Map<string, number>> {
   return counts;
 }
 
+function valuesWritten(): Map<string, { nodes: number; values: number }> {
+  const shape: ModelShape = { vocab: 256, context: 256, dModel: 512, nLayers: 8, nHeads: 8, dFf: 2048, tiedEmbeddings: true };
+  const t = transfer(DEFAULT_BASE, { width: 512, depth: 8 }, 'completep');
+  const g = buildTrainStep(shape, t, paramLayout(shape, t), 32, DEFAULT_OPTIMIZER);
+  const out = new Map<string, { nodes: number; values: number }>();
+  for (const n of g.nodes) {
+    if (n.op === 'Reshape' || n.op === 'Identity') continue; // no GPU work
+    const r = out.get(n.op) ?? { nodes: 0, values: 0 };
+    r.nodes++;
+    for (const o of n.outputs) r.values += g.shape(o).reduce((a, b) => a * b, 1);
+    out.set(n.op, r);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const { ep, note } = await resolveEp(arg('ep', 'webgpu') as Ep);
   if (note) console.error(note);
@@ -67,8 +87,16 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.op} | ${r.fixed} | ${r.perBlock} | ${r.atL} |`);
   console.log(`| **total** | ${total.fixed} | ${total.perBlock} | ${total.atL} |`);
+  const written = [...valuesWritten().entries()].sort((a, b) => b[1].values - a[1].values);
+  console.log('');
+  console.log('25m preset step, generated graph before onnxruntime\'s fusions: values written per op type');
+  console.log('| op | nodes | values written (M) |');
+  console.log('|---|---|---|');
+  for (const [op, r] of written) console.log(`| ${op} | ${r.nodes} | ${(r.values / 1e6).toFixed(1)} |`);
+  const nonMatMul = written.filter(([op]) => op !== 'MatMul' && op !== 'Gemm').reduce((a, [, r]) => a + r.values, 0);
+  console.log(`| **all but MatMul/Gemm** | ${written.filter(([op]) => op !== 'MatMul' && op !== 'Gemm').reduce((a, [, r]) => a + r.nodes, 0)} | ${(nonMatMul / 1e6).toFixed(1)} |`);
   const json = arg('json', '');
-  if (json) fs.writeFileSync(json, JSON.stringify({ ep, depth: L, rows, total }, null, 2));
+  if (json) fs.writeFileSync(json, JSON.stringify({ ep, depth: L, rows, total, written25m: Object.fromEntries(written) }, null, 2));
 }
 
 main().catch((e) => {

@@ -2,7 +2,7 @@
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
 #   bash bench/device/run-all.sh CASE...   (default: bench torch parity)
 #   CASES: bench profile torch parity variants shapes splitk | cache soakstart soakwait growthA growthB (issue 10/13)
-#          study (issue 12) | torchexport torchdist (issue 11) | and those listed below
+#          study (issue 12) | torchexport torchdist (issue 11) | engine (issue 10 part 2) | and those listed below
 # study: STUDY_MINUTES=7 (default) -- a scaling study (8 runs) on the embedded corpus, then fit and plan --fit
 #   (STUDY_ARGS replaces "--batch-size 64 --ep webgpu", e.g. for a CPU trial);
 #   the study lives in /tmp/shapelab-study so a second call on the same warm machine resumes it.
@@ -55,8 +55,20 @@ for w in $what; do case $w in
     # The manifest and each run's logs (no checkpoints: too large to bring back).
     mkdir -p "$OUT/study"; cp $S/study.json $S/fit.json "$OUT/study/" 2>/dev/null
     for d in $S/*/; do [ -f "$d/config.json" ] && mkdir -p "$OUT/study/$(basename $d)" && cp "$d"/*.json "$d"/*.jsonl "$OUT/study/$(basename $d)/" 2>/dev/null; done ;;
-  torchexport) timeout 590 python3 bench/torch_export_speed.py --out "$OUT" 2>&1 | tee "$OUT/torch-export-speed.txt" ;;
+  torchexport) timeout 590 python3 bench/torch_export_speed.py --out "$OUT" ${TORCHEXPORT_SHAPES:-} 2>&1 | tee "$OUT/torch-export-speed.txt" ;;
   torchdist) bash bench/device/torch-dist-check.sh ;;
+  engine)
+    # Issue 10 part 2: the step graph's changes, each turned off once (SHAPELAB_ENGINE_OFF, see
+    # src/core/train/graphs.ts), and the old 'bucket' buffer caches once; default first and last
+    # (run-to-run noise). Read 'step ms' per preset: a change wins where its off run is slower.
+    # About 3-4 minutes on an H200.
+    for run in ${ENGINE_RUNS:-'default|' 'off-wgrad|wgrad' 'off-qkv|qkv' 'off-adamw|adamw' 'off-all|wgrad,qkv,adamw' 'bucket|' 'default-again|'}; do
+      name=${run%%|*}; off=${run#*|}; opts='{}'; ceil=''
+      [ "$name" = bucket ] && opts='{"storageBufferCacheMode":"bucket","uniformBufferCacheMode":"bucket"}'
+      [ "$name" = default ] && ceil=4096
+      echo "== $name: SHAPELAB_ENGINE_OFF=$off SHAPELAB_WEBGPU_OPTIONS=$opts" | tee -a "$OUT/engine.txt"
+      (cd "$OUT" && SHAPELAB_ENGINE_OFF=$off SHAPELAB_WEBGPU_OPTIONS=$opts timeout 150 node "$app/bench-train.js" --ep webgpu --presets small,25m,wide --steps 20 --ceiling "$ceil" --json "$OUT/engine-$name.json" 2>&1 | grep -v Warning | tail -5 | tee -a "$OUT/engine.txt")
+    done ;;
   parity)
     P=/tmp/parity; rm -rf $P
     timeout 300 node "$app/export-parity.js" --out $P --preset 25m --steps 120 --grow-at-step 60 --grow-factor 2 --grow-multiplier rescale --grow-optimizer copy --ep webgpu 2>&1 | grep -v Warning | tail -3

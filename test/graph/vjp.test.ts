@@ -36,6 +36,21 @@ const cases: Case[] = [
       return g.matmul(x.a, x.b);
     },
   },
+  ...([['dy·bᵀ as (b·dyᵀ)ᵀ, b wide', [2, 3, 2, 4], [2, 3, 4, 8]], ['aᵀ·dy as (dyᵀ·a)ᵀ, a tall', [2, 3, 8, 4], [2, 3, 4, 2]]] as const).map(([name, sa, sb], i): Case => ({
+    op: 'MatMul',
+    name: `batched gradient ${name} (Graph.cheapTranspose at kernelValues 0): [${sa}] x [${sb}]`,
+    feeds: { a: f([...sa], 56 + 2 * i), b: f([...sb], 57 + 2 * i) },
+    build: (g, x) => {
+      g.kernelValues = 0;
+      return g.matmul(x.a, x.b);
+    },
+  })),
+  {
+    op: 'MatMul',
+    name: 'weight gradient as (dyᵀ·x)ᵀ of a wide input (MLP down projection), default threshold: [512,1024] x [1024,2]',
+    feeds: { a: { ...f([512, 1024], 58), differentiable: false }, b: f([1024, 2], 59) },
+    build: (g, x) => g.matmul(x.a, x.b),
+  },
   { op: 'MatMul', name: 'broadcast [2,3,4] x [4,5]', feeds: { a: f([2, 3, 4], 25), b: f([4, 5], 26) }, build: (g, x) => g.matmul(x.a, x.b) },
   ...[false, true].flatMap((tA) => [false, true].map((tB): Case => ({
     op: 'Gemm', name: `transA=${tA} transB=${tB} alpha=0.7 with bias`,
@@ -82,6 +97,40 @@ describe('autodiff: every VJP rule vs central finite differences (onnxruntime CP
     };
     assert.equal(count(1), 0);
     assert.equal(count(4), 1);
+  });
+  it('the weight gradient of a wide input transposes the narrow gradient and the product, not the input', () => {
+    const transposed = (cheap: boolean) => {
+      const g = new Graph('t');
+      g.cheapTranspose = cheap;
+      const a = g.input('a', 'float32', [512, 1024]), b = g.input('b', 'float32', [1024, 2]);
+      gradients(g, g.reduceSum(g.matmul(a, b), [0, 1], false), [b]);
+      return g.nodes.filter((n) => n.op === 'Transpose').map((n) => n.inputs[0] === a ? 'a' : g.shape(n.inputs[0]).join('x'));
+    };
+    assert.deepEqual(transposed(false), ['a']);
+    assert.deepEqual(transposed(true), ['512x2', '2x1024']);
+  });
+  it('the batched cases above take the transposed-product form (a Transpose of a MatMul output)', () => {
+    for (const [sa, sb, wrt] of [[[2, 3, 2, 4], [2, 3, 4, 8], 'a'], [[2, 3, 8, 4], [2, 3, 4, 2], 'b']] as const) {
+      const g = new Graph('t');
+      g.kernelValues = 0;
+      const a = g.input('a', 'float32', [...sa]), b = g.input('b', 'float32', [...sb]);
+      gradients(g, g.reduceSum(g.matmul(a, b), [0, 1, 2, 3], false), [wrt === 'a' ? a : b]);
+      const matmuls = new Set(g.nodes.filter((n) => n.op === 'MatMul').flatMap((n) => n.outputs));
+      assert.ok(g.nodes.some((n) => n.op === 'Transpose' && matmuls.has(n.inputs[0])), `d${wrt}`);
+    }
+  });
+  it('Graph.transpose folds a transpose of a transpose and reuses one already built', () => {
+    const g = new Graph('t');
+    const x = g.input('x', 'float32', [2, 3, 4]);
+    const y = g.transpose(x, [0, 2, 1]);
+    assert.equal(g.transpose(y, [0, 2, 1]), x);
+    assert.equal(g.transpose(x, [0, 2, 1]), y);
+    const z = g.transpose(y, [2, 1, 0]); // of x: [1, 2, 0]
+    assert.deepEqual(g.shape(z), [3, 4, 2]);
+    assert.equal(g.nodes.at(-1)!.inputs[0], x);
+    assert.deepEqual(g.nodes.at(-1)!.attrs.perm, [1, 2, 0]);
+    assert.equal(g.transposeCost(z, [2, 0, 1]), 0);
+    assert.equal(g.transposeCost(x, [1, 0, 2]), 24);
   });
   it('a wrong gradient is caught (the check can fail)', async () => {
     // Hiding a*a from autodiff makes d(a*a*a)/da come out as a^2 instead of 3a^2.

@@ -4,7 +4,7 @@ import { loadDataset } from '../../src/core/data/dataset';
 import { initParams } from '../../src/core/model/init';
 import { DEFAULT_BASE, transfer } from '../../src/core/param/parameterization';
 import { Engine, freshState } from '../../src/core/train/engine';
-import { DEFAULT_OPTIMIZER } from '../../src/core/train/graphs';
+import { DEFAULT_OPTIMIZER, ENGINE_SWITCHES, engineOffFromEnv } from '../../src/core/train/graphs';
 import { probeWebgpu } from '../../src/core/train/runtime';
 
 /**
@@ -14,7 +14,24 @@ import { probeWebgpu } from '../../src/core/train/runtime';
  */
 describe('WebGPU execution provider (lavapipe in CI): step graph vs CPU EP', function () {
   this.timeout(600_000);
-  it('runs with CPU fallback disabled and matches the CPU EP over 4 AdamW steps', async function () {
+  // The default graph, and the one with every issue-10 change off (SHAPELAB_ENGINE_OFF, kept for
+  // measuring each change on a GPU).
+  for (const off of ['', Object.keys(ENGINE_SWITCHES).join(',')]) it(`runs with CPU fallback disabled and matches the CPU EP over 4 AdamW steps${off ? ` (SHAPELAB_ENGINE_OFF=${off})` : ''}`, async function () {
+    const before = process.env.SHAPELAB_ENGINE_OFF;
+    process.env.SHAPELAB_ENGINE_OFF = off;
+    try {
+      await cpuVsWebgpu.call(this);
+    } finally {
+      if (before === undefined) delete process.env.SHAPELAB_ENGINE_OFF;
+      else process.env.SHAPELAB_ENGINE_OFF = before;
+    }
+  });
+  it('SHAPELAB_ENGINE_OFF: names the switches it knows; an unknown one is refused with the list', () => {
+    assert.deepEqual([...engineOffFromEnv({})], []);
+    assert.deepEqual([...engineOffFromEnv({ SHAPELAB_ENGINE_OFF: ' qkv, wgrad ' })].sort(), ['qkv', 'wgrad']);
+    assert.throws(() => engineOffFromEnv({ SHAPELAB_ENGINE_OFF: 'qkv,fast' }), /SHAPELAB_ENGINE_OFF: unknown switch 'fast' \(known: wgrad, qkv/);
+  });
+  async function cpuVsWebgpu(this: Mocha.Context) {
     const why = await probeWebgpu();
     if (why && !process.env.CI && !process.env.SHAPELAB_REQUIRE_WEBGPU) this.skip(); // dev machines without Vulkan
     assert.equal(why, undefined, `WebGPU adapter missing: ${why}`);
@@ -44,5 +61,5 @@ describe('WebGPU execution provider (lavapipe in CI): step graph vs CPU EP', fun
     let maxDiff = 0;
     for (let i = 0; i < cpu.params.length; i++) maxDiff = Math.max(maxDiff, Math.abs(cpu.params[i] - gpu.params[i]));
     assert.ok(maxDiff < 1e-4, `max |param difference| ${maxDiff}`);
-  });
+  }
 });

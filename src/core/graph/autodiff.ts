@@ -38,6 +38,31 @@ function splitKWeightGrad(g: Graph, a: string, dy: string): string | undefined {
   return g.reduceSum(g.matmul(at, g.reshape(dy, [S, K / S, N])), [0], false);
 }
 
+const swapLast = (r: number) => [...Array(r - 2).keys(), r - 1, r - 2];
+
+/**
+ * x·yᵀ (which = 'b') or xᵀ·y (which = 'a'), with the transposed operand's last two axes swapped.
+ * Either is also (y·xᵀ)ᵀ resp. (yᵀ·x)ᵀ: that form transposes the other operand and the product
+ * instead, and wins when the operand is wide against the product: the down projection of an MLP
+ * (aᵀ·dy with a [B·T, 4d], dy [B·T, d]), attention's attᵀ·dctx when T·H > d. Transposes the graph
+ * already has, or that undo one, cost nothing (Graph.transpose folds them).
+ */
+function transposedProduct(g: Graph, x: string, y: string, which: 'a' | 'b'): string {
+  const t = (v: string) => swapLast(g.shape(v).length);
+  const direct = () => (which === 'b' ? g.matmul(x, g.transpose(y, t(y))) : g.matmul(g.transpose(x, t(x)), y));
+  const sx = g.shape(x), sy = g.shape(y);
+  if (!g.cheapTranspose || sx.length !== sy.length || sx.slice(0, -2).some((d, i) => d !== sy[i])) return direct();
+  const op = which === 'b' ? y : x;
+  const other = which === 'b' ? x : y;
+  const outShape = which === 'b' ? [...sx.slice(0, -1), sy[sy.length - 2]] : [...sx.slice(0, -2), sx[sx.length - 1], sy[sy.length - 1]];
+  const cost = (v: number) => (v === 0 ? 0 : v + g.kernelValues);
+  const directCost = cost(g.transposeCost(op, t(op)));
+  const swappedCost = cost(g.transposeCost(other, t(other))) + cost(outShape.reduce((p, d) => p * d, 1));
+  if (swappedCost >= directCost) return direct();
+  const prod = which === 'b' ? g.matmul(y, g.transpose(x, t(x))) : g.matmul(g.transpose(y, t(y)), x);
+  return g.transpose(prod, t(prod));
+}
+
 /** Sums a gradient of a broadcast result back to the shape of the operand that was broadcast. */
 export function unbroadcast(g: Graph, grad: string, target: Shape): string {
   const s = g.shape(grad);
@@ -136,10 +161,9 @@ const rules: Record<string, VjpRule> = {
     const sa = g.shape(a), sb = g.shape(b);
     // Explicit Transposes + MatMul: onnxruntime's WebGPU MatMul is several times faster than its
     // Gemm with transpose flags (measured on an H100/H200, bench/train-throughput.ts --profile).
-    const swapLast = (s: number) => [...Array(s - 2).keys(), s - 1, s - 2];
-    const da = w[0] ? unbroadcast(g, g.matmul(dy!, g.transpose(b, swapLast(sb.length))), sa) : undefined;
+    const da = w[0] ? unbroadcast(g, transposedProduct(g, dy!, b, 'b'), sa) : undefined;
     let db: string | undefined;
-    if (w[1]) db = splitKWeightGrad(g, a, dy!) ?? unbroadcast(g, g.matmul(g.transpose(a, swapLast(sa.length)), dy!), sb);
+    if (w[1]) db = splitKWeightGrad(g, a, dy!) ?? unbroadcast(g, transposedProduct(g, a, dy!, 'a'), sb);
     return [da, db];
   },
   Gemm: (g, n, [dy]) => {
@@ -234,7 +258,7 @@ const rules: Record<string, VjpRule> = {
     if (g.gatherGrad === 'onehot') {
       // Each row of the one-hot gets exactly one write, so no atomic contention.
       const onehot = g.scatterElementsAdd(g.zeros([rows, sd[0]]), idxCol, g.expand(g.constF(1), [rows, 1]), 1);
-      return [g.matmul(g.transpose(onehot, [1, 0]), upd), undefined];
+      return [transposedProduct(g, onehot, upd, 'a'), undefined];
     }
     // ScatterND(add) accumulates repeated rows (tokens that occur several times in a batch).
     return [g.scatterNDAdd(g.zeros(sd), idxCol, upd), undefined];

@@ -68,7 +68,23 @@ export class Graph {
    * is measured on a GPU (docs/engine-performance.md); SHAPELAB_SPLIT_K sets it for benchmarks.
    */
   splitK = 1;
+  /**
+   * Weight-gradient operand order (SHAPELAB_ENGINE_OFF=wgrad turns it off): the MatMul VJP may
+   * form aᵀ·dy as (dyᵀ·a)ᵀ when that transposes fewer values (e.g. the MLP's down projection,
+   * whose input is 4x wider than its output gradient).
+   */
+  cheapTranspose = true;
+  /**
+   * What one more Transpose kernel costs, in values moved, when cheapTranspose weighs the two
+   * operand orders: a guess (a few microseconds of launch and sync on a GPU, a few hundred
+   * thousand values of a memory-bound copy), so the two-transpose form is taken only when it
+   * saves clearly more than a dispatch. Tests set 0 to take that form on small shapes.
+   */
+  kernelValues = 1 << 18;
   private counter = 0;
+  /** The node that produced each value (for transpose-of-transpose folding and reuse). */
+  private readonly producers = new Map<string, Node>();
+  private readonly transposesOf = new Map<string, Node[]>();
   private constCache = new Map<string, string>();
 
   constructor(readonly name = 'shapelab') {}
@@ -143,7 +159,10 @@ export class Graph {
   node(op: string, inputs: string[], outs: { dtype: DType; shape: Shape; name?: string }[], attrs: Record<string, AttrValue> = {}, domain?: string): string[] {
     for (const i of inputs) if (i !== '') this.info(i);
     const outputs = outs.map((o) => this.define(o.name ?? this.fresh(op.toLowerCase()), o.dtype, o.shape));
-    this.nodes.push({ op, inputs, outputs, attrs, domain });
+    const n: Node = { op, inputs, outputs, attrs, domain };
+    this.nodes.push(n);
+    for (const o of outputs) this.producers.set(o, n);
+    if (op === 'Transpose') this.transposesOf.set(inputs[0], [...(this.transposesOf.get(inputs[0]) ?? []), n]);
     return outputs;
   }
 
@@ -214,10 +233,41 @@ export class Graph {
     if (shape.length === this.shape(x).length && shape.every((d, i) => d === this.shape(x)[i])) return x;
     return this.node('Reshape', [x, this.constI64(shape)], [{ dtype: this.dtype(x), shape }])[0];
   }
+  /**
+   * Transpose, folded where that costs no kernel: a transpose of a Transpose's output becomes one
+   * transpose of its input (none when the two cancel), and a transpose already in the graph is
+   * reused. The backward pass leans on this: the MatMul rule asks for bᵀ, which is often the
+   * forward value b was transposed from.
+   */
   transpose(x: string, perm: number[]): string {
     const s = this.shape(x);
-    if (perm.length !== s.length) throw new GraphError(`transpose perm [${perm}] for rank ${s.length}`);
+    if (perm.length !== s.length || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) throw new GraphError(`transpose perm [${perm}] for rank ${s.length}`);
+    const src = this.producers.get(x);
+    if (src?.op === 'Transpose') {
+      const inner = src.attrs.perm as number[];
+      return this.transpose(src.inputs[0], perm.map((p) => inner[p]));
+    }
+    if (perm.every((p, i) => p === i)) return x;
+    const found = this.findTranspose(x, perm);
+    if (found) return found;
     return this.node('Transpose', [x], [{ dtype: this.dtype(x), shape: perm.map((p) => s[p]) }], { perm })[0];
+  }
+  /** Values that `transpose(x, perm)` would add to the graph: 0 when it folds or is reused. */
+  transposeCost(x: string, perm: number[]): number {
+    const src = this.producers.get(x);
+    if (src?.op === 'Transpose') {
+      const inner = src.attrs.perm as number[];
+      return this.transposeCost(src.inputs[0], perm.map((p) => inner[p]));
+    }
+    if (perm.every((p, i) => p === i) || this.findTranspose(x, perm)) return 0;
+    return numel(this.shape(x));
+  }
+  private findTranspose(x: string, perm: number[]): string | undefined {
+    for (const n of this.transposesOf.get(x) ?? []) {
+      const p = n.attrs.perm as number[];
+      if (p.every((v, i) => v === perm[i])) return n.outputs[0];
+    }
+    return undefined;
   }
   slice(x: string, axis: number, start: number, end: number): string {
     const s = [...this.shape(x)];

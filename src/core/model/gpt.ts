@@ -78,6 +78,11 @@ export interface ForwardOptions {
   batch: number;
   /** Also output mean |x| of the residual stream after the last block (coordinate checks). */
   residualStat?: boolean;
+  /**
+   * Split q, k and v into heads with one Reshape + Transpose of the fused projection (default);
+   * false keeps one transpose per tensor (SHAPELAB_ENGINE_OFF=qkv, for measurement).
+   */
+  fusedQkv?: boolean;
 }
 
 export interface Forward {
@@ -126,13 +131,28 @@ export function buildForward(g: Graph, s: ModelShape, t: Transfer, layout: Param
     const pre = `h.${i}.`;
     const [a] = g.layerNorm(x, p[pre + 'ln1.weight'], p[pre + 'ln1.bias']);
     const qkv = linear(a, p[pre + 'attn.qkv.weight'], p[pre + 'attn.qkv.bias']);
-    const [q0, k0, v0] = g.split(qkv, 1, [d, d, d]);
-    // Scaling q (B*T*d values) is cheaper than scaling the scores (B*H*T*T).
-    const q = g.transpose(g.reshape(g.scale(q0, qScale), [B, T, H, dh]), [0, 2, 1, 3]);
-    const kT = g.transpose(g.reshape(k0, [B, T, H, dh]), [0, 2, 3, 1]);
-    const v = g.transpose(g.reshape(v0, [B, T, H, dh]), [0, 2, 1, 3]);
+    let q: string, kT: string, v: string;
+    if (o.fusedQkv ?? true) {
+      // [B,T,3,H,dh] -> [3,B,H,T,dh]: one transpose for the three, rank 5 throughout (no per-head
+      // reshapes). kᵀ is a transpose of k, so the backward's (kᵀ)ᵀ folds back to k (no kernel),
+      // and the three head gradients come back through one Concat and one Transpose.
+      // onnxruntime's transpose optimizer pushes the forward transpose back through the Split
+      // (one per output again), so on its EPs this saves 1 transpose and 4 reshapes per block.
+      const heads = g.transpose(g.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4]);
+      const [q1, k1, v1] = g.split(heads, 0, [1, 1, 1]);
+      q = g.scale(q1, qScale);
+      kT = g.transpose(k1, [0, 1, 2, 4, 3]);
+      v = v1;
+    } else {
+      const [q0, k0, v0] = g.split(qkv, 1, [d, d, d]);
+      // Scaling q (B*T*d values) is cheaper than scaling the scores (B*H*T*T).
+      q = g.transpose(g.reshape(g.scale(q0, qScale), [B, T, H, dh]), [0, 2, 1, 3]);
+      kT = g.transpose(g.reshape(k0, [B, T, H, dh]), [0, 2, 3, 1]);
+      v = g.transpose(g.reshape(v0, [B, T, H, dh]), [0, 2, 1, 3]);
+    }
     const att = g.softmax(g.add(g.matmul(q, kT), maskC), -1);
-    const ctx = g.reshape(g.transpose(g.matmul(att, v), [0, 2, 1, 3]), [BT, d]);
+    const y = g.matmul(att, v);
+    const ctx = g.reshape(g.transpose(y, g.shape(y).length === 5 ? [0, 1, 3, 2, 4] : [0, 2, 1, 3]), [BT, d]);
     x = g.add(x, g.scale(linear(ctx, p[pre + 'attn.proj.weight'], p[pre + 'attn.proj.bias']), r));
     const [m] = g.layerNorm(x, p[pre + 'ln2.weight'], p[pre + 'ln2.bias']);
     const hdn = g.gelu(linear(m, p[pre + 'mlp.fc.weight'], p[pre + 'mlp.fc.bias']));

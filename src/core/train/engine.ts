@@ -1,13 +1,13 @@
 /**
  * The training engine: compiled step/eval sessions plus the GPU-resident state (flat parameters,
- * AdamW moments, per-element hyperparameters). Only the loss and gradient norm come back to the
+ * AdamW moments, per-row hyperparameter tables). Only the loss and gradient norm come back to the
  * host each step; the state moves to the host only for checkpoints.
  */
 import type * as ort from 'onnxruntime-node';
 import type { Batch } from '../data/batches';
 import { paramLayout, totalParams, type ModelShape, type ParamSpec } from '../model/gpt';
 import type { Transfer } from '../param/parameterization';
-import { buildApplyAccumulated, buildEval, buildGradAccumulate, buildTrainStep, hyperVectors, type OptimizerConfig } from './graphs';
+import { buildApplyAccumulated, buildEval, buildGradAccumulate, buildTrainStep, hyperTableWidth, hyperVectors, stepScalars, type OptimizerConfig } from './graphs';
 import { createSession, disposeTensor, int64Column, scalar, StateMover, type Ep } from './runtime';
 
 export interface EngineOptions {
@@ -84,16 +84,17 @@ export class Engine {
     const layout = paramLayout(o.shape, o.transfer);
     const n = totalParams(layout);
     const k = o.gradAccum ?? 1;
+    const width = hyperTableWidth(layout);
     if (!(Number.isInteger(k) && k >= 1)) throw new RangeError(`gradAccum must be a positive integer (got ${k})`);
     const evalGraph = buildEval(o.shape, o.transfer, layout, o.evalBatch ?? o.batch, { residualStat: o.residualStat });
     const [stepSession, evalSession, mover, hyperMover] = await Promise.all([
       k === 1 ? createSession(buildTrainStep(o.shape, o.transfer, layout, o.batch, o.optimizer), o.ep, { gpuOutputs: ['params_out', 'm_out', 'v_out'], profilePrefix: o.profilePrefix }) : undefined,
       createSession(evalGraph, o.ep),
       StateMover.create(o.ep, n, [...STATE]),
-      StateMover.create(o.ep, n, ['hp_lr', 'hp_eps', 'hp_wd']),
+      StateMover.create(o.ep, n / width, ['hp_lr', 'hp_eps', 'hp_wd']),
     ]);
     const e = new Engine(o, stepSession, evalSession, mover, hyperMover, layout);
-    const h = hyperVectors(layout, o.transfer);
+    const h = hyperVectors(layout, o.transfer, width);
     e.hyper = await hyperMover.upload({ hp_lr: h.lr, hp_eps: h.eps, hp_wd: h.wd });
     if (k > 1) {
       const [grad, apply, zeroMover] = await Promise.all([
@@ -155,11 +156,9 @@ export class Engine {
     const list = Array.isArray(batches) ? batches : [batches];
     if (list.length !== this.gradAccum) throw new Error(`step needs ${this.gradAccum} micro-batch(es), got ${list.length}`);
     const { beta1, beta2 } = this.opts.optimizer;
-    const scalars = {
-      lr_factor: scalar(lrFactor),
-      bc1: scalar(1 / (1 - Math.pow(beta1, t))),
-      bc2: scalar(1 / (1 - Math.pow(beta2, t))),
-    };
+    const optimizerSession = this.accum ? this.accum.apply : this.stepSession!;
+    const scalars: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(stepScalars(beta1, beta2, t, lrFactor))) if (optimizerSession.inputNames.includes(k)) scalars[k] = scalar(v);
     const t0 = performance.now();
     let out: ort.InferenceSession.OnnxValueMapType;
     let loss: number;

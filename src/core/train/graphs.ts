@@ -17,15 +17,33 @@ export interface OptimizerConfig {
 
 export const DEFAULT_OPTIMIZER: OptimizerConfig = { beta1: 0.9, beta2: 0.95, clip: 1.0 };
 
-/** Per-element peak LR, epsilon and weight decay, laid out like the flat parameter vector. */
-export function hyperVectors(layout: ParamSpec[], t: Transfer): { lr: Float32Array; eps: Float32Array; wd: Float32Array } {
+/**
+ * Values per row of the optimizer's [N / C, C] view of the flat vectors: the gcd of all tensor
+ * sizes, so each row lies inside one tensor (every offset is a sum of sizes) and one peak LR,
+ * epsilon and weight decay per row describe the whole vector. For the GPT layout this is
+ * gcd(d, d_ff) (every tensor is a multiple of d or d_ff), e.g. 512 rows fewer hyperparameters for
+ * the 25m preset; 1 (per element) when nothing larger divides every tensor.
+ */
+export function hyperRowWidth(layout: ParamSpec[]): number {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  return layout.reduce((c, p) => gcd(p.size, c), 0) || 1;
+}
+
+/**
+ * Peak LR, epsilon and weight decay of the flat parameter vector, one value per `width` elements
+ * (hyperRowWidth, or 1 for per-element vectors).
+ */
+export function hyperVectors(layout: ParamSpec[], t: Transfer, width = 1): { lr: Float32Array; eps: Float32Array; wd: Float32Array } {
   const n = totalParams(layout);
-  const lr = new Float32Array(n), eps = new Float32Array(n), wd = new Float32Array(n);
+  if (n % width !== 0) throw new RangeError(`hyperparameter rows of ${width} do not tile ${n} parameters`);
+  const lr = new Float32Array(n / width), eps = new Float32Array(n / width), wd = new Float32Array(n / width);
   for (const p of layout) {
+    if (p.offset % width !== 0 || p.size % width !== 0) throw new RangeError(`${p.name} does not fill whole rows of ${width}`);
     const g = t.groups[p.group];
-    lr.fill(g.lr, p.offset, p.offset + p.size);
-    eps.fill(g.eps, p.offset, p.offset + p.size);
-    wd.fill(g.weightDecay, p.offset, p.offset + p.size);
+    const [a, b] = [p.offset / width, (p.offset + p.size) / width];
+    lr.fill(g.lr, a, b);
+    eps.fill(g.eps, a, b);
+    wd.fill(g.weightDecay, a, b);
   }
   return { lr, eps, wd };
 }
@@ -62,33 +80,98 @@ export function sumOfSquares(g: Graph, v: string): string {
 /** Sum of a long vector in two stages, like sumOfSquares (NaN/Inf anywhere makes it non-finite). */
 export function sumAll(g: Graph, v: string): string {
   const n = g.shape(v)[0];
-  const cols = 1024;
+  // Columns that divide n need no zero padding (a copy of the whole vector); else 1024 and pad.
+  const cols = [1024, 2048, 512, 4096, 256].find((c) => n % c === 0 && n / c >= 2) ?? 1024;
   const rows = Math.ceil(n / cols);
   const padded = rows * cols === n ? v : g.concat([v, g.zeros([rows * cols - n])], 0);
   return g.reduceSum(g.reduceSum(g.reshape(padded, [rows, cols]), [1], false), [0], false);
 }
 
-/** The optimizer's inputs: flat state, per-element hyperparameters and the per-step scalars. */
-function optimizerInputs(g: Graph, N: number) {
+/**
+ * The optimizer's inputs: flat state, the hyperparameter tables (hyperVectors; `rows` values,
+ * one per row of the [rows, N / rows] view) and the per-step scalars.
+ */
+function optimizerInputs(g: Graph, N: number, rows: number) {
   return {
     P: g.input('params', 'float32', [N]),
     M: g.input('m', 'float32', [N]),
     V: g.input('v', 'float32', [N]),
-    LR: g.input('hp_lr', 'float32', [N]),
-    EPS: g.input('hp_eps', 'float32', [N]),
-    WD: g.input('hp_wd', 'float32', [N]),
+    LR: g.input('hp_lr', 'float32', [rows]),
+    EPS: g.input('hp_eps', 'float32', [rows]),
+    WD: g.input('hp_wd', 'float32', [rows]),
     lrFactor: g.input('lr_factor', 'float32', [1]),
-    bc1: g.input('bc1', 'float32', [1]), // 1 / (1 - beta1^t)
-    bc2: g.input('bc2', 'float32', [1]), // 1 / (1 - beta2^t)
   };
 }
 
 /**
- * Global-norm clipping, AdamW with bias correction and the non-finite guard, from the flat
- * gradient G; writes params_out, m_out, v_out, grad_norm and update_ok.
+ * The per-step scalars each optimizer form reads (the host computes them: a scalar op in the
+ * graph is a dispatch of its own). bc1 = 1 / (1 - beta1^t), bc2 = 1 / (1 - beta2^t).
  */
-function addAdamW(g: Graph, x: ReturnType<typeof optimizerInputs>, G: string, loss: string, opt: OptimizerConfig): void {
-  const { P, M, V, LR, EPS, WD, lrFactor, bc1, bc2 } = x;
+export function stepScalars(beta1: number, beta2: number, t: number, lrFactor: number): Record<string, number> {
+  const bc1 = 1 / (1 - Math.pow(beta1, t)), bc2 = 1 / (1 - Math.pow(beta2, t));
+  return { lr_factor: lrFactor, bc1, bc2, step_scale: (lrFactor * bc1) / Math.sqrt(bc2), eps_scale: 1 / Math.sqrt(bc2) };
+}
+
+/**
+ * Global-norm clipping, AdamW with bias correction and the non-finite guard, from the flat
+ * gradient gradScale·G; writes params_out, m_out, v_out, grad_norm and update_ok.
+ *
+ * Every full-length elementwise op is a kernel reading and writing N values (onnxruntime does not
+ * fuse them), so the algebra keeps their number down: G² is computed once for the norm and the
+ * second moment; the clip coefficient and gradScale fold into the moment scalars; the bias
+ * corrections and per-row LR/eps/decay fold into [rows, 1] columns that broadcast over the
+ * [rows, C] view:
+ *   p1 = p·(1 − lr·wd) − m1 / (√v1 + eps/√bc2) · lr·bc1/√bc2
+ * which is PyTorch's p − lr·(m̂/(√v̂ + eps) + wd·p) with m̂ = bc1·m1, v̂ = bc2·v1.
+ */
+function addAdamW(g: Graph, x: ReturnType<typeof optimizerInputs>, G: string, loss: string, opt: OptimizerConfig, gradScale = 1): void {
+  const { P, M, V, LR, EPS, WD, lrFactor } = x;
+  const stepScale = g.input('step_scale', 'float32', [1]); // lr_factor * bc1 / sqrt(bc2)
+  const epsScale = g.input('eps_scale', 'float32', [1]); // 1 / sqrt(bc2)
+  const N = g.shape(P)[0], R = g.shape(LR)[0], C = N / R;
+  const G2 = g.mul(G, G);
+  const gnorm = g.scale(g.sqrt(sumAll(g, G2)), gradScale);
+  let coef = g.constF(gradScale);
+  if (opt.clip > 0) coef = g.scale(g.clip(g.div(g.constF(opt.clip), g.add(gnorm, g.constF(1e-6))), '', g.constF(1)), gradScale);
+  const m1 = g.add(g.scale(M, opt.beta1), g.mul(G, g.scale(coef, 1 - opt.beta1)));
+  const v1 = g.add(g.scale(V, opt.beta2), g.mul(G2, g.scale(g.mul(coef, coef), 1 - opt.beta2)));
+  const col = (t: string) => g.reshape(t, [R, 1]);
+  const rows = (t: string) => g.reshape(t, [R, C]);
+  const epsCol = col(g.mul(EPS, epsScale));
+  const stepCol = col(g.mul(LR, stepScale));
+  const decayCol = col(g.sub(g.constF(1), g.mul(g.mul(LR, WD), lrFactor)));
+  const u = g.div(rows(m1), g.add(g.sqrt(rows(v1)), epsCol));
+  const p1 = g.reshape(g.sub(g.mul(rows(P), decayCol), g.mul(u, stepCol)), [N]);
+  guardAndOutput(g, x, p1, m1, v1, gnorm, loss);
+}
+
+/**
+ * Non-finite guard: x - x is 0 for finite x and NaN for NaN/Inf, and NaN > anything is false,
+ * so a bad step leaves the state untouched and the host sees the bad loss/norm. The new
+ * parameters are probed too: a finite loss and gradient can still give a NaN update (AdamW
+ * with eps = 0 divides 0 by 0 for an embedding row no token of the batch used), and such a
+ * step must not reach the state either; `update_ok` (1/0) tells the host.
+ */
+function guardAndOutput(g: Graph, x: ReturnType<typeof optimizerInputs>, p1: string, m1: string, v1: string, gnorm: string, loss: string): void {
+  const { P, M, V } = x;
+  const probe = g.add(g.add(gnorm, loss), sumAll(g, p1));
+  const ok = g.greater(g.constF(1), g.abs(g.sub(probe, probe)));
+  g.output(g.identity(g.where(ok, p1, P), 'params_out'));
+  g.output(g.identity(g.where(ok, m1, M), 'm_out'));
+  g.output(g.identity(g.where(ok, v1, V), 'v_out'));
+  g.output(g.identity(gnorm, 'grad_norm'));
+  g.output(g.identity(g.where(ok, g.constF(1), g.constF(0)), 'update_ok'));
+}
+
+/**
+ * The AdamW graph before issue 10 (SHAPELAB_ENGINE_OFF=adamw, for measurement): per-element
+ * hyperparameter vectors (the engine then uploads N-long tables) and one op per term.
+ */
+function addAdamWPerElement(g: Graph, x: ReturnType<typeof optimizerInputs>, G0: string, loss: string, opt: OptimizerConfig, gradScale = 1): void {
+  const { P, M, V, LR, EPS, WD, lrFactor } = x;
+  const bc1 = g.input('bc1', 'float32', [1]);
+  const bc2 = g.input('bc2', 'float32', [1]);
+  const G = g.scale(G0, gradScale);
   const gnorm = g.sqrt(sumOfSquares(g, G));
   let gc = G;
   if (opt.clip > 0) {
@@ -101,18 +184,18 @@ function addAdamW(g: Graph, x: ReturnType<typeof optimizerInputs>, G: string, lo
   const lr = g.mul(LR, lrFactor);
   // Decoupled weight decay (PyTorch AdamW): p -= lr * (update + wd * p).
   const p1 = g.sub(P, g.mul(lr, g.add(upd, g.mul(WD, P))));
-  // Non-finite guard: x - x is 0 for finite x and NaN for NaN/Inf, and NaN > anything is false,
-  // so a bad step leaves the state untouched and the host sees the bad loss/norm. The new
-  // parameters are probed too: a finite loss and gradient can still give a NaN update (AdamW
-  // with eps = 0 divides 0 by 0 for an embedding row no token of the batch used), and such a
-  // step must not reach the state either; `update_ok` (1/0) tells the host.
-  const probe = g.add(g.add(gnorm, loss), sumAll(g, p1));
-  const ok = g.greater(g.constF(1), g.abs(g.sub(probe, probe)));
-  g.output(g.identity(g.where(ok, p1, P), 'params_out'));
-  g.output(g.identity(g.where(ok, m1, M), 'm_out'));
-  g.output(g.identity(g.where(ok, v1, V), 'v_out'));
-  g.output(g.identity(gnorm, 'grad_norm'));
-  g.output(g.identity(g.where(ok, g.constF(1), g.constF(0)), 'update_ok'));
+  guardAndOutput(g, x, p1, m1, v1, gnorm, loss);
+}
+
+/** Hyperparameter table rows for this layout: per row (hyperRowWidth) unless SHAPELAB_ENGINE_OFF=adamw. */
+export function hyperTableWidth(layout: ParamSpec[], env: NodeJS.ProcessEnv = process.env): number {
+  return engineOffFromEnv(env).has('adamw') ? 1 : hyperRowWidth(layout);
+}
+
+function optimizer(layout: ParamSpec[]) {
+  const N = totalParams(layout);
+  const rows = N / hyperTableWidth(layout);
+  return { N, rows, add: engineOffFromEnv().has('adamw') ? addAdamWPerElement : addAdamW };
 }
 
 /** SHAPELAB_SPLIT_K (benchmarking knob, see Graph.splitK): an integer 1..64, default 1. */
@@ -124,11 +207,38 @@ export function splitKFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   return v;
 }
 
+/**
+ * Step-graph changes of issue 10 that can be turned off one by one to measure each on a GPU:
+ * SHAPELAB_ENGINE_OFF is a comma-separated list of their names. Every setting trains the same
+ * model (gradient-checked; the lavapipe-vs-CPU step test runs with each one off).
+ */
+export const ENGINE_SWITCHES = {
+  /** Weight gradients as (dyᵀ·x)ᵀ where that transposes fewer values (Graph.cheapTranspose). */
+  wgrad: 'weight-gradient operand order',
+  /** One head split for q, k and v (ForwardOptions.fusedQkv). */
+  qkv: 'fused q/k/v head split',
+  /** AdamW with per-row hyperparameters and fewer full-length passes (addAdamW). */
+  adamw: 'AdamW per-row hyperparameters and folded scalars',
+} as const;
+export type EngineSwitch = keyof typeof ENGINE_SWITCHES;
+
+export function engineOffFromEnv(env: NodeJS.ProcessEnv = process.env): Set<EngineSwitch> {
+  const raw = env.SHAPELAB_ENGINE_OFF ?? '';
+  const off = new Set<EngineSwitch>();
+  for (const w of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (!(w in ENGINE_SWITCHES)) throw new RangeError(`SHAPELAB_ENGINE_OFF: unknown switch '${w}' (known: ${Object.keys(ENGINE_SWITCHES).join(', ')})`);
+    off.add(w as EngineSwitch);
+  }
+  return off;
+}
+
 /** Forward, loss and the flat gradient of every parameter (layout order). */
 function lossAndGradient(g: Graph, shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, P: string): { loss: string; G: string } {
   g.splitK = splitKFromEnv();
+  const off = engineOffFromEnv();
+  g.cheapTranspose = !off.has('wgrad');
   const { tokens, targets } = dataInputs(g, shape, batch);
-  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch });
+  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, fusedQkv: !off.has('qkv') });
   const grads = gradients(g, fwd.loss, fwd.params);
   return { loss: fwd.loss, G: concatTree(g, grads.map((d) => g.reshape(d, [g.shape(d).reduce((a, b) => a * b, 1)])), 0) };
 }
@@ -136,9 +246,10 @@ function lossAndGradient(g: Graph, shape: ModelShape, t: Transfer, layout: Param
 /** The fused step: forward, backward and optimizer in one graph (one dispatch chain per step). */
 export function buildTrainStep(shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, opt: OptimizerConfig): Graph {
   const g = new Graph('train_step');
-  const x = optimizerInputs(g, totalParams(layout));
+  const o = optimizer(layout);
+  const x = optimizerInputs(g, o.N, o.rows);
   const { loss, G } = lossAndGradient(g, shape, t, layout, batch, x.P);
-  addAdamW(g, x, G, loss, opt);
+  o.add(g, x, G, loss, opt);
   g.output(g.identity(loss, 'loss'));
   return g;
 }
@@ -166,11 +277,11 @@ export function buildGradAccumulate(shape: ModelShape, t: Transfer, layout: Para
  */
 export function buildApplyAccumulated(layout: ParamSpec[], microBatches: number, opt: OptimizerConfig): Graph {
   const g = new Graph('apply_accumulated');
-  const N = totalParams(layout);
-  const x = optimizerInputs(g, N);
-  const acc = g.input('grad_sum', 'float32', [N]);
+  const o = optimizer(layout);
+  const x = optimizerInputs(g, o.N, o.rows);
+  const acc = g.input('grad_sum', 'float32', [o.N]);
   const loss = g.input('loss_mean', 'float32', [1]);
-  addAdamW(g, x, g.scale(acc, 1 / microBatches), loss, opt);
+  o.add(g, x, acc, loss, opt, 1 / microBatches);
   return g;
 }
 
@@ -178,7 +289,7 @@ export function buildEval(shape: ModelShape, t: Transfer, layout: ParamSpec[], b
   const g = new Graph('eval');
   const P = g.input('params', 'float32', [totalParams(layout)]);
   const { tokens, targets } = dataInputs(g, shape, batch);
-  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, residualStat: opts.residualStat });
+  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, residualStat: opts.residualStat, fusedQkv: !engineOffFromEnv().has('qkv') });
   g.output(g.identity(fwd.loss, 'loss'));
   if (fwd.residualAbsMean) g.output(g.identity(fwd.residualAbsMean, 'residual_abs_mean'));
   return g;
