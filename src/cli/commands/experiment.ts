@@ -4,7 +4,7 @@ import { growthExperiment, growthExperimentChart, type MultiplierPolicy } from '
 import { PRESET_NAMES, type PresetName } from '../../core/runs/configSchema';
 import { optNum, parse } from '../args';
 import { UserError } from '../errors';
-import type { Command } from '../main';
+import type { Command } from '../command';
 import { epFlag } from './coordcheck';
 
 const HELP = `usage: shapelab experiment growth [--preset small] [--steps N] [--factor 4] [--policies rescale,switch,keep]

@@ -4,7 +4,7 @@ import { startTraining, TrainingFailed } from '../../core/train/launcher';
 import type { Progress, TrainResult } from '../../core/train/trainer';
 import { parse, optNum } from '../args';
 import { UserError } from '../errors';
-import type { Command } from '../main';
+import type { Command } from '../command';
 
 const HELP = `usage: shapelab train [--preset tiny|small|25m] [--config FILE] [--data PATH] [--tokenizer byte|gpt2]
                       [--ep auto|webgpu|cpu|cuda] [--steps N] [--batch-size B] [--grad-accum K] [--seed S] [--out DIR] [--label NAME]
@@ -142,7 +142,8 @@ const fmtRate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3
 
 /** Renders progress: a live bar on a terminal, plain lines otherwise, JSON lines with --json. */
 export function progressPrinter(json: boolean): (p: Progress) => void {
-  const tty = process.stderr.isTTY && !json;
+  // SHAPELAB_STDERR_TTY: the launcher's native-output filter (bin/nativeFilter.js) pipes our stderr.
+  const tty = (process.stderr.isTTY || process.env.SHAPELAB_STDERR_TTY === '1') && !json;
   return (p) => {
     if (json) {
       process.stdout.write(JSON.stringify(p) + '\n');

@@ -6,7 +6,9 @@
 import * as os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../graph/ir';
-import { availableBackends, createSession, probeWebgpu, type Ep } from './runtime';
+import { cudaProviderInstalled, cudaProviderOffered } from './cudaProvider';
+import { explainCudaFailure, explainWebgpuFailure } from './epFailure';
+import { availableBackends, createSession, probeCuda, probeWebgpu, type Ep } from './runtime';
 
 export interface EpMeasurement {
   ep: Ep;
@@ -19,7 +21,10 @@ export interface EpMeasurement {
 
 export interface DeviceReport {
   backends: { name: string; bundled: boolean }[];
-  webgpu: { usable: boolean; reason?: string };
+  /** reason: one plain line (epFailure.ts); detail: onnxruntime's own text. */
+  webgpu: { usable: boolean; reason?: string; detail?: string };
+  /** installed: the provider libraries are in place (`shapelab setup cuda`); offered: this platform has them. */
+  cuda: { offered: boolean; installed: boolean; usable: boolean; reason?: string; detail?: string };
   host: { cpus: number; cpuModel: string; memoryGB: number };
   measurements: EpMeasurement[];
 }
@@ -85,6 +90,11 @@ export async function measureBandwidth(ep: Ep, n = 1 << 24): Promise<number> {
 
 export async function deviceReport(opts: { sizes?: number[]; eps?: Ep[] } = {}): Promise<DeviceReport> {
   const why = await probeWebgpu();
+  const webgpuFailure = why === undefined ? undefined : explainWebgpuFailure(why);
+  const installed = cudaProviderInstalled();
+  // Probing CUDA without its provider only produces onnxruntime's "failed to load" noise.
+  const cudaWhy = installed ? await probeCuda() : 'the CUDA provider library is not installed';
+  const cudaFail = cudaWhy === undefined ? undefined : explainCudaFailure(cudaWhy, installed);
   const eps = opts.eps ?? (why ? ['cpu'] : ['webgpu', 'cpu']);
   const measurements: EpMeasurement[] = [];
   for (const ep of eps) {
@@ -100,7 +110,8 @@ export async function deviceReport(opts: { sizes?: number[]; eps?: Ep[] } = {}):
   }
   return {
     backends: availableBackends(),
-    webgpu: why ? { usable: false, reason: why } : { usable: true },
+    webgpu: webgpuFailure ? { usable: false, reason: webgpuFailure.message, detail: webgpuFailure.detail } : { usable: true },
+    cuda: { offered: cudaProviderOffered(), installed, usable: !cudaFail, ...(cudaFail ? { reason: cudaFail.message, detail: cudaFail.detail } : {}) },
     host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGB: os.totalmem() / 1e9 },
     measurements,
   };

@@ -1,0 +1,52 @@
+/**
+ * Which execution provider a run uses. It sits above runtime.ts (sessions, probes) and
+ * deviceInfo.ts (MatMul timing), which `auto` needs to tell a software Vulkan driver from a GPU.
+ * Every failure reaches the user as one plain line (epFailure.ts); onnxruntime's raw text only
+ * with --verbose.
+ */
+import { cudaProviderInstalled } from './cudaProvider';
+import { measureMatmul } from './deviceInfo';
+import { describeEpFailure, explainCudaFailure, explainWebgpuFailure, type EpFailure } from './epFailure';
+import { probeCuda, probeWebgpu, RuntimeError, type Ep, type EpChoice } from './runtime';
+
+export interface EpResolution {
+  ep: Ep;
+  /** Why `auto` chose what it chose, or a fallback explanation (shown to the user). */
+  note?: string;
+}
+
+/** Undefined when the WebGPU EP starts here, else why not, in plain words. */
+export async function webgpuFailure(): Promise<EpFailure | undefined> {
+  const raw = await probeWebgpu();
+  return raw === undefined ? undefined : explainWebgpuFailure(raw);
+}
+
+/** Undefined when the CUDA EP starts here, else why not, in plain words. */
+export async function cudaFailure(): Promise<EpFailure | undefined> {
+  const raw = await probeCuda();
+  return raw === undefined ? undefined : explainCudaFailure(raw, cudaProviderInstalled());
+}
+
+export async function resolveEp(choice: EpChoice): Promise<EpResolution> {
+  if (choice === 'cpu') return { ep: 'cpu' };
+  if (choice === 'webgpu') {
+    const f = await webgpuFailure();
+    if (f) throw new RuntimeError(`WebGPU is not usable here: ${describeEpFailure(f)}; or use --ep cpu / --ep auto`);
+    return { ep: 'webgpu' };
+  }
+  if (choice === 'cuda') {
+    const f = await cudaFailure();
+    if (f) throw new RuntimeError(`CUDA is not usable here: ${describeEpFailure(f)}`);
+    return { ep: 'cuda' };
+  }
+  const f = await webgpuFailure();
+  if (f) return { ep: 'cpu', note: `${describeEpFailure(f)}; using the CPU` };
+  // A software Vulkan driver (e.g. Mesa lavapipe on a machine with no GPU) passes the adapter
+  // check but is far slower than the CPU EP: compare a small MatMul on both and keep the faster.
+  const [gpu, cpu] = [await measureMatmul('webgpu', 512, 2), await measureMatmul('cpu', 512, 2)];
+  if (gpu >= cpu) return { ep: 'webgpu', note: `using the GPU through WebGPU (${(gpu * 1000).toFixed(0)} vs CPU ${(cpu * 1000).toFixed(0)} GFLOP/s)` };
+  return {
+    ep: 'cpu',
+    note: `the WebGPU adapter is slower than the CPU here (${(gpu * 1000).toFixed(1)} vs ${(cpu * 1000).toFixed(1)} GFLOP/s: a software Vulkan driver such as lavapipe, no GPU driver?); using the CPU`,
+  };
+}
