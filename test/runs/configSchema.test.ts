@@ -62,7 +62,7 @@ describe('runs/configSchema', () => {
     rejects({ growth: { atStep: 5, operator: 'zip' } }, /^config\.growth\.operator: must be one of 'stack', 'interleave'/);
     rejects({ growth: { atStep: 5, factor: 64 }, model: { nLayers: 100 } }, /^config\.growth\.factor: grows the model to 6400 blocks/);
     rejects({ model: 5 }, 'config.model: must be an object (got 5)');
-    rejects({ version: 2 }, 'config.version: must be 1 (got 2)');
+    rejects({ version: 3 }, 'config.version: must be 1 or 2 (got 3)');
     rejects({ preset: 'huge' }, /^config\.preset: must be one of 'tiny', 'small', '25m'/);
     rejects(null, 'config: must be a JSON object (got null)');
     rejects([], 'config: must be a JSON object (got [])');

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { describeGrowthPolicy } from '../../core/model/growthDefaults';
 import { ConfigError, validateConfig, type RunConfig } from '../../core/runs/configSchema';
 import { startTraining, TrainingFailed } from '../../core/train/launcher';
 import type { Progress, TrainResult } from '../../core/train/trainer';
@@ -9,13 +10,14 @@ import type { Command } from '../command';
 const HELP = `usage: shapelab train [--preset tiny|small|25m] [--config FILE] [--data PATH] [--tokenizer byte|gpt2]
                       [--ep auto|webgpu|cpu|cuda] [--steps N] [--batch-size B] [--grad-accum K] [--seed S] [--out DIR] [--label NAME]
                       [--param completep|alpha0.5|mup|sp] [--lr X] [--eval-every N] [--checkpoint-every N]
-                      [--grow-at-step N --grow-factor G [--grow-operator stack|interleave|partial:A-B]
+                      [--grow-at-step N [--grow-factor G] [--grow-operator stack|interleave|partial:A-B]
                        [--grow-multiplier keep|switch|rescale] [--grow-optimizer reset|copy] [--grow-lr continue|rewarm]]
                       [--json]
 Trains a CompleteP GPT through onnxruntime-node in a new run folder inside --out (default runs/).
 Without --data it uses the embedded Brown corpus. Ctrl-C writes a checkpoint and exits cleanly.
 --grad-accum K: K micro-batches of --batch-size sequences per optimizer step (gradient accumulation;
-the effective batch is K * B sequences at the memory of B).`;
+the effective batch is K * B sequences at the memory of B).
+Growth defaults (src/core/model/growthDefaults.ts): ${describeGrowthPolicy()}.`;
 
 export const OPTIONS = {
   preset: { type: 'string' },
