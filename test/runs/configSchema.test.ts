@@ -32,7 +32,8 @@ describe('runs/configSchema', () => {
     const f = validateConfig({ data: { source: 'folder', path: '/w', include: ['**/*.md'] } });
     assert.deepEqual(f.data, { source: 'folder', tokenizer: 'byte', path: '/w', include: ['**/*.md'], valFraction: 0.05 });
     const g = validateConfig({ steps: 100, growth: { atStep: 50, operator: { partial: [0, 1] } } });
-    assert.deepEqual(g.growth, { atStep: 50, factor: 2, operator: { partial: [0, 1] }, multiplier: 'keep', optimizer: 'copy', lr: 'continue' });
+    // G_stack's own (Du et al. 2024 and its released code): g = 4, fresh AdamW, re-warmed schedule.
+    assert.deepEqual(g.growth, { atStep: 50, factor: 4, operator: { partial: [0, 1] }, multiplier: 'keep', optimizer: 'reset', lr: 'rewarm' });
   });
 
   it('errors name the field', () => {
