@@ -4,6 +4,7 @@ import { ConfigError, validateConfig, type RunConfig } from '../../core/runs/con
 import { startTraining, TrainingFailed } from '../../core/train/launcher';
 import type { Progress, TrainResult } from '../../core/train/trainer';
 import { parse, optNum } from '../args';
+import { finalLine } from '../runSummary';
 import { UserError } from '../errors';
 import type { Command } from '../command';
 
@@ -178,13 +179,14 @@ export function progressPrinter(json: boolean): (p: Progress) => void {
       case 'checkpoint':
         break;
       case 'end':
-        process.stderr.write(`${tty ? '\n' : ''}${p.reason} at step ${p.step}${p.evalLoss !== undefined ? `, eval loss ${p.evalLoss.toFixed(4)}` : ''}\n`);
+        // The run's summary is the last line runTraining prints (runSummary.ts); here only end the bar.
+        if (tty) process.stderr.write('\n');
         break;
     }
   };
 }
 
-const USER_FIXABLE = new Set(['RunLockedError', 'ResourceError', 'DataSourceError', 'ConfigError']);
+const USER_FIXABLE = new Set(['RunLockedError', 'ResourceError', 'DataSourceError', 'ConfigError', 'RuntimeError']);
 
 /** Runs training in a worker; the first Ctrl-C stops with a checkpoint, a second one aborts. */
 export async function runTraining(opts: Parameters<typeof startTraining>[0], json: boolean): Promise<TrainResult> {
@@ -200,7 +202,9 @@ export async function runTraining(opts: Parameters<typeof startTraining>[0], jso
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await handle.done;
+    const r = await handle.done;
+    if (!json) process.stdout.write(finalLine(r, opts.config.data.tokenizer) + '\n');
+    return r;
   } catch (e) {
     const msg = String((e as Error)?.message ?? e).split('\n').find((l) => l.trim()) ?? 'unknown error';
     // Problems the user fixes by changing the input (busy run folder, shape too big, unusable data): exit 2.
