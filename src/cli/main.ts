@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   sweep: () => import('./commands/sweep'),
   experiment: () => import('./commands/experiment'),
   export: () => import('./commands/export'),
+  setup: () => import('./commands/setup'),
 };
 
 async function usage(): Promise<string> {
