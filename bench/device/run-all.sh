@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
-#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk]...   (default: all)
+#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk|growth-paper|growth-old]...   (default: bench torch parity)
 # Expects .devpack (bench/device/pack.sh) in the repository root; writes to $OUT.
 set -uo pipefail
 root=$(pwd); OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -24,6 +24,12 @@ for w in $what; do case $w in
       echo "== SHAPELAB_SPLIT_K=$k" | tee -a "$OUT/splitk.txt"
       (cd "$OUT" && SHAPELAB_SPLIT_K=$k timeout 200 node "$app/bench-train.js" --ep webgpu --presets 25m --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/splitk.txt")
     done ;;
+  growth-paper|growth-old)
+    # Growth defaults from evidence (issue 13): scratch vs G_stack at equal FLOPs on the 25m preset,
+    # per multiplier policy, with G_stack's policy set (g 4, fresh AdamW, re-warmed schedule) or the
+    # old train defaults (g 2, moments copied, schedule continued). One set per command (~8 min each).
+    if [ "$w" = growth-paper ]; then set_args="--factor 4 --grow-optimizer reset --grow-lr rewarm"; else set_args="--factor 2 --grow-optimizer copy --grow-lr continue"; fi
+    (cd "$OUT" && timeout 590 node "$app/shapelab.js" experiment growth --preset 25m --steps ${GROWTH_STEPS:-1500} --grow-fraction 0.25 --policies ${GROWTH_POLICIES:-rescale,keep} $set_args --eval-every 100 --ep webgpu --out "$OUT/$w" 2>&1 | grep -v Warning | tail -12 | tee "$OUT/$w.txt"; rm -rf "$OUT/$w/runs"/*/checkpoints) ;;
   torch) timeout 200 python3 bench/torch_speed.py 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
   parity)
     P=/tmp/parity; rm -rf $P

@@ -39,14 +39,16 @@ export async function resolveEp(choice: EpChoice): Promise<EpResolution> {
     if (f) throw new RuntimeError(`CUDA is not usable here: ${describeEpFailure(f)}`);
     return { ep: 'cuda' };
   }
+  // auto never picks CUDA (WebGPU is the default GPU path); say it is there when it is.
+  const cuda = cudaProviderInstalled() ? ' (the CUDA provider is installed: --ep cuda uses it)' : '';
   const f = await webgpuFailure();
-  if (f) return { ep: 'cpu', note: `${describeEpFailure(f)}; using the CPU` };
+  if (f) return { ep: 'cpu', note: `${describeEpFailure(f)}; using the CPU${cuda}` };
   // A software Vulkan driver (e.g. Mesa lavapipe on a machine with no GPU) passes the adapter
   // check but is far slower than the CPU EP: compare a small MatMul on both and keep the faster.
   const [gpu, cpu] = [await measureMatmul('webgpu', 512, 2), await measureMatmul('cpu', 512, 2)];
-  if (gpu >= cpu) return { ep: 'webgpu', note: `using the GPU through WebGPU (${(gpu * 1000).toFixed(0)} vs CPU ${(cpu * 1000).toFixed(0)} GFLOP/s)` };
+  if (gpu >= cpu) return { ep: 'webgpu', note: `using the GPU through WebGPU (${(gpu * 1000).toFixed(0)} vs CPU ${(cpu * 1000).toFixed(0)} GFLOP/s)${cuda}` };
   return {
     ep: 'cpu',
-    note: `the WebGPU adapter is slower than the CPU here (${(gpu * 1000).toFixed(1)} vs ${(cpu * 1000).toFixed(1)} GFLOP/s: a software Vulkan driver such as lavapipe, no GPU driver?); using the CPU`,
+    note: `the WebGPU adapter is slower than the CPU here (${(gpu * 1000).toFixed(1)} vs ${(cpu * 1000).toFixed(1)} GFLOP/s: a software Vulkan driver such as lavapipe, no GPU driver?); using the CPU${cuda}`,
   };
 }
