@@ -145,8 +145,7 @@ const fmtRate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3
 
 /** Renders progress: a live bar on a terminal, plain lines otherwise, JSON lines with --json. */
 export function progressPrinter(json: boolean): (p: Progress) => void {
-  // SHAPELAB_STDERR_TTY: the launcher's native-output filter (bin/nativeFilter.js) pipes our stderr.
-  const tty = (process.stderr.isTTY || process.env.SHAPELAB_STDERR_TTY === '1') && !json;
+  const tty = process.stderr.isTTY && !json;
   return (p) => {
     if (json) {
       process.stdout.write(JSON.stringify(p) + '\n');

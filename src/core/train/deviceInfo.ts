@@ -8,7 +8,8 @@ import * as ort from 'onnxruntime-node';
 import { Graph } from '../graph/ir';
 import { cudaProviderInstalled, cudaProviderOffered } from './cudaProvider';
 import { explainCudaFailure, explainWebgpuFailure } from './epFailure';
-import { availableBackends, createSession, probeCuda, probeWebgpu, type Ep } from './runtime';
+import { matmulGraph, probeIsolated } from './isolatedProbe';
+import { availableBackends, createSession, probeCuda, type Ep } from './runtime';
 
 export interface EpMeasurement {
   ep: Ep;
@@ -61,11 +62,7 @@ export async function timeGraph(ep: Ep, g: Graph, feeds: Record<string, ort.Tens
 }
 
 export async function measureMatmul(ep: Ep, n: number, chain = 4): Promise<number> {
-  const g = new Graph('matmul');
-  let x = g.input('x', 'float32', [n, n]);
-  const w = g.input('w', 'float32', [n, n]);
-  for (let i = 0; i < chain; i++) x = g.matmul(x, w);
-  g.output(g.identity(g.reduceSum(g.slice(x, 0, 0, 1), [0, 1], false), 'out'));
+  const g = matmulGraph(n, chain);
   const a = new Float32Array(n * n).map((_, i) => ((i % 13) - 6) / (6 * Math.sqrt(n)));
   const xs = await resident(ep, a, [n, n]), ws = await resident(ep, a, [n, n]);
   const sec = await timeGraph(ep, g, { x: xs.t, w: ws.t }, 3);
@@ -89,7 +86,8 @@ export async function measureBandwidth(ep: Ep, n = 1 << 24): Promise<number> {
 }
 
 export async function deviceReport(opts: { sizes?: number[]; eps?: Ep[] } = {}): Promise<DeviceReport> {
-  const why = await probeWebgpu();
+  // In a child: a machine without a working adapter gets no Dawn output here (isolatedProbe.ts).
+  const why = (await probeIsolated()).webgpuError;
   const webgpuFailure = why === undefined ? undefined : explainWebgpuFailure(why);
   const installed = cudaProviderInstalled();
   // Probing CUDA without its provider only produces onnxruntime's "failed to load" noise.

@@ -1,13 +1,13 @@
 /**
- * Which execution provider a run uses. It sits above runtime.ts (sessions, probes) and
- * deviceInfo.ts (MatMul timing), which `auto` needs to tell a software Vulkan driver from a GPU.
- * Every failure reaches the user as one plain line (epFailure.ts); onnxruntime's raw text only
- * with --verbose.
+ * Which execution provider a run uses. It sits above runtime.ts (sessions) and isolatedProbe.ts
+ * (the WebGPU probe and auto's MatMul comparison, in a child process so that Dawn's own stderr
+ * lines stay off the terminal). Every failure reaches the user as one plain line (epFailure.ts);
+ * onnxruntime's raw text only with --verbose.
  */
 import { cudaProviderInstalled } from './cudaProvider';
-import { measureMatmul } from './deviceInfo';
 import { describeEpFailure, explainCudaFailure, explainWebgpuFailure, type EpFailure } from './epFailure';
-import { probeCuda, probeWebgpu, RuntimeError, type Ep, type EpChoice } from './runtime';
+import { probeIsolated } from './isolatedProbe';
+import { probeCuda, RuntimeError, type Ep, type EpChoice } from './runtime';
 
 export interface EpResolution {
   ep: Ep;
@@ -15,9 +15,9 @@ export interface EpResolution {
   note?: string;
 }
 
-/** Undefined when the WebGPU EP starts here, else why not, in plain words. */
+/** Undefined when the WebGPU EP starts here, else why not, in plain words (probed in a child process). */
 export async function webgpuFailure(): Promise<EpFailure | undefined> {
-  const raw = await probeWebgpu();
+  const raw = (await probeIsolated()).webgpuError;
   return raw === undefined ? undefined : explainWebgpuFailure(raw);
 }
 
@@ -41,11 +41,11 @@ export async function resolveEp(choice: EpChoice): Promise<EpResolution> {
   }
   // auto never picks CUDA (WebGPU is the default GPU path); say it is there when it is.
   const cuda = cudaProviderInstalled() ? ' (the CUDA provider is installed: --ep cuda uses it)' : '';
-  const f = await webgpuFailure();
-  if (f) return { ep: 'cpu', note: `${describeEpFailure(f)}; using the CPU${cuda}` };
   // A software Vulkan driver (e.g. Mesa lavapipe on a machine with no GPU) passes the adapter
   // check but is far slower than the CPU EP: compare a small MatMul on both and keep the faster.
-  const [gpu, cpu] = [await measureMatmul('webgpu', 512, 2), await measureMatmul('cpu', 512, 2)];
+  const p = await probeIsolated({ measure: true });
+  if (p.webgpuError !== undefined) return { ep: 'cpu', note: `${describeEpFailure(explainWebgpuFailure(p.webgpuError))}; using the CPU${cuda}` };
+  const gpu = p.gpuTflops ?? 0, cpu = p.cpuTflops ?? 0;
   if (gpu >= cpu) return { ep: 'webgpu', note: `using the GPU through WebGPU (${(gpu * 1000).toFixed(0)} vs CPU ${(cpu * 1000).toFixed(0)} GFLOP/s)${cuda}` };
   return {
     ep: 'cpu',
