@@ -9,7 +9,6 @@ import { constants } from 'node:os';
 export type EpFailureKind =
   | 'no-vulkan-loader'
   | 'no-adapter'
-  | 'software-adapter'
   | 'cuda-provider-missing'
   | 'cuda-libs-missing'
   | 'other';
