@@ -11,7 +11,8 @@
  */
 import { Graph } from '../src/core/graph/ir';
 import { resident, timeGraph } from '../src/core/train/deviceInfo';
-import { resolveEp, type Ep } from '../src/core/train/runtime';
+import { resolveEp } from '../src/core/train/epChoice';
+import type { Ep } from '../src/core/train/runtime';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);

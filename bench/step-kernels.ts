@@ -25,7 +25,8 @@ import { serialize } from '../src/core/graph/onnx';
 import { paramLayout, type ModelShape } from '../src/core/model/gpt';
 import { DEFAULT_BASE, transfer } from '../src/core/param/parameterization';
 import { buildTrainStep, DEFAULT_OPTIMIZER } from '../src/core/train/graphs';
-import { executionProvidersFor, resolveEp, type Ep } from '../src/core/train/runtime';
+import { resolveEp } from '../src/core/train/epChoice';
+import { executionProvidersFor, type Ep } from '../src/core/train/runtime';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -2,7 +2,7 @@
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
 #   bash bench/device/run-all.sh CASE...   (default: bench torch parity)
 #   CASES: bench profile torch parity variants shapes splitk | cache soakstart soakwait growthA growthB (issue 10/13)
-#          study (issue 12) | torchexport torchdist (issue 11) | engine (issue 10 part 2) | and those listed below
+#          study (issue 12) | torchexport torchdist (issue 11) | engine (issue 10 part 2) | growth-paper growth-old (issue 13)
 # study: STUDY_MINUTES=7 (default) -- a scaling study (8 runs) on the embedded corpus, then fit and plan --fit
 #   (STUDY_ARGS replaces "--batch-size 64 --ep webgpu", e.g. for a CPU trial);
 #   the study lives in /tmp/shapelab-study so a second call on the same warm machine resumes it.
@@ -69,6 +69,12 @@ for w in $what; do case $w in
       echo "== $name: SHAPELAB_ENGINE_OFF=$off SHAPELAB_WEBGPU_OPTIONS=$opts" | tee -a "$OUT/engine.txt"
       (cd "$OUT" && SHAPELAB_ENGINE_OFF=$off SHAPELAB_WEBGPU_OPTIONS=$opts timeout 150 node "$app/bench-train.js" --ep webgpu --presets small,25m,wide --steps 20 --ceiling "$ceil" --json "$OUT/engine-$name.json" 2>&1 | grep -v Warning | tail -5 | tee -a "$OUT/engine.txt")
     done ;;
+  growth-paper|growth-old)
+    # Growth defaults from evidence (issue 13): scratch vs G_stack at equal FLOPs on the 25m preset,
+    # per multiplier policy, with G_stack's policy set (g 4, fresh AdamW, re-warmed schedule) or the
+    # old train defaults (g 2, moments copied, schedule continued). One set per command (~8 min each).
+    if [ "$w" = growth-paper ]; then set_args="--factor 4 --grow-optimizer reset --grow-lr rewarm"; else set_args="--factor 2 --grow-optimizer copy --grow-lr continue"; fi
+    (cd "$OUT" && timeout 590 node "$app/shapelab.js" experiment growth --preset 25m --steps ${GROWTH_STEPS:-1500} --grow-fraction 0.25 --policies ${GROWTH_POLICIES:-rescale,keep} $set_args --eval-every 100 --ep webgpu --out "$OUT/$w" 2>&1 | grep -v Warning | tail -12 | tee "$OUT/$w.txt"; rm -rf "$OUT/$w/runs"/*/checkpoints) ;;
   parity)
     P=/tmp/parity; rm -rf $P
     timeout 300 node "$app/export-parity.js" --out $P --preset 25m --steps 120 --grow-at-step 60 --grow-factor 2 --grow-multiplier rescale --grow-optimizer copy --ep webgpu 2>&1 | grep -v Warning | tail -3

@@ -77,7 +77,11 @@ def lr_factor(step, schedule):
     raise ValueError("unknown schedule kind %r" % kind)
 
 
-GROWTH_DEFAULTS = {"multiplierPolicy": "keep", "optimizerPolicy": "copy", "lrPolicy": "continue"}  # as configSchema.ts
+# For configs that leave a growth field out. The exporter rewrites these two lines from
+# src/core/model/growthDefaults.ts (the one source of growth defaults); exported configs spell
+# every field out anyway.
+GROWTH_DEFAULTS = {"multiplierPolicy": "keep", "optimizerPolicy": "reset", "lrPolicy": "rewarm"}
+GROWTH_DEFAULT_FACTOR = 4
 GROWTH_ALIASES = {"multiplier": "multiplierPolicy", "optimizer": "optimizerPolicy", "lr": "lrPolicy"}
 
 
@@ -95,7 +99,7 @@ def growth_events(config):
             if long_ not in ev and short in ev:
                 ev[long_] = ev[short]
             ev.setdefault(long_, GROWTH_DEFAULTS[long_])
-        ev.setdefault("factor", 2)
+        ev.setdefault("factor", GROWTH_DEFAULT_FACTOR)
         out.append(ev)
     return sorted(out, key=lambda e: int(e["atStep"]))
 

@@ -1,10 +1,8 @@
+import type { Command } from './command';
 import { UserError } from './errors';
 
 /** A CLI command: runs with its own argv (after the command name), resolves to an exit code. */
-export interface Command {
-  summary: string;
-  run(argv: string[]): Promise<number | void>;
-}
+export type { Command };
 
 // Each command lives in its own module so the planner, trainer and exporter evolve independently.
 const commands: Record<string, () => Promise<{ command: Command }>> = {
@@ -21,16 +19,22 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   export: () => import('./commands/export'),
   study: () => import('./commands/study'),
   fit: () => import('./commands/fit'),
+  setup: () => import('./commands/setup'),
 };
 
 async function usage(): Promise<string> {
   const lines = ['usage: shapelab <command> [options]', '', 'commands:'];
   for (const [name, load] of Object.entries(commands)) lines.push(`  ${name.padEnd(12)} ${(await load()).command.summary}`);
-  lines.push('', 'Run `shapelab <command> --help` for a command\'s options.');
+  lines.push('', 'Run `shapelab <command> --help` for a command\'s options; --verbose (any command) adds onnxruntime\'s own messages.');
   return lines.join('\n');
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // --verbose (any command): onnxruntime's own messages too, and the raw text behind plain ones.
+  if (argv.includes('--verbose')) {
+    process.env.SHAPELAB_VERBOSE = '1';
+    argv = argv.filter((a) => a !== '--verbose');
+  }
   const [name, ...rest] = argv;
   try {
     if (!name || name === '--help' || name === '-h' || name === 'help') {

@@ -57,6 +57,13 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
 
   cmd('shapelab.planModelShape', () => PlannerPanel.show(ctx, out, training));
 
+  // onnxruntime-node's CUDA provider is not installed by npm ci (.npmrc): add it on request. The CLI
+  // runs the package's own installer and says in one line what happened (shown on failure by runCli).
+  cmd('shapelab.setupCuda', async () => {
+    const code = await runCli(ctx, out, 'ShapeLab: set up the CUDA execution provider', ['setup', 'cuda']);
+    if (code === 0) void vscode.window.showInformationMessage('ShapeLab: the CUDA execution provider is installed and works; choose "cuda" in shapelab.executionProvider.');
+  });
+
   cmd('shapelab.trainFromPlan', async (planFile?: unknown) => {
     // From the palette: pick a plan file the user exported, or run the tiny preset as a proxy.
     if (typeof planFile === 'string' && planFile) return trainFromPlanFile(ctx, training, planFile);

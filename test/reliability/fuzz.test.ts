@@ -11,7 +11,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import type { Command } from '../../src/cli/main';
+import type { Command } from '../../src/cli/command';
 import { command as planCmd } from '../../src/cli/commands/plan';
 import { command as evaluateCmd } from '../../src/cli/commands/evaluate';
 import { command as hparamsCmd } from '../../src/cli/commands/hparams';

@@ -32,7 +32,8 @@ describe('runs/configSchema', () => {
     const f = validateConfig({ data: { source: 'folder', path: '/w', include: ['**/*.md'] } });
     assert.deepEqual(f.data, { source: 'folder', tokenizer: 'byte', path: '/w', include: ['**/*.md'], valFraction: 0.05 });
     const g = validateConfig({ steps: 100, growth: { atStep: 50, operator: { partial: [0, 1] } } });
-    assert.deepEqual(g.growth, { atStep: 50, factor: 2, operator: { partial: [0, 1] }, multiplier: 'keep', optimizer: 'copy', lr: 'continue' });
+    // G_stack's own (Du et al. 2024 and its released code): g = 4, fresh AdamW, re-warmed schedule.
+    assert.deepEqual(g.growth, { atStep: 50, factor: 4, operator: { partial: [0, 1] }, multiplier: 'keep', optimizer: 'reset', lr: 'rewarm' });
   });
 
   it('errors name the field', () => {
@@ -62,7 +63,7 @@ describe('runs/configSchema', () => {
     rejects({ growth: { atStep: 5, operator: 'zip' } }, /^config\.growth\.operator: must be one of 'stack', 'interleave'/);
     rejects({ growth: { atStep: 5, factor: 64 }, model: { nLayers: 100 } }, /^config\.growth\.factor: grows the model to 6400 blocks/);
     rejects({ model: 5 }, 'config.model: must be an object (got 5)');
-    rejects({ version: 2 }, 'config.version: must be 1 (got 2)');
+    rejects({ version: 3 }, 'config.version: must be 1 or 2 (got 3)');
     rejects({ preset: 'huge' }, /^config\.preset: must be one of 'tiny', 'small', '25m'/);
     rejects(null, 'config: must be a JSON object (got null)');
     rejects([], 'config: must be a JSON object (got [])');

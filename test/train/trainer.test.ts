@@ -9,7 +9,7 @@ import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../../src/core
 import { readJsonl } from '../../src/core/runs/runStore';
 import { readSafetensors } from '../../src/core/runs/safetensors';
 import { train } from '../../src/core/train/trainer';
-import { resolveEp } from '../../src/core/train/runtime';
+import { resolveEp } from '../../src/core/train/epChoice';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'shapelab-train-'));
 /** Parameter shapes as stored in a checkpoint (its tensors minus the `opt.` moments). */
@@ -117,6 +117,6 @@ describe('trainer (CPU EP, real onnxruntime sessions, real run folders)', functi
   });
 
   it('an explicit execution provider that cannot be honoured is a clear error', async () => {
-    await assert.rejects(resolveEp('cuda'), /CUDA execution provider is not usable/);
+    await assert.rejects(resolveEp('cuda'), /CUDA is not usable here: onnxruntime-node's CUDA provider is not installed: run `shapelab setup cuda`/);
   });
 });

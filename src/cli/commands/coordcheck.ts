@@ -2,10 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { COORDCHECK_DEFAULTS, coordCheck, coordCheckChart, coordCheckVerdict, coordCheckWidthVerdict, sweepExponent } from '../../core/diagnostics/coordcheck';
 import { parseList } from '../../core/diagnostics/common';
 import { isParameterization, PARAMETERIZATIONS, type Parameterization } from '../../core/param/parameterization';
-import { resolveEp, RuntimeError, type EpChoice } from '../../core/train/runtime';
+import { resolveEp } from '../../core/train/epChoice';
+import { RuntimeError, type EpChoice } from '../../core/train/runtime';
 import { optNum, parse } from '../args';
 import { UserError } from '../errors';
-import type { Command } from '../main';
+import type { Command } from '../command';
 
 const HELP = `usage: shapelab coordcheck [--param completep,alpha0.5,mup,sp] [--depths 2,4,8,16,32,64] [--width 64]
                            [--widths 32,64,128,256|none] [--steps 10] [--base-width N] [--base-depth N] [--lr X]

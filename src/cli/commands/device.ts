@@ -2,10 +2,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { localHardwareFile, parseHardwareDocument } from '../../core/plan/hardware';
 import { deviceReport, type DeviceReport } from '../../core/train/deviceInfo';
+import { isVerbose } from '../../core/train/epFailure';
 import type { Ep } from '../../core/train/runtime';
 import { optNum, parse } from '../args';
 import { UserError } from '../errors';
-import type { Command } from '../main';
+import type { Command } from '../command';
 
 const HELP = `usage: shapelab device [--json] [--ep webgpu|cpu] [--save] [--memory-gb G]
 Lists onnxruntime's execution providers and whether a WebGPU adapter works, and measures float32
@@ -30,6 +31,17 @@ export function localEntry(r: DeviceReport, memoryGB?: number) {
   };
 }
 
+/** Which providers this machine can train on, e.g. "cpu (usable), webgpu (usable), cuda (not installed)". */
+export function epSummary(r: DeviceReport): string {
+  const state = (name: string) => {
+    if (name === 'cpu') return 'usable';
+    if (name === 'webgpu') return r.webgpu.usable ? 'usable' : 'no adapter';
+    if (name === 'cuda') return r.cuda.usable ? 'usable' : r.cuda.installed ? 'installed, libraries missing' : 'not installed: shapelab setup cuda';
+    return 'not used by ShapeLab';
+  };
+  return r.backends.map((b) => `${b.name} (${state(b.name)})`).join(', ');
+}
+
 export const command: Command = {
   summary: 'list execution providers, measure MatMul throughput here; --save as hardware entry local',
   async run(argv) {
@@ -41,7 +53,7 @@ export const command: Command = {
     if (v.ep && v.ep !== 'webgpu' && v.ep !== 'cpu') throw new UserError(`--ep: expected webgpu or cpu (got '${v.ep}')`);
     const memoryGB = optNum(v['memory-gb'], '--memory-gb', { positive: true });
     const r = await deviceReport({ eps: v.ep ? [v.ep as Ep] : undefined });
-    if (v.ep === 'webgpu' && !r.webgpu.usable) throw new UserError(`the WebGPU execution provider is not usable here: ${r.webgpu.reason}`);
+    if (v.ep === 'webgpu' && !r.webgpu.usable) throw new UserError(`WebGPU is not usable here: ${r.webgpu.reason}${isVerbose() ? ` [onnxruntime: ${r.webgpu.detail}]` : ''}`);
     let saved: string | undefined;
     if (v.save) {
       const file = localHardwareFile();
@@ -64,8 +76,10 @@ export const command: Command = {
       process.stdout.write(JSON.stringify({ ...r, saved }, null, 2) + '\n');
       return 0;
     }
-    const lines = [`execution providers: ${r.backends.map((b) => `${b.name}${b.bundled ? '' : ' (not bundled)'}`).join(', ')}`,
-      `WebGPU adapter: ${r.webgpu.usable ? 'usable' : `not usable (${r.webgpu.reason})`}`,
+    const verbose = (d?: string) => (isVerbose() && d ? ` [onnxruntime: ${d}]` : '');
+    const lines = [`execution providers: ${epSummary(r)}`,
+      `WebGPU adapter: ${r.webgpu.usable ? 'usable' : `not usable: ${r.webgpu.reason}${verbose(r.webgpu.detail)}`}`,
+      `CUDA: ${r.cuda.usable ? 'usable' : !r.cuda.offered ? 'not offered by onnxruntime-node on this platform' : `not usable: ${r.cuda.reason}${verbose(r.cuda.detail)}`}`,
       `host: ${r.host.cpus} x ${r.host.cpuModel}, ${r.host.memoryGB.toFixed(1)} GB`, '', 'ep       MatMul fp32 (TFLOP/s by n)                  best   bandwidth'];
     for (const m of r.measurements) lines.push(`${m.ep.padEnd(8)} ${m.bySize.map((b) => `${b.n}: ${b.tflops.toFixed(3)}`).join('  ').padEnd(42)} ${m.matmulTflops.toFixed(3).padStart(6)}   ${(m.bandwidthTBs * 1000).toFixed(1)} GB/s`);
     if (saved) lines.push('', `saved hardware entry 'local' to ${saved}: shapelab plan --gpu local ...`);

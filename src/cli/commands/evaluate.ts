@@ -1,4 +1,4 @@
-import type { Command } from '../main';
+import type { Command } from '../command';
 import { num, optNum, parse } from '../args';
 import { UserError } from '../errors';
 import { parseParam, parsePrecision, printJson, userErrors, joinNegativeNumbers } from '../plan-cli';

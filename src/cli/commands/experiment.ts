@@ -1,13 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { growthExperiment, growthExperimentChart, type MultiplierPolicy } from '../../core/diagnostics/growthExperiment';
+import { GROWTH_DEFAULTS, describeGrowthPolicy } from '../../core/model/growthDefaults';
 import { PRESET_NAMES, type PresetName } from '../../core/runs/configSchema';
 import { optNum, parse } from '../args';
 import { UserError } from '../errors';
-import type { Command } from '../main';
+import type { Command } from '../command';
 import { epFlag } from './coordcheck';
 
-const HELP = `usage: shapelab experiment growth [--preset small] [--steps N] [--factor 4] [--policies rescale,switch,keep]
+const HELP = `usage: shapelab experiment growth [--preset small] [--steps N] [--factor G] [--policies rescale,switch,keep]
                               [--width D] [--depth L] [--heads H] [--context T] [--batch B] [--lr X]
                               [--grow-at-step N | --grow-fraction 0.2] [--grow-optimizer reset|copy] [--grow-lr rewarm|continue]
                               [--eval-every N] [--eval-batches N] [--seed S] [--ep auto|webgpu|cpu|cuda] [--json] [--out DIR]
@@ -15,7 +16,7 @@ At an equal FLOP budget (--steps steps of the target model), trains the target f
 policy, a depth/factor model stacked --factor-fold (G_stack) at --grow-at-step and trained on. Prints each run's
 final held-out loss and the FLOPs it needed to reach the scratch run's final loss; speed-up = FLOPs_scratch /
 FLOPs_grown - 1 (Du et al. 2024). Writes growth-experiment.json, growth-experiment.svg and the run folders
-(runs/) into --out (default experiments/growth-<time>).`;
+(runs/) into --out (default experiments/growth-<time>). Defaults (src/core/model/growthDefaults.ts): ${describeGrowthPolicy()}.`;
 
 const POLICIES = ['rescale', 'switch', 'keep'] as const;
 const sci = (x: number) => x.toExponential(3);
@@ -55,9 +56,9 @@ export const command: Command = {
     if (!PRESET_NAMES.includes(preset)) throw new UserError(`--preset: expected ${PRESET_NAMES.join(', ')} (got '${preset}')`);
     const policies = String(v.policies ?? POLICIES.join(',')).split(',').map((s) => s.trim()) as MultiplierPolicy[];
     for (const p of policies) if (!POLICIES.includes(p)) throw new UserError(`--policies: unknown policy '${p}'; known: ${POLICIES.join(', ')}`);
-    const opt = v['grow-optimizer'] ?? 'reset';
+    const opt = v['grow-optimizer'] ?? GROWTH_DEFAULTS.optimizer;
     if (opt !== 'reset' && opt !== 'copy') throw new UserError(`--grow-optimizer: expected reset or copy (got '${opt}')`);
-    const lrp = v['grow-lr'] ?? 'rewarm';
+    const lrp = v['grow-lr'] ?? GROWTH_DEFAULTS.lr;
     if (lrp !== 'rewarm' && lrp !== 'continue') throw new UserError(`--grow-lr: expected rewarm or continue (got '${lrp}')`);
     const steps = optNum(v.steps, '--steps', { integer: true, min: 4, max: 1e8 });
     const factor = optNum(v.factor, '--factor', { integer: true, min: 2, max: 64 });

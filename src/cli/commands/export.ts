@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import type { Command } from '../main';
+import type { Command } from '../command';
 import { UserError } from '../errors';
 import { parse } from '../args';
 import { ExportError, exportTorch, type ExportData } from '../../core/export/torchExport';

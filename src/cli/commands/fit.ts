@@ -5,7 +5,7 @@ import { StudyError } from '../../core/study/manifest';
 import { optNum, parse } from '../args';
 import { UserError } from '../errors';
 import { printJson } from '../plan-cli';
-import type { Command } from '../main';
+import type { Command } from '../command';
 
 const HELP = `usage: shapelab fit RUN_OR_STUDY_DIR... [--json] [--out FILE] [--bootstrap N]
 Fits L(N, D) = E + A / N^alpha + B / D^beta to the final eval losses of the runs (N: the planner's

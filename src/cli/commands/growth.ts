@@ -1,4 +1,4 @@
-import type { Command } from '../main';
+import type { Command } from '../command';
 import { num, parse } from '../args';
 import { printJson, userErrors, joinNegativeNumbers } from '../plan-cli';
 import { growthPlan } from '../../core/plan';

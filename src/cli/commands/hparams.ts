@@ -1,4 +1,4 @@
-import type { Command } from '../main';
+import type { Command } from '../command';
 import { num, optNum, parse } from '../args';
 import { parseParam, printJson, userErrors, joinNegativeNumbers } from '../plan-cli';
 import { DEFAULT_BASE, GROUPS, transfer, type Transfer } from '../../core/param/parameterization';

@@ -4,7 +4,7 @@ import { runConfigOfFolder } from '../../core/export/torchExport';
 import { ConfigError } from '../../core/runs/configSchema';
 import { parse, optNum } from '../args';
 import { UserError } from '../errors';
-import type { Command } from '../main';
+import type { Command } from '../command';
 import { runTraining } from './train';
 
 export const command: Command = {

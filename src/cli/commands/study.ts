@@ -8,7 +8,7 @@ import { createStudy, runStudy, type StudyProgress } from '../../core/study/stud
 import { num, optNum, parse } from '../args';
 import { UserError } from '../errors';
 import { parseParam } from '../plan-cli';
-import type { Command } from '../main';
+import type { Command } from '../command';
 
 const HELP = `usage: shapelab study [--minutes M] [--out DIR] [--widths A,B,C | --width-count K] [--depths 2,4]
                       [--tpp R] [--tpp-spread S] [--param completep|alpha0.5|mup|sp] [--lr X]

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { lrSweep, lrSweepChart, SWEEP_DEFAULTS } from '../../core/diagnostics/sweep';
 import { optNum, parse } from '../args';
 import { UserError } from '../errors';
-import type { Command } from '../main';
+import type { Command } from '../command';
 import { epFlag, listFlag, parseParams } from './coordcheck';
 
 const HELP = `usage: shapelab sweep lr [--param completep] [--depths 2,4,8] [--widths 64] [--lrs 3e-4,1e-3,3e-3,1e-2,3e-2]

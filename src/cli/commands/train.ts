@@ -1,21 +1,24 @@
 import { readFileSync, statSync } from 'node:fs';
+import { describeGrowthPolicy } from '../../core/model/growthDefaults';
 import { ConfigError, validateConfig, type RunConfig } from '../../core/runs/configSchema';
 import { startTraining, TrainingFailed } from '../../core/train/launcher';
 import type { Progress, TrainResult } from '../../core/train/trainer';
 import { parse, optNum } from '../args';
+import { finalLine } from '../runSummary';
 import { UserError } from '../errors';
-import type { Command } from '../main';
+import type { Command } from '../command';
 
 const HELP = `usage: shapelab train [--preset tiny|small|25m] [--config FILE] [--data PATH] [--tokenizer byte|gpt2]
                       [--ep auto|webgpu|cpu|cuda] [--steps N] [--batch-size B] [--grad-accum K] [--seed S] [--out DIR] [--label NAME]
                       [--param completep|alpha0.5|mup|sp] [--lr X] [--eval-every N] [--checkpoint-every N]
-                      [--grow-at-step N --grow-factor G [--grow-operator stack|interleave|partial:A-B]
+                      [--grow-at-step N [--grow-factor G] [--grow-operator stack|interleave|partial:A-B]
                        [--grow-multiplier keep|switch|rescale] [--grow-optimizer reset|copy] [--grow-lr continue|rewarm]]
                       [--json]
 Trains a CompleteP GPT through onnxruntime-node in a new run folder inside --out (default runs/).
 Without --data it uses the embedded Brown corpus. Ctrl-C writes a checkpoint and exits cleanly.
 --grad-accum K: K micro-batches of --batch-size sequences per optimizer step (gradient accumulation;
-the effective batch is K * B sequences at the memory of B).`;
+the effective batch is K * B sequences at the memory of B).
+Growth defaults (src/core/model/growthDefaults.ts): ${describeGrowthPolicy()}.`;
 
 export const OPTIONS = {
   preset: { type: 'string' },
@@ -176,13 +179,14 @@ export function progressPrinter(json: boolean): (p: Progress) => void {
       case 'checkpoint':
         break;
       case 'end':
-        process.stderr.write(`${tty ? '\n' : ''}${p.reason} at step ${p.step}${p.evalLoss !== undefined ? `, eval loss ${p.evalLoss.toFixed(4)}` : ''}\n`);
+        // The run's summary is the last line runTraining prints (runSummary.ts); here only end the bar.
+        if (tty) process.stderr.write('\n');
         break;
     }
   };
 }
 
-const USER_FIXABLE = new Set(['RunLockedError', 'ResourceError', 'DataSourceError', 'ConfigError']);
+const USER_FIXABLE = new Set(['RunLockedError', 'ResourceError', 'DataSourceError', 'ConfigError', 'RuntimeError']);
 
 /** Runs training in a worker; the first Ctrl-C stops with a checkpoint, a second one aborts. */
 export async function runTraining(opts: Parameters<typeof startTraining>[0], json: boolean): Promise<TrainResult> {
@@ -198,7 +202,9 @@ export async function runTraining(opts: Parameters<typeof startTraining>[0], jso
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await handle.done;
+    const r = await handle.done;
+    if (!json) process.stdout.write(finalLine(r, opts.config.data.tokenizer) + '\n');
+    return r;
   } catch (e) {
     const msg = String((e as Error)?.message ?? e).split('\n').find((l) => l.trim()) ?? 'unknown error';
     // Problems the user fixes by changing the input (busy run folder, shape too big, unusable data): exit 2.

@@ -6,6 +6,7 @@
  * FLOPs_scratch / FLOPs_grown - 1. FLOPs count the small model's training (6N + 12LdT per token,
  * flopsPerToken in trainer.ts). Runs go through train(), so each leaves a normal run folder.
  */
+import { GROWTH_DEFAULTS } from '../model/growthDefaults';
 import * as path from 'node:path';
 import { paramLayout, totalParams } from '../model/gpt';
 import { presetConfig, validateConfig, type GrowthConfig, type PresetName, type RunConfig } from '../runs/configSchema';
@@ -87,7 +88,7 @@ function firstReach(curve: ExperimentRun['curve'], target: number): number | nul
 export async function growthExperiment(o: GrowthExperimentOptions): Promise<GrowthExperimentResult> {
   const presetName = o.preset ?? 'small';
   const p = presetConfig(presetName);
-  const factor = o.factor ?? 4;
+  const factor = o.factor ?? GROWTH_DEFAULTS.factor;
   const policies = o.policies ?? ['rescale', 'switch', 'keep'];
   const steps = o.steps ?? p.steps;
   const depth = o.depth ?? p.model.nLayers;
@@ -167,7 +168,7 @@ export async function growthExperiment(o: GrowthExperimentOptions): Promise<Grow
   const scratch = await runOne('scratch', scratchCfg);
   runs.push(scratch);
   for (const policy of policies) {
-    const g: GrowthConfig = { atStep: growAt, factor, operator: 'stack', multiplier: policy, optimizer: o.optimizer ?? 'reset', lr: o.lr ?? 'rewarm' };
+    const g: GrowthConfig = { atStep: growAt, factor, operator: 'stack', multiplier: policy, optimizer: o.optimizer ?? GROWTH_DEFAULTS.optimizer, lr: o.lr ?? GROWTH_DEFAULTS.lr };
     runs.push(await runOne(`G_stack ${policy}`, common(`gstack-${policy}`, { ...model, nLayers: smallDepth }, grownSteps, g), policy));
   }
   const targetLoss = scratch.finalEvalLoss;
@@ -180,7 +181,7 @@ export async function growthExperiment(o: GrowthExperimentOptions): Promise<Grow
     target: { width, depth, heads, context: model.context, batch: scratchCfg.batchSize, params: tgt.params, flopsPerToken: tgt.flopsPerToken },
     small: { depth: smallDepth, params: sml.params, flopsPerToken: sml.flopsPerToken },
     factor, tokensPerStep, budgetFlops: budget, targetLoss, runs,
-    settings: { preset: presetName, steps, optimizer: o.optimizer ?? 'reset', lr: o.lr ?? 'rewarm', growAtStep: growAt, evalEvery, evalBatches: scratchCfg.evalBatches, seed, ep: o.ep, parameterization: scratchCfg.parameterization, baseLr: scratchCfg.base.lr },
+    settings: { preset: presetName, steps, optimizer: o.optimizer ?? GROWTH_DEFAULTS.optimizer, lr: o.lr ?? GROWTH_DEFAULTS.lr, growAtStep: growAt, evalEvery, evalBatches: scratchCfg.evalBatches, seed, ep: o.ep, parameterization: scratchCfg.parameterization, baseLr: scratchCfg.base.lr },
   };
 }
 

@@ -7,6 +7,7 @@
  * config's `transfers` map, one entry per depth the run goes through; Python never re-derives it.
  * docs/torch-export.md describes the config and the program.
  */
+import { GROWTH_DEFAULTS, type GrowthDefaults } from '../model/growthDefaults';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GROUPS, transfer, type GroupHparams, type GroupName, type Transfer } from '../param/parameterization';
@@ -185,6 +186,15 @@ export function runConfigFromPlan(plan: unknown): Obj {
   return out;
 }
 
+/** train.py with its growth defaults set from the one source (model/growthDefaults.ts). */
+export function withGrowthDefaults(program: string, d: GrowthDefaults = GROWTH_DEFAULTS): string {
+  const policies = /^GROWTH_DEFAULTS = \{.*\}$/m, factor = /^GROWTH_DEFAULT_FACTOR = \d+$/m;
+  if (!policies.test(program) || !factor.test(program)) throw new ExportError('train.py has no GROWTH_DEFAULTS / GROWTH_DEFAULT_FACTOR lines to set; the installation is inconsistent');
+  return program
+    .replace(policies, `GROWTH_DEFAULTS = ${JSON.stringify({ multiplierPolicy: d.multiplier, optimizerPolicy: d.optimizer, lrPolicy: d.lr }).replace(/,/g, ', ').replace(/:/g, ': ')}`)
+    .replace(factor, `GROWTH_DEFAULT_FACTOR = ${d.factor}`);
+}
+
 /** Where train.py lives: next to the bundle (dist/../python) or next to this source file. */
 export function findTrainPy(): string {
   const candidates = [
@@ -233,7 +243,7 @@ export function exportTorch(opts: ExportOptions): ExportResult {
     if (!fs.statSync(out).isDirectory()) throw new ExportError(`${opts.outDir} exists and is not a folder`);
     if (fs.readdirSync(out).length > 0 && !opts.force) throw new ExportError(`${opts.outDir} is not empty; choose another --out or pass --force`);
   }
-  const program = fs.readFileSync(findTrainPy(), 'utf8');
+  const program = withGrowthDefaults(fs.readFileSync(findTrainPy(), 'utf8'));
   fs.mkdirSync(out, { recursive: true });
   const files: string[] = [];
   const write = (rel: string, content: string) => {

@@ -8,8 +8,10 @@ import { PlanInputError, requirePositive } from './errors';
 import { trainingFlopsPerToken, type FlopsConvention } from './flops';
 import { countParams, resolveShape, type ShapeSpec } from './shape';
 
-/** g = 4: Du et al. 2024 found the optimum between 2 and 4 and recommend 4 (Sec. 5, "growth factor"). */
-export const DEFAULT_GROWTH_FACTOR = 4;
+import { GROWTH_DEFAULTS } from '../model/growthDefaults';
+
+/** The shared default growth factor (model/growthDefaults.ts: g = 4, Du et al. 2024 Sec. 5), read at each use. */
+export const defaultGrowthFactor = (): number => GROWTH_DEFAULTS.factor;
 
 /**
  * Growth timing fit, Du et al. 2024 (Sec. 5, "growth timing"):
@@ -106,7 +108,7 @@ export function growthTimingTokens(params: number, flops: number): number {
 export function growthPlan(req: GrowthRequest): GrowthPlan {
   requirePositive(req.params, 'params');
   requirePositive(req.tokens, 'tokens');
-  const g = req.factor ?? DEFAULT_GROWTH_FACTOR;
+  const g = req.factor ?? defaultGrowthFactor();
   if (!(Number.isInteger(g) && g >= 2)) throw new PlanInputError(`growth factor must be an integer >= 2 (got ${g})`);
   const N = req.params;
   const D = req.tokens;

@@ -9,6 +9,7 @@
  * The result is complete and canonical: validating it again gives the same object.
  */
 import { createHash } from 'node:crypto';
+import { GROWTH_DEFAULTS, GROWTH_DEFAULTS_V1, type GrowthLrPolicy, type GrowthMultiplierPolicy, type GrowthOptimizerPolicy } from '../model/growthDefaults';
 import { DEFAULT_BASE, PARAMETERIZATIONS, type BaseHparams, type Parameterization } from '../param/parameterization';
 import { TOKENIZER_NAMES, type TokenizerName } from '../data/tokenizers';
 import type { DataSpec } from '../data/dataset';
@@ -52,16 +53,24 @@ export interface GrowthConfig {
   atStep: number;
   factor: number;
   operator: GrowthOperator;
-  multiplier: 'keep' | 'switch' | 'rescale';
-  optimizer: 'reset' | 'copy';
-  lr: 'continue' | 'rewarm';
+  multiplier: GrowthMultiplierPolicy;
+  optimizer: GrowthOptimizerPolicy;
+  lr: GrowthLrPolicy;
 }
+
+/**
+ * Config format version. 2: absent growth fields take GROWTH_DEFAULTS (model/growthDefaults.ts);
+ * 1 (written before them): GROWTH_DEFAULTS_V1. A config without `version` is current. Validation
+ * keeps the version it was given, so an old run's config.json validates (and hashes) as before.
+ */
+export const CONFIG_VERSION = 2;
+export type ConfigVersion = 1 | 2;
 
 export const EP_CHOICES = ['auto', 'webgpu', 'cpu', 'cuda'] as const;
 export type EpChoice = (typeof EP_CHOICES)[number];
 
 export interface RunConfig {
-  version: 1;
+  version: ConfigVersion;
   label: string;
   model: ModelConfig;
   parameterization: Parameterization;
@@ -116,7 +125,7 @@ export function defaultEvalEvery(steps: number, evalBatches: number, gradAccum =
 
 function preset(label: PresetName, m: { context: number; dModel: number; nLayers: number; nHeads: number }, batchSize: number, steps: number): RunConfig {
   return {
-    version: 1,
+    version: CONFIG_VERSION,
     label,
     model: { vocabSize: 256, ...m, dFf: 4 * m.dModel, tiedEmbeddings: false },
     parameterization: 'completep',
@@ -268,7 +277,9 @@ export function validateConfig(input: unknown): RunConfig {
   c.known('', input, TOP_KEYS);
   const presetName = input.preset === undefined ? 'tiny' : c.oneOf('preset', input.preset, PRESET_NAMES);
   const p = PRESETS[presetName];
-  if (input.version !== undefined && input.version !== 1) c.fail('version', `must be 1 (got ${show(input.version)})`);
+  if (input.version !== undefined && input.version !== 1 && input.version !== 2) c.fail('version', `must be 1 or 2 (got ${show(input.version)})`);
+  const version: ConfigVersion = input.version === 1 ? 1 : 2;
+  const growthDefaults = version === 1 ? GROWTH_DEFAULTS_V1 : GROWTH_DEFAULTS;
 
   const label = c.str('label', pick(input, 'label', p.label), 64);
   const steps = c.int('steps', pick(input, 'steps', p.steps), 1, LIMITS.steps);
@@ -361,9 +372,9 @@ export function validateConfig(input: unknown): RunConfig {
     const g = c.section('growth', input.growth);
     c.known('growth', g, GROWTH_KEYS);
     const atStep = c.int('growth.atStep', g.atStep, 1, Math.max(1, steps - 1));
-    const factor = c.int('growth.factor', pick(g, 'factor', 2), 2, 64);
+    const factor = c.int('growth.factor', pick(g, 'factor', growthDefaults.factor), 2, 64);
     let operator: GrowthOperator = 'stack';
-    const op = pick(g, 'operator', 'stack');
+    const op = pick(g, 'operator', growthDefaults.operator);
     let added = nLayers * (factor - 1);
     if (isObj(op)) {
       c.known('growth.operator', op, ['partial']);
@@ -381,15 +392,15 @@ export function validateConfig(input: unknown): RunConfig {
       atStep,
       factor,
       operator,
-      multiplier: c.oneOf('growth.multiplier', pick(g, 'multiplier', 'keep'), ['keep', 'switch', 'rescale'] as const),
-      optimizer: c.oneOf('growth.optimizer', pick(g, 'optimizer', 'copy'), ['reset', 'copy'] as const),
-      lr: c.oneOf('growth.lr', pick(g, 'lr', 'continue'), ['continue', 'rewarm'] as const),
+      multiplier: c.oneOf('growth.multiplier', pick(g, 'multiplier', growthDefaults.multiplier), ['keep', 'switch', 'rescale'] as const),
+      optimizer: c.oneOf('growth.optimizer', pick(g, 'optimizer', growthDefaults.optimizer), ['reset', 'copy'] as const),
+      lr: c.oneOf('growth.lr', pick(g, 'lr', growthDefaults.lr), ['continue', 'rewarm'] as const),
     };
   }
 
   if (c.issues.length) throw new ConfigError(c.issues[0].field, c.issues.map((i) => i.msg));
   const config: RunConfig = {
-    version: 1,
+    version,
     label,
     model: { vocabSize, context, dModel, nLayers, nHeads, dFf, tiedEmbeddings },
     parameterization,

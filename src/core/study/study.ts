@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startTraining, type TrainingHandle } from '../train/launcher';
-import { resolveEp, type Ep } from '../train/runtime';
+import { resolveEp } from '../train/epChoice';
+import type { Ep } from '../train/runtime';
 import { summarizeRun, readConfig, readJsonl, EVENTS_FILE, type RunEvent } from '../runs/runStore';
 import { runConfigOfFolder } from '../export/torchExport';
 import { gridRuns, runConfig, vocabOf, WIDTH_LADDER, type GridRequest, type GridRun } from './grid';

@@ -6,7 +6,10 @@
 import * as os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../graph/ir';
-import { availableBackends, createSession, probeWebgpu, type Ep } from './runtime';
+import { cudaProviderInstalled, cudaProviderOffered } from './cudaProvider';
+import { explainCudaFailure, explainWebgpuFailure } from './epFailure';
+import { matmulGraph, probeIsolated } from './isolatedProbe';
+import { availableBackends, createSession, probeCuda, type Ep } from './runtime';
 
 export interface EpMeasurement {
   ep: Ep;
@@ -19,7 +22,10 @@ export interface EpMeasurement {
 
 export interface DeviceReport {
   backends: { name: string; bundled: boolean }[];
-  webgpu: { usable: boolean; reason?: string };
+  /** reason: one plain line (epFailure.ts); detail: onnxruntime's own text. */
+  webgpu: { usable: boolean; reason?: string; detail?: string };
+  /** installed: the provider libraries are in place (`shapelab setup cuda`); offered: this platform has them. */
+  cuda: { offered: boolean; installed: boolean; usable: boolean; reason?: string; detail?: string };
   host: { cpus: number; cpuModel: string; memoryGB: number };
   measurements: EpMeasurement[];
 }
@@ -56,11 +62,7 @@ export async function timeGraph(ep: Ep, g: Graph, feeds: Record<string, ort.Tens
 }
 
 export async function measureMatmul(ep: Ep, n: number, chain = 4): Promise<number> {
-  const g = new Graph('matmul');
-  let x = g.input('x', 'float32', [n, n]);
-  const w = g.input('w', 'float32', [n, n]);
-  for (let i = 0; i < chain; i++) x = g.matmul(x, w);
-  g.output(g.identity(g.reduceSum(g.slice(x, 0, 0, 1), [0, 1], false), 'out'));
+  const g = matmulGraph(n, chain);
   const a = new Float32Array(n * n).map((_, i) => ((i % 13) - 6) / (6 * Math.sqrt(n)));
   const xs = await resident(ep, a, [n, n]), ws = await resident(ep, a, [n, n]);
   const sec = await timeGraph(ep, g, { x: xs.t, w: ws.t }, 3);
@@ -84,7 +86,13 @@ export async function measureBandwidth(ep: Ep, n = 1 << 24): Promise<number> {
 }
 
 export async function deviceReport(opts: { sizes?: number[]; eps?: Ep[] } = {}): Promise<DeviceReport> {
-  const why = await probeWebgpu();
+  // In a child: a machine without a working adapter gets no Dawn output here (isolatedProbe.ts).
+  const why = (await probeIsolated()).webgpuError;
+  const webgpuFailure = why === undefined ? undefined : explainWebgpuFailure(why);
+  const installed = cudaProviderInstalled();
+  // Probing CUDA without its provider only produces onnxruntime's "failed to load" noise.
+  const cudaWhy = installed ? await probeCuda() : 'the CUDA provider library is not installed';
+  const cudaFail = cudaWhy === undefined ? undefined : explainCudaFailure(cudaWhy, installed);
   const eps = opts.eps ?? (why ? ['cpu'] : ['webgpu', 'cpu']);
   const measurements: EpMeasurement[] = [];
   for (const ep of eps) {
@@ -100,7 +108,8 @@ export async function deviceReport(opts: { sizes?: number[]; eps?: Ep[] } = {}):
   }
   return {
     backends: availableBackends(),
-    webgpu: why ? { usable: false, reason: why } : { usable: true },
+    webgpu: webgpuFailure ? { usable: false, reason: webgpuFailure.message, detail: webgpuFailure.detail } : { usable: true },
+    cuda: { offered: cudaProviderOffered(), installed, usable: !cudaFail, ...(cudaFail ? { reason: cudaFail.message, detail: cudaFail.detail } : {}) },
     host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGB: os.totalmem() / 1e9 },
     measurements,
   };

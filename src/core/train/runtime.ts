@@ -12,13 +12,16 @@ import { buildCopy } from './graphs';
 export type EpChoice = 'auto' | 'webgpu' | 'cpu' | 'cuda';
 export type Ep = 'webgpu' | 'cpu' | 'cuda';
 
-export class RuntimeError extends Error {}
-
-export interface EpResolution {
-  ep: Ep;
-  /** Why `auto` chose what it chose, or a fallback explanation (shown to the user). */
-  note?: string;
+/** A provider or option the user asked for cannot be used here (the user fixes it: exit code 2). */
+export class RuntimeError extends Error {
+  override name = 'RuntimeError';
 }
+
+// onnxruntime prints its own error lines from C++ to stderr ("[E:onnxruntime:..., provider_bridge_ort.cc:...]")
+// when e.g. the CUDA provider cannot load; the caller already gets the same error as an exception,
+// explained in plain words (epFailure.ts). Only --verbose (SHAPELAB_VERBOSE=1) shows them. Applies
+// from the first session on (onnxruntime reads it when it initializes its environment).
+ort.env.logLevel = process.env.SHAPELAB_VERBOSE === '1' ? 'warning' : 'fatal';
 
 /** Backends compiled into this onnxruntime-node build (CUDA needs its provider library installed). */
 export function availableBackends(): { name: string; bundled: boolean }[] {
@@ -26,14 +29,14 @@ export function availableBackends(): { name: string; bundled: boolean }[] {
   return list ? list() : [{ name: 'cpu', bundled: true }];
 }
 
-/** Undefined when a one-node session can be created on `ep`, else the first line of the reason. */
+/** Undefined when a one-node session can be created on `ep`, else onnxruntime's reason (raw). */
 async function probeEp(ep: Ep): Promise<string | undefined> {
   try {
     const s = await createSession(buildCopy(1, ['x']), ep);
     await s.release();
     return undefined;
   } catch (e) {
-    return (e as Error).message.split('\n')[0];
+    return String((e as Error).message ?? e);
   }
 }
 
@@ -44,31 +47,8 @@ export function probeWebgpu(): Promise<string | undefined> {
   return webgpuProbe;
 }
 
-const probeCuda = () => probeEp('cuda');
-
-export async function resolveEp(choice: EpChoice): Promise<EpResolution> {
-  if (choice === 'cpu') return { ep: 'cpu' };
-  if (choice === 'webgpu') {
-    const why = await probeWebgpu();
-    if (why) throw new RuntimeError(`the WebGPU execution provider is not usable here: ${why}. Use --ep cpu or --ep auto.`);
-    return { ep: 'webgpu' };
-  }
-  if (choice === 'cuda') {
-    const why = await probeCuda();
-    if (why) throw new RuntimeError(`the CUDA execution provider is not usable here (onnxruntime-node ships it only when its CUDA provider library is installed): ${why}`);
-    return { ep: 'cuda' };
-  }
-  const why = await probeWebgpu();
-  if (!why) {
-    // A software Vulkan driver (e.g. Mesa lavapipe on a machine with no GPU) passes the adapter
-    // check but is far slower than the CPU EP: compare a small MatMul on both and keep the faster.
-    const { measureMatmul } = await import('./deviceInfo');
-    const [gpu, cpu] = [await measureMatmul('webgpu', 512, 2), await measureMatmul('cpu', 512, 2)];
-    if (gpu >= cpu) return { ep: 'webgpu', note: `auto: using the WebGPU execution provider (${(gpu * 1000).toFixed(0)} vs CPU ${(cpu * 1000).toFixed(0)} GFLOP/s)` };
-    return { ep: 'cpu', note: `auto: the WebGPU adapter is slower than the CPU here (${(gpu * 1000).toFixed(1)} vs ${(cpu * 1000).toFixed(1)} GFLOP/s; a software driver?): using the CPU execution provider` };
-  }
-  return { ep: 'cpu', note: `auto: WebGPU unavailable (${why}); falling back to the CPU execution provider` };
-}
+/** Returns undefined when a CUDA session can be created, else onnxruntime's reason. */
+export const probeCuda = () => probeEp('cuda');
 
 /**
  * Buffer caches for the WebGPU EP. onnxruntime's default 'bucket' cache keeps at most 10 buffers of

@@ -16,7 +16,8 @@ import type { TensorMap } from '../runs/safetensors';
 import { Engine, freshState, type HostState } from './engine';
 import { growEngine, grownDepth } from './growth';
 import { checkResources, describeRunFailure } from './resources';
-import { resolveEp, type Ep } from './runtime';
+import { resolveEp } from './epChoice';
+import type { Ep } from './runtime';
 import { lrFactor } from './schedule';
 
 export type Progress =

@@ -6,6 +6,7 @@
  * resolved entry object to the core, never the raw string (the core would read a `.json` path
  * or parse inline JSON from a string).
  */
+import { GROWTH_DEFAULTS, describeGrowthPolicy } from '../../core/model/growthDefaults';
 import {
   DEFAULT_BASE, DEFAULT_GLOBAL_BATCH_TOKENS, DEFAULT_SEQ, DEFAULT_VOCAB, evaluateShape, listHardware, loadLocalHardware, planShapes, transfer, validateEntry,
   SCALING_FITS, SCALING_FIT_IDS, findLocalFits, loadLocalFit, type ScalingFit as CoreScalingFit,
@@ -236,7 +237,7 @@ function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fi
   const g = ev.growth;
   const growth = [
     { stage: `1. train the small model (${g.smallModel.nLayers ?? '?'} layers)`, depth: g.smallModel.nLayers ?? 0, params: g.smallModel.params, tokens: g.growthTokens, flopsShare: g.flopSplit.smallFraction },
-    { stage: `2. stack x${g.factor} (G_stack) and continue`, depth: shape.nLayers, params: shape.params, tokens: g.flopSplit.largeTokens, flopsShare: 1 - g.flopSplit.smallFraction },
+    { stage: `2. stack x${g.factor} (G_stack) and continue: ${describeGrowthPolicy({ ...GROWTH_DEFAULTS, factor: g.factor })}`, depth: shape.nLayers, params: shape.params, tokens: g.flopSplit.largeTokens, flopsShare: 1 - g.flopSplit.smallFraction },
   ];
   const batch = planBatch(ev.microBatch, req.gpuCount, req.context);
   const seqs = batch.batchSize * batch.gradAccum;
