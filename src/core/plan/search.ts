@@ -62,8 +62,10 @@ export interface PlanResult {
     /** The hardware's efficiency at this precision, with its source (a placeholder until calibrated). */
     efficiency: Efficiency;
     memoryCapacityGiB: number | null;
-    /** Whether FSDP attention memory assumes SDPA (no T x T scores). */
+    /** Whether attention memory assumes SDPA (no T x T scores). */
     flashAttention: boolean;
+    /** LM head tied to the token embedding (counted once in params; the export keeps it tied). */
+    tiedEmbeddings: boolean;
   };
   /**
    * Set when a shape that does not fit would be better than every shape that does: the plan is
@@ -248,6 +250,7 @@ export function planShapes(req: PlanRequest): PlanResult {
       efficiency: { ...ctx.efficiency },
       memoryCapacityGiB: Number.isFinite(ctx.memoryCapacityBytes) ? ctx.memoryCapacityBytes / 2 ** 30 : null,
       flashAttention: ctx.flashAttention,
+      tiedEmbeddings: ctx.tiedEmbeddings,
     },
     memoryBound,
     warnings,
