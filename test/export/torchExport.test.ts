@@ -111,7 +111,7 @@ describe('export torch', () => {
     const dir = tmp();
     const out = path.join(dir, 'out');
     const res = exportTorch({ config: RUN, outDir: out });
-    assert.deepEqual(res.files.sort(), ['README.md', 'config.json', 'train.py']);
+    assert.deepEqual(res.files.sort(), ['README.md', 'config.json', 'launch.sh', 'train.py']);
     assert.equal(fs.readFileSync(path.join(out, 'train.py'), 'utf8'), fs.readFileSync(findTrainPy(), 'utf8'));
     const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
     assert.deepEqual(cfg, JSON.parse(JSON.stringify(torchConfig(RUN))));

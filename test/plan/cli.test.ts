@@ -48,8 +48,12 @@ describe('cli: plan, hparams, evaluate, growth', function () {
     assert.ok(b16.candidates[0].predictedHours < f32.candidates[0].predictedHours / 3, `${b16.candidates[0].predictedHours} vs ${f32.candidates[0].predictedHours}`);
     const e = JSON.parse(shapelab(['evaluate', '--d-model', '768', '--layers', '12', '--tokens', '1e10', '--gpu', 'a100', '--precision', 'bf16', '--json']).stdout);
     assert.equal(typeof e.step.microStepSeconds, 'number');
-    const e32 = JSON.parse(shapelab(['evaluate', '--d-model', '768', '--layers', '12', '--tokens', '1e10', '--gpu', 'a100', '--json']).stdout);
+    const e32 = JSON.parse(shapelab(['evaluate', '--d-model', '768', '--layers', '12', '--tokens', '1e10', '--gpu', 'a100', '--precision', 'fp32', '--json']).stdout);
     assert.ok(e.predictedHours < e32.predictedHours / 3);
+    // Default: bf16 on a GPU with bf16 tensor cores (what the exported train.py runs there)
+    const eDefault = JSON.parse(shapelab(['evaluate', '--d-model', '768', '--layers', '12', '--tokens', '1e10', '--gpu', 'a100', '--json']).stdout);
+    assert.equal(eDefault.precision, 'bf16');
+    assert.equal(eDefault.predictedHours, e.predictedHours);
   });
 
   it('plan: a readable table by default', () => {

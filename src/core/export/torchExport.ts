@@ -352,6 +352,9 @@ export function planExport(plan: unknown, opts: PlanExportOptions = {}): PlanExp
       model.nLayers = sched.baseDepth;
       const growthTokens = num(g.growthTokens, 'plan.growth.growthTokens', 0);
       const split = isObj(g.flopSplit) ? g.flopSplit : undefined;
+      if (split && typeof split.largeTokens === 'number' && !(split.largeTokens > 0)) {
+        throw new ExportError(`growth: the small model's phase (${si(growthTokens)} tokens) would use the whole budget, so the planned model would never train; export without growth (the planner does not recommend it here)`);
+      }
       if (p.steps === undefined && split && typeof split.largeTokens === 'number') steps = stepsFor(growthTokens + split.largeTokens);
       if (steps < 2) throw new ExportError(`growth needs at least 2 steps (the plan has ${steps})`);
       const atStep = Math.min(steps - 1, Math.max(1, Math.round(growthTokens / tokensPerStep)));
