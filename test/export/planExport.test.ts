@@ -127,7 +127,8 @@ describe('export torch --plan trains the plan', function () {
     };
     const res = exportTorch({ plan: planDoc, outDir: path.join(tmp(), 'd') });
     checkAgainst(res, c, mid, false);
-    assert.deepEqual(res.config.data, { source: 'folder', path: '/data/corpus', tokenizer: 'gpt2' }); // data passed through
+    const data = res.config.data; // passed through (valFraction gets its default)
+    assert.deepEqual([data.source, data.path, data.tokenizer], ['folder', '/data/corpus', 'gpt2']);
     const grown = exportTorch({ plan: { ...planDoc, useGrowth: true }, outDir: path.join(tmp(), 'd') });
     checkAgainst(grown, c, mid, true);
   });
