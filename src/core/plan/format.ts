@@ -92,3 +92,13 @@ export function initText(group: string, initStd: number): string {
   if (group === 'preLN' || group === 'finalLN') return 'gain 1, bias 0';
   return 'zeros';
 }
+
+/**
+ * SP keeps the base model's learning rate and init at every width and depth (nothing transfers),
+ * so an unchanged LR at 9.5x the width is not a tuned value. Null for the parameterizations that
+ * transfer, or when the target is the base.
+ */
+export function transferCaveat(parameterization: string, width: number, baseWidth: number, depth: number, baseDepth: number): string | null {
+  if (parameterization !== 'sp' || (width === baseWidth && depth === baseDepth)) return null;
+  return `SP does not transfer: the learning rate and init are the base model's (${baseWidth} x ${baseDepth}) unchanged at ${+(width / baseWidth).toPrecision(3)}x its width and ${+(depth / baseDepth).toPrecision(3)}x its depth; tune them at this size (or use CompleteP / muP)`;
+}

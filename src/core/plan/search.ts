@@ -127,11 +127,22 @@ function resolveSpace(s: SearchSpace = {}) {
   return space;
 }
 
+/**
+ * Budgets the planner accepts, the same in the CLI and the planner view. FLOPs: 1e9 (a toy run)
+ * to 1e30 (about 1e5 x the largest published training runs, ~5e25); GPU-hours: 0.001 (3.6 s) to
+ * 1e9. Outside, the scaling fits and the growth fit are meaningless extrapolations.
+ */
+export const BUDGET_LIMITS = { flops: { min: 1e9, max: 1e30 }, gpuHours: { min: 1e-3, max: 1e9 } } as const;
+
 function validateBudget(b: Budget, ctx: Context): void {
   if (!b || (b.flops === undefined) === (b.gpuHours === undefined)) throw new PlanInputError('budget: give exactly one of flops or gpuHours');
-  if (b.flops !== undefined) requirePositive(b.flops, 'budget flops');
+  const check = (v: number, what: string, lim: { min: number; max: number }, show: (x: number) => string) => {
+    requirePositive(v, what);
+    if (v < lim.min || v > lim.max) throw new PlanInputError(`${what} must be between ${show(lim.min)} and ${show(lim.max)} (got ${show(v)})`);
+  };
+  if (b.flops !== undefined) check(b.flops, 'budget FLOPs', BUDGET_LIMITS.flops, (x) => x.toExponential().replace('e+', 'e'));
   else {
-    requirePositive(b.gpuHours as number, 'budget gpuHours');
+    check(b.gpuHours as number, 'budget GPU-hours', BUDGET_LIMITS.gpuHours, (x) => String(x));
     if (!ctx.hardware) throw new PlanInputError('a GPU-hours budget needs a GPU');
   }
 }

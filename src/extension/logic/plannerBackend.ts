@@ -10,7 +10,7 @@ import {
   DEFAULT_BASE, DEFAULT_GLOBAL_BATCH_TOKENS, DEFAULT_GPUS, DEFAULT_SEQ, DEFAULT_VOCAB, evaluateShape, listHardware, loadLocalHardware, planBatch as corePlanBatch, planShapes, transfer, validateEntry,
   type Candidate, type GrowthPlan, type HardwareEntry, type PlanRequest as CorePlanRequest, type PlanResult,
 } from '../../core/plan';
-import { gib } from '../../core/plan/format';
+import { gib, transferCaveat } from '../../core/plan/format';
 import type { HardwareVM, PlanRequest, ShapeDetailVM, ShapeVM, SourcedValue, ParameterizationId } from '../../../webview/shared/messages';
 
 export interface HardwareList {
@@ -240,9 +240,8 @@ function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList): {
   const warnings = [...g.warnings];
   if (ev.memoryAdvice) warnings.unshift(ev.memoryAdvice);
   if (req.parameterization === 'alpha0.5' || req.parameterization === 'sp') warnings.push(`the shape penalty for ${req.parameterization} is an assumption, not a paper fit`);
-  if (req.parameterization === 'sp' && shape.dModel !== req.base.baseWidth) {
-    warnings.push(`SP does not transfer: the learning rate and init shown are the base model's (width ${req.base.baseWidth}) unchanged at ${+(shape.dModel / req.base.baseWidth).toPrecision(3)}x its width; tune them at this width (or use CompleteP/muP)`);
-  }
+  const caveat = transferCaveat(req.parameterization, shape.dModel, req.base.baseWidth, shape.nLayers, req.base.baseDepth);
+  if (caveat) warnings.push(caveat);
   if (shape.nLayers / req.base.baseDepth > 64) warnings.push(`depth ${shape.nLayers} is ${Math.round(shape.nLayers / req.base.baseDepth)}x the base depth: far outside CompleteP's tested transfer range`);
   const parallel = { fsdp: ev.fsdp, activationCheckpointing: ev.activationCheckpointing, microBatch: ev.microBatch, precision: ev.precision };
   return { detail: { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, growthFactor: g.factor, sources, warnings }, growthPlan: g, batch, parallel };
