@@ -91,7 +91,7 @@ export function renderPlan(r: PlanResult): string {
   if (c.hardware) {
     out.push(`  GPU data: ${c.hardware.source} [${c.hardware.sourceKind}]`);
     out.push(`  efficiency: GEMMs at ${c.mfu} x peak (x tile/wave/alignment), +${c.efficiency.layerMs} ms/block, +${c.efficiency.stepMs} ms/micro-step -- ${c.efficiency.source}`);
-    if (c.memoryCapacityGiB !== null) out.push(`  memory: ${c.memoryCapacityGiB.toFixed(1)} GiB usable per GPU; ${c.precision === 'bf16' ? 'bf16 autocast, fp32 master weights, grads and AdamW state (16 B/param, sharded with FSDP)' : 'fp32 weights, grads and AdamW state (16 B/param)'}; attention ${c.flashAttention ? 'SDPA (no T x T scores stored)' : 'explicit (T x T scores stored)'}`);
+    if (c.memoryCapacityGiB !== null) out.push(`  memory: ${c.memoryCapacityGiB.toFixed(1)} GiB usable per GPU; ${c.precision === 'bf16' ? `bf16 autocast, fp32 master weights, grads and AdamW state (16 B/param${c.gpus > 1 ? ', sharded with FSDP when needed' : ''})` : 'fp32 weights, grads and AdamW state (16 B/param)'}; attention ${c.flashAttention ? 'SDPA (no T x T scores stored)' : 'explicit (T x T scores stored)'}`);
   }
   out.push(`  loss: ${c.fit.name} (${c.fit.source}) x (1 + shape penalty); FLOPs/token: ${c.flopsConvention.id} = ${c.flopsConvention.formula}`);
   if (r.reference) {
