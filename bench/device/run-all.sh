@@ -24,6 +24,14 @@ for w in $what; do case $w in
       echo "== SHAPELAB_SPLIT_K=$k" | tee -a "$OUT/splitk.txt"
       (cd "$OUT" && SHAPELAB_SPLIT_K=$k timeout 200 node "$app/bench-train.js" --ep webgpu --presets 25m --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/splitk.txt")
     done ;;
+  calibrate)
+    # planner calibration (issue 11 part 2): exported train.py tokens/s at ~125M, ~350M, ~1B (+ a holdout shape), T 2048
+    timeout 540 python3 bench/calibration_run.py --gpu ${CAL_GPU:-h200-sxm} --shapes ${CAL_SHAPES:-768x12x6,1024x24x8,2048x16x16} \
+      --holdout ${CAL_HOLDOUT:-1536x16x12} --steps ${CAL_STEPS:-40} --out "$OUT/calibration.jsonl" --shapelab "node $app/shapelab.js" 2>&1 | tail -30 | tee "$OUT/calibration.txt" ;;
+  calibrate-local)
+    # ShapeLab's own engine: the 'local' hardware entry of this machine and bench-train rows (gpu local, fp32)
+    (cd "$OUT" && SHAPELAB_HARDWARE_FILE="$OUT/hardware-local.json" timeout 200 node "$app/shapelab.js" device --save --ep webgpu 2>&1 | grep -v Warning | tail -3)
+    (cd "$OUT" && timeout 400 node "$app/bench-train.js" --ep webgpu --presets small,25m,25m-b64,wide --steps 20 --ceiling 4096 --json "$OUT/bench-local.json" 2>&1 | grep -v Warning | tail -8) ;;
   torch) timeout 200 python3 bench/torch_speed.py 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
   parity)
     P=/tmp/parity; rm -rf $P
