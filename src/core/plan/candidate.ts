@@ -192,6 +192,8 @@ export type Rejection = 'memory' | 'maxParams' | 'maxHours' | 'noTokens';
 export interface GroupEvaluator {
   /** Evaluates depth L; returns a Rejection string instead when a constraint fails. */
   at(nLayers: number, budget: Budget, limits?: { maxParams?: number; maxHours?: number }, microBatch?: number, opts?: AtOptions): Candidate | Rejection;
+  /** Predicted loss at depth L for a FLOP budget, whatever the memory (no time model); NaN for a GPU-hours budget. */
+  lossAt(nLayers: number, budget: Budget): number;
 }
 
 export interface AtOptions {
@@ -214,6 +216,7 @@ export function makeGroup(ctx: Context, dModel: number, nHeads: number, dHead: n
   const matmulExtra = finalLN + V * dModel; // LM-head matmul counted by PaLM/nanoGPT
   const shapeForAct = { vocab: V, seq: T, dModel, nLayers: 1, nHeads, dHead, dFf, tiedEmbeddings: ctx.tiedEmbeddings, positionEmbedding: 'learned' as const, bias: true };
   const terms = memoryTerms(shapeForAct, ctx.trainingPrecision, ctx.flashAttention);
+  const memTotal = memoryTotal; // a local binding: the hot loop skips the module's export accessor
   const hw = ctx.hardware;
   const peak = hw ? peakFlops(hw, ctx.precision) : 0;
   // Block/head seconds per micro-batch 2^i, filled lazily.
@@ -243,26 +246,33 @@ export function makeGroup(ctx: Context, dModel: number, nHeads: number, dHead: n
     return micro / (perRound * T) + optimizerSeconds(s.fsdp ? params / ctx.gpus : params, hw as HardwareEntry) / tokensPerStep;
   };
 
+  const fptOf = (L: number, params: number, nonEmbedding: number): number => {
+    switch (ctx.flopsConvention) {
+      case 'palm':
+        return 6 * (L * perBlock + matmulExtra) + 12 * L * a * T;
+      case 'kaplan':
+        return 3 * (2 * nonEmbedding + 2 * L * T * a);
+      case 'megatron':
+        return 96 * L * dModel * dModel * (1 + T / (6 * dModel) + V / (16 * L * dModel));
+      case '6n':
+        return 6 * params;
+    }
+  };
   return {
+    lossAt(L, budget) {
+      if (budget.flops === undefined) return NaN;
+      const nonEmbedding = L * perBlock + finalLN;
+      const params = nonEmbedding + embed;
+      const tokens = budget.flops / fptOf(L, params, nonEmbedding);
+      const f = ctx.fit;
+      const scaling = f.E + f.A / Math.pow(params, f.alpha) + f.B / Math.pow(tokens, f.beta);
+      return scaling * (1 + shapePenalty(dModel / L, ctx.parameterization, ctx.penalty));
+    },
     at(L, budget, limits, fixedMicroBatch, opts) {
       const nonEmbedding = L * perBlock + finalLN;
       const params = nonEmbedding + embed;
       if (limits?.maxParams !== undefined && params > limits.maxParams) return 'maxParams';
-      let fpt: number;
-      switch (ctx.flopsConvention) {
-        case 'palm':
-          fpt = 6 * (L * perBlock + matmulExtra) + 12 * L * a * T;
-          break;
-        case 'kaplan':
-          fpt = 3 * (2 * nonEmbedding + 2 * L * T * a);
-          break;
-        case 'megatron':
-          fpt = 96 * L * dModel * dModel * (1 + T / (6 * dModel) + V / (16 * L * dModel));
-          break;
-        case '6n':
-          fpt = 6 * params;
-          break;
-      }
+      const fpt = fptOf(L, params, nonEmbedding);
       const palmFpt = 6 * (L * perBlock + matmulExtra) + 12 * L * a * T;
       // Memory setting and micro-batch: for each micro-batch (the target, then halving; or the fixed
       // one), the first setting in cheapest-first order that fits; among those the fastest (no GPU:
@@ -276,7 +286,7 @@ export function makeGroup(ctx: Context, dModel: number, nHeads: number, dHead: n
       for (let mb = top; mb >= 1; mb = fixedMicroBatch !== undefined ? 0 : mb / 2) {
         const tried = opts?.setting ? [opts.setting] : ctx.settings;
         for (const st of tried) {
-          const m = memoryTotal(terms, params, L, ctx.gpus, st.fsdp, st.activationCheckpointing, mb);
+          const m = memTotal(terms, params, L, ctx.gpus, st.fsdp, st.activationCheckpointing, mb);
           if (!(m <= cap) && !opts?.setting) continue;
           const t = hw ? secondsPerToken(L, params, mb, st) : NaN;
           if (b === 0 || (hw && t < spt * (1 - 1e-9))) {
@@ -285,6 +295,8 @@ export function makeGroup(ctx: Context, dModel: number, nHeads: number, dHead: n
             mem = m;
             spt = t;
           }
+          // The plainest setting fits: a smaller micro-batch with it is no faster.
+          if (st === ctx.settings[0]) mb = 0;
           break;
         }
         if (b > 0 && !hw) break;

@@ -179,7 +179,11 @@ export function planShapes(req: PlanRequest): PlanResult {
   const rejected: Record<Rejection, number> = { memory: 0, maxParams: 0, maxHours: 0, noTokens: 0 };
   const feasible: Candidate[] = [];
   let enumerated = 0;
+  // Best shape ignoring memory (to tell a memory-bound plan): by loss alone for a FLOP budget, the
+  // full candidate of the winner is built once at the end.
   let unconstrained: Candidate | null = null;
+  let uLoss = Infinity;
+  let uAt: { group: ReturnType<typeof makeGroup>; L: number } | null = null;
   const dModelStart = Math.ceil(space.dModelMin / space.dModelMultiple) * space.dModelMultiple;
   for (let d = dModelStart; d <= space.dModelMax; d += space.dModelMultiple) {
     for (const dHead of space.dHeads) {
@@ -193,8 +197,14 @@ export function planShapes(req: PlanRequest): PlanResult {
           if (typeof c === 'string') {
             rejected[c]++;
             if (c === 'memory') {
-              const u = group.at(L, req.budget, limits, undefined, { ignoreMemory: true });
-              if (typeof u !== 'string' && (!unconstrained || byLossThenTime(u, unconstrained) < 0)) unconstrained = u;
+              const loss = group.lossAt(L, req.budget);
+              if (Number.isNaN(loss)) {
+                const u = group.at(L, req.budget, limits, undefined, { ignoreMemory: true });
+                if (typeof u !== 'string' && (!unconstrained || byLossThenTime(u, unconstrained) < 0)) unconstrained = u;
+              } else if (loss < uLoss) {
+                uLoss = loss;
+                uAt = { group, L };
+              }
             }
           } else feasible.push(c);
         }
@@ -202,6 +212,10 @@ export function planShapes(req: PlanRequest): PlanResult {
     }
   }
 
+  if (uAt) {
+    const u = uAt.group.at(uAt.L, req.budget, limits, undefined, { ignoreMemory: true });
+    if (typeof u !== 'string') unconstrained = u;
+  }
   const candidates = topK(feasible, top);
   // With a GPU-hours budget every shape runs for the same wall-clock, so the loss-vs-time front
   // collapses to the best shape.
