@@ -528,6 +528,14 @@ ${torchrunCommand(launch, !!data)}
 split across all processes, so it must be divisible by their number; the loss curve is the same
 for any number of GPUs that divides it (with fewer GPUs each holds more sequences and needs more memory).
 ${launch.fsdp ? '\n`--fsdp` shards parameters, gradients and optimizer state over the GPUs (FSDP2): the planner found the model does not fit with DDP.\n' : ''}${launch.activationCheckpointing ? `\n\`${ACTIVATION_CHECKPOINTING_FLAG}\` recomputes each block's activations in backward (about 1/3 more compute): the planner found it needed to fit.\n` : ''}
+## Several nodes (run on every node; NODE_RANK = 0..N-1, HOST = the address of node 0)
+
+\`\`\`sh
+torchrun --nnodes=N --node_rank=NODE_RANK --nproc_per_node=8 \\
+  --rdzv_id=shapelab --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 \\
+  train.py --config config.json --data data/ --out runs/cluster${launchFlags(launch).map((f) => ' ' + f).join('')}
+\`\`\`
+
 Without the plan's setting: add \`--fsdp\` when the model does not fit on one GPU (parameters,
 gradients and optimizer state are sharded with torch.distributed.fsdp).
 ${notes.length ? `\nFrom the plan: ${notes.join('; ')}.\n` : ''}

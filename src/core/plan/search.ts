@@ -96,8 +96,8 @@ export interface MemoryBound {
   minimumMemoryGiB: number;
   /** GPUs that FSDP would need to fit it (null when no number of GPUs does: tensor/pipeline parallelism needed). */
   gpusToFit: number | null;
-  /** Relative loss gap: best fitting / unconstrained - 1. */
-  lossGap: number;
+  /** Relative loss gap: best fitting / unconstrained - 1 (null when no shape fits). */
+  lossGap: number | null;
 }
 
 /** Fewer optimizer steps than this: the batch is too large for the budget (warmup alone often takes ~1k steps). */
@@ -295,8 +295,8 @@ export function planShapes(req: PlanRequest): PlanResult {
  * the fitting shape is within 0.1% of u's loss (memory did not cost anything that matters).
  */
 function memoryBoundOf(u: Candidate, best: Candidate | null, ctx: Context): MemoryBound | null {
-  const lossGap = best ? best.predictedLoss / u.predictedLoss - 1 : Infinity;
-  if (best && lossGap < 1e-3) return null;
+  const lossGap = best ? best.predictedLoss / u.predictedLoss - 1 : null;
+  if (lossGap !== null && lossGap < 1e-3) return null;
   const shape = resolveShape({ vocab: ctx.vocab, seq: ctx.seq, dModel: u.dModel, nLayers: u.nLayers, nHeads: u.nHeads, dHead: u.dHead, dFf: u.dFf, tiedEmbeddings: ctx.tiedEmbeddings });
   const t = memoryTerms(shape, ctx.trainingPrecision, ctx.flashAttention);
   const fsdp = ctx.settings.some((s) => s.fsdp);
@@ -312,7 +312,7 @@ function memoryBoundOf(u: Candidate, best: Candidate | null, ctx: Context): Memo
       ? `it would fit with FSDP over ${fmtInt(gpusToFit)} GPUs (or GPUs with more memory)`
       : `no number of GPUs fits it with FSDP + activation checkpointing (${gib(unsharded)} per GPU even fully sharded): it needs tensor or pipeline parallelism, which the exporter does not do, or GPUs with more memory`;
   const head = best
-    ? `the best shape that fits, ${best.dModel} x ${best.nLayers} (${si(best.params)} params, ${si(best.tokens)} tokens), predicts ${(lossGap * 100).toFixed(2)}% higher loss than ${uName}`
+    ? `the best shape that fits, ${best.dModel} x ${best.nLayers} (${si(best.params)} params, ${si(best.tokens)} tokens), predicts ${((lossGap as number) * 100).toFixed(2)}% higher loss than ${uName}`
     : `no shape fits; the best would be ${uName}`;
   const timeNote = u.predictedHours !== null ? ` (${fmtHours(u.predictedHours)})` : '';
   return {
