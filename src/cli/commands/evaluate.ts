@@ -32,7 +32,7 @@ function render(e: Evaluation): string {
   if (e.memoryAdvice) lines.push(`  warning: ${e.memoryAdvice}`);
   if (e.hardware && e.step && e.predictedHours !== null) {
     lines.push(
-      `time on ${e.gpus} x ${e.hardware.name} (${e.precision}): ${hours(e.predictedHours)} wall-clock (${hours(e.gpuHours)} GPU-hours); micro-step ${(e.step.microStepSeconds * 1000).toFixed(1)} ms for ${int(e.step.tokensPerMicroStep)} tokens/GPU; ${int(e.optimizerSteps)} optimizer steps of ${si(e.batchSize * e.gradAccum * e.seq)} tokens; implied MFU ${((e.achievedMfu as number) * 100).toFixed(1)}%`,
+      `time on ${e.gpus} x ${e.hardware.name} (${e.precision}): ${hours(e.predictedHours)} wall-clock (${(e.gpuHours as number) >= 1 ? int(e.gpuHours as number) : +(e.gpuHours as number).toPrecision(3)} GPU-hours); micro-step ${(e.step.microStepSeconds * 1000).toFixed(1)} ms for ${int(e.step.tokensPerMicroStep)} tokens/GPU; ${int(e.optimizerSteps)} optimizer steps of ${si(e.batchSize * e.gradAccum * e.seq)} tokens; implied MFU ${((e.achievedMfu as number) * 100).toFixed(1)}%`,
       `  GPU data: ${e.hardware.source}`,
       `  efficiency: GEMMs at ${e.efficiency.gemm} x peak, +${e.efficiency.layerMs} ms/block, +${e.efficiency.stepMs} ms/micro-step -- ${e.efficiency.source}`,
     );
