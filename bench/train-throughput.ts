@@ -65,7 +65,7 @@ async function benchPreset(p: Preset) {
   const flopsPerToken = 6 * N + 12 * p.L * p.d * p.T;
   const tokPerSec = (p.B * p.T) / (stepMs / 1000);
   await e.release();
-  return { preset: p.name, V: p.V, T: p.T, d: p.d, L: p.L, B: p.B, params: N, compileMs: Math.round(compileMs), stepMs: +stepMs.toFixed(2), fwdMs: +fwdMs.toFixed(2), tokPerSec: Math.round(tokPerSec), tflops: +((flopsPerToken * tokPerSec) / 1e12).toFixed(2), finalLoss: +loss.toFixed(4) };
+  return { preset: p.name, V: p.V, T: p.T, d: p.d, L: p.L, H: p.H, B: p.B, params: N, compileMs: Math.round(compileMs), stepMs: +stepMs.toFixed(2), fwdMs: +fwdMs.toFixed(2), tokPerSec: Math.round(tokPerSec), tflops: +((flopsPerToken * tokPerSec) / 1e12).toFixed(2), finalLoss: +loss.toFixed(4) };
 }
 
 /** Groups the onnxruntime trace by op type: GPU kernel time where the EP reports it, else host time. */

@@ -2,7 +2,7 @@
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
 #   bash bench/device/run-all.sh CASE...   (default: bench torch parity)
 #   CASES: bench profile torch parity variants shapes splitk | cache soakstart soakwait growthA growthB (issue 10/13)
-#          study (issue 12) | torchexport torchdist (issue 11) | engine (issue 10 part 2) | growth-paper growth-old (issue 13)
+#          study (issue 12) | torchexport torchdist (issue 11) | engine (issue 10 part 2) | growth-paper growth-old (issue 13) | calibrate calibrate-local (issue 11)
 # study: STUDY_MINUTES=7 (default) -- a scaling study (8 runs) on the embedded corpus, then fit and plan --fit
 #   (STUDY_ARGS replaces "--batch-size 64 --ep webgpu", e.g. for a CPU trial);
 #   the study lives in /tmp/shapelab-study so a second call on the same warm machine resumes it.
@@ -75,6 +75,14 @@ for w in $what; do case $w in
     # old train defaults (g 2, moments copied, schedule continued). One set per command (~8 min each).
     if [ "$w" = growth-paper ]; then set_args="--factor 4 --grow-optimizer reset --grow-lr rewarm"; else set_args="--factor 2 --grow-optimizer copy --grow-lr continue"; fi
     (cd "$OUT" && timeout 590 node "$app/shapelab.js" experiment growth --preset 25m --steps ${GROWTH_STEPS:-1500} --grow-fraction 0.25 --policies ${GROWTH_POLICIES:-rescale,keep} $set_args --eval-every 100 --ep webgpu --out "$OUT/$w" 2>&1 | grep -v Warning | tail -12 | tee "$OUT/$w.txt"; rm -rf "$OUT/$w/runs"/*/checkpoints) ;;
+  calibrate)
+    # planner calibration (issue 11 part 2): exported train.py tokens/s at ~125M, ~350M, ~1B (+ a holdout shape), T 2048
+    timeout 540 python3 bench/calibration_run.py --gpu ${CAL_GPU:-h200-sxm} --shapes ${CAL_SHAPES:-768x12x6,1024x24x8,2048x16x16} \
+      --holdout ${CAL_HOLDOUT:-1536x16x12} --steps ${CAL_STEPS:-40} --out "$OUT/calibration.jsonl" --shapelab "node $app/shapelab.js" 2>&1 | tail -30 | tee "$OUT/calibration.txt" ;;
+  calibrate-local)
+    # ShapeLab's own engine: the 'local' hardware entry of this machine and bench-train rows (gpu local, fp32)
+    (cd "$OUT" && SHAPELAB_HARDWARE_FILE="$OUT/hardware-local.json" timeout 200 node "$app/shapelab.js" device --save --ep webgpu 2>&1 | grep -v Warning | tail -3)
+    (cd "$OUT" && timeout 400 node "$app/bench-train.js" --ep webgpu --presets small,25m,25m-b64,wide --steps 20 --ceiling 4096 --json "$OUT/bench-local.json" 2>&1 | grep -v Warning | tail -8) ;;
   parity)
     P=/tmp/parity; rm -rf $P
     timeout 300 node "$app/export-parity.js" --out $P --preset 25m --steps 120 --grow-at-step 60 --grow-factor 2 --grow-multiplier rescale --grow-optimizer copy --ep webgpu 2>&1 | grep -v Warning | tail -3

@@ -111,12 +111,14 @@ describe('export torch', () => {
     const dir = tmp();
     const out = path.join(dir, 'out');
     const res = exportTorch({ config: RUN, outDir: out });
-    assert.deepEqual(res.files.sort(), ['README.md', 'config.json', 'train.py']);
+    assert.deepEqual(res.files.sort(), ['README.md', 'config.json', 'launch.sh', 'train.py']);
     assert.equal(fs.readFileSync(path.join(out, 'train.py'), 'utf8'), fs.readFileSync(findTrainPy(), 'utf8'));
     const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
     assert.deepEqual(cfg, JSON.parse(JSON.stringify(torchConfig(RUN))));
     const readme = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
-    assert.match(readme, /torchrun --standalone --nproc_per_node=8 train\.py --config config\.json --data data\//);
+    // a run config carries no GPU count: the README launches 1 GPU (a plan's README launches the plan's GPUs)
+    assert.match(readme, /torchrun --standalone --nproc_per_node=1 train\.py --config config\.json --out runs\/plan\n/);
+    assert.equal(fs.readFileSync(path.join(out, 'launch.sh'), 'utf8').includes('torchrun --standalone --nproc_per_node=1 train.py --config config.json --out runs/plan "$@"'), true);
     assert.match(readme, /--nnodes=N --node_rank=NODE_RANK/);
     assert.match(readme, /--rdzv_endpoint=HOST:29500/);
     assert.throws(() => exportTorch({ config: RUN, outDir: out }), /not empty/);

@@ -1,4 +1,9 @@
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { exportTorch } from '../../src/core/export/torchExport';
+import { grownDepth } from '../../src/core/model/growthOrder';
 import { validatePlanRequest } from '../../webview/shared/messages';
 import { buildHardwareList, defaultRequest, runPlan, shapeDetail, planBatch, planDocument, shapeId } from '../../src/extension/logic/plannerBackend';
 
@@ -41,11 +46,33 @@ describe('planner backend (webview <-> core planner)', () => {
 
   it('precision bf16 (the planner form\'s Precision select) times the same budget at the bf16 peak', () => {
     const req = defaultRequest('h100-sxm', 'completep', hw);
-    const f32 = runPlan(req, hw), b16 = runPlan({ ...req, precision: 'bf16' }, hw);
+    // (fp32 explicitly: without a precision the H100 now plans in bf16, what train.py runs there)
+    const f32 = runPlan({ ...req, precision: 'fp32' }, hw), b16 = runPlan({ ...req, precision: 'bf16' }, hw);
+    assert.equal(runPlan(req, hw).raw.context.precision, 'bf16');
     assert.equal(validatePlanRequest({ ...req, precision: 'bf16' }).precision, 'bf16');
     assert.throws(() => validatePlanRequest({ ...req, precision: 'fp16' }), /precision/);
     assert.ok(b16.shapes[0].hours! < f32.shapes[0].hours! / 3, `${b16.shapes[0].hours} vs ${f32.shapes[0].hours}`);
     assert.equal((planDocument(b16.shapes[0], { ...req, precision: 'bf16' }, hw).hardware as { precision: string }).precision, 'bf16');
+  });
+
+  it("the plan document exports the planned model: depth, tied embeddings, GPUs, growth only when recommended", () => {
+    const req = { ...defaultRequest('h100-sxm', 'completep', hw), gpuCount: 2 };
+    const out = runPlan(req, hw);
+    const shape = out.shapes[0];
+    const doc = planDocument(shape, req, hw);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shapelab-plandoc-'));
+    const res = exportTorch({ plan: doc, outDir: path.join(dir, 'd') });
+    const depth = res.config.growth ? grownDepth(res.config.model.nLayers, res.config.growth) : res.config.model.nLayers;
+    assert.equal(depth, shape.nLayers);
+    assert.equal(!!res.config.growth, doc.useGrowth);
+    assert.equal(res.config.model.tiedEmbeddings, true);
+    assert.equal(res.config.model.dModel, shape.dModel);
+    assert.equal(res.config.model.nHeads, shape.nHeads);
+    assert.equal(res.launch.gpus, 2);
+    assert.match(fs.readFileSync(path.join(dir, 'd', 'README.md'), 'utf8'), /--nproc_per_node=2 /);
+    const tps = res.config.batchSize * (res.config.gradAccum ?? 1) * req.context;
+    if (!res.config.growth) assert.ok(res.config.steps * tps >= shape.tokens && (res.config.steps - 1) * tps < shape.tokens);
+    assert.equal(res.config.steps, doc.steps);
   });
 
   it('planBatch: micro-batches of all GPUs, accumulated to the global batch', () => {

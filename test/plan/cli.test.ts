@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -48,8 +48,12 @@ describe('cli: plan, hparams, evaluate, growth', function () {
     assert.ok(b16.candidates[0].predictedHours < f32.candidates[0].predictedHours / 3, `${b16.candidates[0].predictedHours} vs ${f32.candidates[0].predictedHours}`);
     const e = JSON.parse(shapelab(['evaluate', '--d-model', '768', '--layers', '12', '--tokens', '1e10', '--gpu', 'a100', '--precision', 'bf16', '--json']).stdout);
     assert.equal(typeof e.step.microStepSeconds, 'number');
-    const e32 = JSON.parse(shapelab(['evaluate', '--d-model', '768', '--layers', '12', '--tokens', '1e10', '--gpu', 'a100', '--json']).stdout);
+    const e32 = JSON.parse(shapelab(['evaluate', '--d-model', '768', '--layers', '12', '--tokens', '1e10', '--gpu', 'a100', '--precision', 'fp32', '--json']).stdout);
     assert.ok(e.predictedHours < e32.predictedHours / 3);
+    // Default: bf16 on a GPU with bf16 tensor cores (what the exported train.py runs there)
+    const eDefault = JSON.parse(shapelab(['evaluate', '--d-model', '768', '--layers', '12', '--tokens', '1e10', '--gpu', 'a100', '--json']).stdout);
+    assert.equal(eDefault.precision, 'bf16');
+    assert.equal(eDefault.predictedHours, e.predictedHours);
   });
 
   it('plan: a readable table by default', () => {
@@ -97,7 +101,41 @@ describe('cli: plan, hparams, evaluate, growth', function () {
     assert.equal(JSON.parse(r.stdout).context.hardware.name, 'local');
   });
 
+  it('plan --json > p.json && export torch --plan p.json --out d (issue 11): the top-ranked shape, or --pick N', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shapelab-cli-export-'));
+    const r = shapelab(['plan', '--flops', '1e19', '--gpu', 'h100-sxm', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout);
+    writeFileSync(join(dir, 'p.json'), r.stdout);
+    const e = shapelab(['export', 'torch', '--plan', join(dir, 'p.json'), '--out', join(dir, 'd')]);
+    assert.equal(e.code, 0, e.stderr);
+    const cfg = JSON.parse(readFileSync(join(dir, 'd', 'config.json'), 'utf8'));
+    const best = plan.candidates[0];
+    assert.deepEqual([cfg.model.dModel, cfg.model.nLayers, cfg.model.nHeads, cfg.model.dFf, cfg.model.tiedEmbeddings], [best.dModel, best.nLayers, best.nHeads, best.dFf, true]);
+    assert.match(e.stdout, /growth not used/);
+    const e3 = shapelab(['export', 'torch', '--plan', join(dir, 'p.json'), '--pick', '3', '--out', join(dir, 'd3')]);
+    assert.equal(e3.code, 0, e3.stderr);
+    const cfg3 = JSON.parse(readFileSync(join(dir, 'd3', 'config.json'), 'utf8'));
+    assert.deepEqual([cfg3.model.dModel, cfg3.model.nLayers], [plan.candidates[2].dModel, plan.candidates[2].nLayers]);
+    const bad = shapelab(['export', 'torch', '--plan', join(dir, 'p.json'), '--pick', '11', '--out', join(dir, 'd4')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^shapelab: export torch: --pick must be an integer in 1\.\.10/);
+  });
+
+  it('plan shows the memory setting and says memory-bound loudly', () => {
+    const r = shapelab(['plan', '--flops', '1e22', '--gpu', 'h100-sxm', '--gpus', '4', '--top', '3']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /memory\s+mb/);
+    assert.match(r.stdout, /FSDP/);
+    const m = shapelab(['plan', '--flops', '1e21', '--gpu', 'rtx-4090', '--top', '3']);
+    assert.equal(m.code, 0, m.stderr);
+    assert.match(m.stdout, /^warning: memory-bound: /m);
+  });
+
   const bad: [string, string[], RegExp][] = [
+    ['GPU count -1', ['plan', '--flops', '1e20', '--gpu', 'h100-sxm', '--gpus', '-1'], /--gpus: must be > 0 \(got -1\)/],
+    ['budget above the cap names the upper bound', ['plan', '--flops', '1e40'], /budget FLOPs must be between 1e9 and 1e30 \(got 1e40\)/],
+    ['budget below the floor names the lower bound', ['plan', '--flops', '1e3'], /budget FLOPs must be between 1e9 and 1e30 \(got 1e3\)/],
     ['negative budget', ['plan', '--flops', '-1e20', '--gpu', 'h100-sxm'], /--flops: must be > 0/],
     ['non-numeric budget', ['plan', '--flops', 'lots', '--gpu', 'h100-sxm'], /--flops: 'lots' is not a finite number/],
     ['no budget', ['plan', '--gpu', 'h100-sxm'], /exactly one budget/],

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { growthPlan, growthTimingTokens, PlanInputError } from '../../src/core/plan';
+import { growthPlan, growthSchedule, growthTimingTokens, PlanInputError } from '../../src/core/plan';
+import { growthSources } from '../../src/core/model/growthOrder';
 
 describe('plan/growth: G_stack', () => {
   // Du et al. 2024 (arXiv 2405.15319), Table 4: growth timing d for well-known training runs.
@@ -33,9 +34,23 @@ describe('plan/growth: G_stack', () => {
     assert.ok(g.reportedSpeedups.some((s) => /54\.6%/.test(s.claim)));
   });
 
-  it('warns when depth is not a multiple of g, and on invalid factors', () => {
+  it('reaches a depth that g does not divide exactly (partial stack), and refuses invalid factors', () => {
     const g = growthPlan({ params: 1e9, tokens: 100e9, shape: { vocab: 50304, seq: 2048, dModel: 1536, nLayers: 26, nHeads: 12 } });
-    assert.ok(g.warnings.some((w) => /not a multiple of g/.test(w)));
+    const s = g.schedule!;
+    // 26 = 8 + 3 x 6: a base of 8 blocks whose top 6 are stacked 4 times in all
+    assert.equal(s.baseDepth, 8);
+    assert.deepEqual(s.operator, { partial: [2, 7] });
+    assert.equal(growthSources(8, 4, s.operator).length, 26); // the trainer's own block order
+    assert.equal(g.smallModel.nLayers, 8);
+    assert.ok(!g.warnings.some((w) => /multiple/.test(w)));
+    // whole G_stack when g divides the depth; every depth from 2g to 64 is reachable
+    assert.deepEqual(growthSchedule(24, 4), { baseDepth: 6, targetDepth: 24, operator: 'stack', description: 'stack 6 blocks x4 = 24' });
+    for (let L = 8; L <= 64; L++) {
+      const sc = growthSchedule(L, 4)!;
+      assert.equal(growthSources(sc.baseDepth, 4, sc.operator).length, L, `depth ${L}`);
+      assert.ok(sc.baseDepth >= 2);
+    }
+    assert.equal(growthSchedule(3, 4), null); // no base of >= 2 blocks grows x4 to 3
     assert.throws(() => growthPlan({ params: 1e9, tokens: 1e11, factor: 1 }), PlanInputError);
     assert.throws(() => growthPlan({ params: -1, tokens: 1e11 }), PlanInputError);
   });

@@ -84,9 +84,11 @@ describe('plan/search: shape search', () => {
   });
 
   it('evaluateShape on GPT-2 small', () => {
-    const e = evaluateShape({ dModel: 768, nLayers: 12, seq: 1024, vocab: 50257, tokens: 10e9 });
+    const e = evaluateShape({ dModel: 768, nLayers: 12, nHeads: 12, seq: 1024, vocab: 50257, tokens: 10e9 });
     assert.equal(e.params, 124_439_808);
     assert.equal(e.nHeads, 12);
+    // without nHeads: head size 128, the default of the CLI and the planner view alike
+    assert.equal(evaluateShape({ dModel: 768, nLayers: 12, seq: 1024, vocab: 50257, tokens: 10e9 }).nHeads, 6);
     assert.ok(Math.abs(e.tokens - 10e9) < 1);
     assert.equal(e.predictedHours, null);
   });

@@ -15,6 +15,7 @@ import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-divider/index.js';
 import { uPlot, autoSize, axisValues, palette } from '../shared/charts';
 import { fmt } from '../shared/chartData';
+import { hours as fmtHours, initText } from '../../src/core/plan/format';
 import { attempt } from '../shared/validate';
 import {
   BUDGET_KINDS, BudgetKind, FORM_FIELDS, FormFields, HardwareVM, HostToPlanner, PARAMETERIZATION_IDS, PlanRequest, PlannerToHost, PRECISIONS, ProxyChoice, ProxyPreviewVM, SCALING_FITS, ShapeDetailVM, ShapeVM, SourcedValue,
@@ -282,7 +283,7 @@ const COLUMNS: Array<{ key: SortKey; label: string; title: string; fmt: (s: Shap
   { key: 'tokens', label: 'tokens', title: 'training tokens', fmt: (s) => fmt(s.tokens) },
   { key: 'tokensPerParam', label: 'tok/param', title: 'tokens per parameter', fmt: (s) => s.tokensPerParam.toFixed(1) },
   { key: 'predictedLoss', label: 'pred. loss', title: 'predicted loss (scaling fit x shape penalty)', fmt: (s) => s.predictedLoss.toFixed(4) },
-  { key: 'hours', label: 'hours', title: 'wall-clock hours on the chosen GPUs', fmt: (s) => fmt(s.hours) },
+  { key: 'hours', label: 'hours', title: 'wall-clock hours on the chosen GPUs', fmt: (s) => fmtHours(s.hours) },
   { key: 'memoryGiB', label: 'mem GiB', title: 'per-GPU training memory at the micro-batch', fmt: (s) => s.memoryGiB.toFixed(1) },
   { key: 'microBatch', label: '\u00b5batch', title: 'micro-batch per GPU', fmt: (s) => String(s.microBatch) },
   { key: 'mfu', label: 'MFU', title: 'model FLOPs utilization implied by the time model', fmt: (s) => (s.mfu === null ? '\u2013' : `${(100 * s.mfu).toFixed(0)}%`) },
@@ -388,7 +389,7 @@ function renderChart(): void {
         { stroke: pal.fg, grid: { stroke: pal.grid }, ticks: { stroke: pal.grid }, values: (_u, s) => s.map((v) => v.toFixed(3)), size: 50 },
       ],
       series: [
-        { label: series.xKey === 'params' ? 'params' : 'hours', value: (_u, v) => (v === null ? '\u2013' : fmt(v)) },
+        { label: series.xKey === 'params' ? 'params' : 'hours', value: (_u, v) => (series.xKey === 'params' ? (v === null ? '\u2013' : fmt(v)) : fmtHours(v)) },
         { label: 'shape', stroke: pal.faint, width: 0, paths: () => null, points: { show: true, size: 5, fill: pal.faint }, value: loss },
         { label: series.xKey === 'params' ? 'lowest loss at this size' : 'Pareto front', stroke: pal.blue, width: 2, spanGaps: true, points: { show: true, size: 6, fill: pal.blue }, value: loss },
       ],
@@ -426,7 +427,7 @@ function renderDetail(): void {
   box.innerHTML = `
     <div class="detail-head">
       <h2 id="detail-title">d_model ${s.dModel} \u00d7 ${s.nLayers} layers</h2>
-      <span class="muted">${s.nHeads} heads \u00d7 ${s.dHead}, d_ff ${s.dFf} \u00b7 ${fmt(s.params)} params \u00b7 ${fmt(s.tokens)} tokens \u00b7 loss ${s.predictedLoss.toFixed(4)} \u00b7 ${fmt(s.hours)} h</span>
+      <span class="muted">${s.nHeads} heads \u00d7 ${s.dHead}, d_ff ${s.dFf} \u00b7 ${fmt(s.params)} params \u00b7 ${fmt(s.tokens)} tokens \u00b7 loss ${s.predictedLoss.toFixed(4)} \u00b7 ${fmtHours(s.hours)}</span>
       <div class="row actions">
         <vscode-button id="train-btn">Train this</vscode-button>
         <vscode-button id="export-json-btn" secondary>Export JSON</vscode-button>
@@ -436,7 +437,7 @@ function renderDetail(): void {
     </div>
     ${d.warnings.map((w) => `<p class="warn">\u26a0 ${esc(w)}</p>`).join('')}
     <h3>Per-group hyperparameters (${esc(state.request?.parameterization ?? '')})</h3>
-    ${table(['group', 'init std', 'peak lr', 'AdamW eps', 'weight decay'], d.hparams.map((h) => [h.group, fmt(h.initStd, 4), fmt(h.lr, 4), fmt(h.eps, 3), fmt(h.weightDecay, 4)]))}
+    ${table(['group', 'init std', 'peak lr', 'AdamW eps', 'weight decay'], d.hparams.map((h) => [h.group, initText(h.group, h.initStd), fmt(h.lr, 4), fmt(h.eps, 3), fmt(h.weightDecay, 4)]))}
     ${table(['multiplier', 'value', 'source'], d.multipliers.map((m) => [m.name, m.value, m.source]))}
     <h3>Memory per GPU</h3>
     ${table(['part', 'GiB'], d.memory.map((m) => [m.part, m.gib.toFixed(2)]))}

@@ -3,6 +3,7 @@
  * growth-event markers. Pure functions, no DOM, no `vscode`.
  */
 import type { MetricPoint, RunEvent } from './messages';
+import { compact } from '../../src/core/plan/format';
 
 /** uPlot's AlignedData: x column then y columns; null = gap. */
 export type Column = Array<number | null>;
@@ -382,16 +383,11 @@ export function markerNear(
   return best;
 }
 
-/** Compact number formatting for axes and tables (1.23e+21 -> "1.23e21", 1234567 -> "1.23M"). */
-export function fmt(v: number | null | undefined, digits = 3): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '\u2013';
-  const a = Math.abs(v);
-  if (a === 0) return '0';
-  if (a >= 1e15 || a < 1e-3) return v.toExponential(digits - 1).replace('e+', 'e');
-  const units: Array<[number, string]> = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
-  for (const [s, u] of units) if (a >= s) return `${+(v / s).toPrecision(digits)}${u}`;
-  return `${+v.toPrecision(digits)}`;
-}
+/**
+ * Compact number formatting for axes and tables (1.23e+21 -> "1.23e21", 1234567 -> "1.23M",
+ * 2.26e9 -> "2.26B"): the planner's one vocabulary of units (src/core/plan/format.ts).
+ */
+export const fmt = compact;
 
 /**
  * The fitted law L(N, D) = E + A / N^alpha + B / D^beta as a curve over N: at the runs' D when

@@ -183,6 +183,10 @@ export interface ShapeVM {
   penalty: number;
   memoryGiB: number;
   microBatch: number;
+  /** Memory setting the planner chose (cheapest that fits): 'DDP', 'FSDP', 'DDP+ckpt', 'FSDP+ckpt', '1 GPU', '1 GPU+ckpt'. */
+  memorySetting?: string;
+  fsdp?: boolean;
+  activationCheckpointing?: boolean;
   /** Model-FLOPs utilization the time model implies (null without hardware). */
   mfu: number | null;
   pareto: boolean;

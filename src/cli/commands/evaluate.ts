@@ -3,15 +3,18 @@ import { num, optNum, parse } from '../args';
 import { UserError } from '../errors';
 import { parseParam, parsePrecision, printJson, userErrors, joinNegativeNumbers } from '../plan-cli';
 import { evaluateShape, FLOPS_CONVENTIONS, type Evaluation } from '../../core/plan';
-import { int, sci, si } from '../../core/plan/format';
+import { gib, hours, int, sci, si } from '../../core/plan/format';
 
 const HELP = `usage: shapelab evaluate --d-model W --layers L [--heads H] [--d-ff F] [--seq T] [--vocab V]
                          (--tokens D | --flops C) [--gpu G [--gpus K]]
                          [--param completep|alpha0.5|mup|sp] [--precision fp32|bf16] [--json]
 
 Everything the planner knows about one shape: parameter counts, FLOPs per token under each
-convention, fp32 AdamW training memory, predicted loss, predicted time on the GPU, growth plan.
-Defaults: heads d_model/64, d_ff 4*d_model, seq 2048, vocab 50304.`;
+convention, AdamW training memory per GPU (with the cheapest of DDP, FSDP, activation
+checkpointing that fits), predicted loss, predicted time on the GPU, growth plan.
+Defaults (the same as the planner view's): head size 128 (64 when 128 does not divide d_model),
+d_ff 4*d_model, seq 2048, vocab 50304, 1 GPU, precision bf16 on GPUs with bf16 tensor cores
+(fp32 for --gpu local and GPUs without them).`;
 
 const GIB = 2 ** 30;
 
@@ -23,18 +26,19 @@ function render(e: Evaluation): string {
     `params: total ${int(p.total)} (${si(p.total)}); non-embedding ${int(p.nonEmbedding)}; per block ${int(p.perBlock)}; token emb ${int(p.tokenEmbedding)}, position emb ${int(p.positionEmbedding)}, LayerNorm ${int(p.layerNorm)}, biases ${int(p.biases)}`,
     `FLOPs/token (training): ${FLOPS_CONVENTIONS.map((c) => `${c} ${sci(e.flopsPerTokenByConvention[c])}`).join(', ')}  [using ${e.flopsConvention}]`,
     `budget: ${si(e.tokens)} tokens (${e.tokensPerParam.toFixed(1)} tokens/param), ${sci(e.trainingFlops)} FLOPs`,
-    `memory/GPU at micro-batch ${e.microBatch} (fp32 AdamW): weights ${(m.weights / GIB).toFixed(2)} + grads ${(m.gradients / GIB).toFixed(2)} + moments ${(m.optimizer / GIB).toFixed(2)} + activations ${(m.activations / GIB).toFixed(2)} (logits ${(m.logits / GIB).toFixed(2)}) = ${m.totalGiB.toFixed(2)} GiB`,
+    `memory/GPU at micro-batch ${e.microBatch}, ${e.memorySetting} (${e.precision === 'bf16' ? 'bf16 autocast, fp32 master weights' : 'fp32'} AdamW${m.shards > 1 ? `, states sharded over ${m.shards} GPUs` : ''}): weights ${(m.weights / GIB).toFixed(2)} + grads ${(m.gradients / GIB).toFixed(2)} + moments ${(m.optimizer / GIB).toFixed(2)} + ${e.fsdp ? 'gathered blocks' : 'copies/buckets'} ${(m.transient / GIB).toFixed(2)} + activations ${(m.activations / GIB).toFixed(2)} (logits ${(m.logits / GIB).toFixed(2)}) = ${gib(m.total)}`,
     `predicted loss: ${e.predictedLoss.toFixed(4)} = ${e.scalingLoss.toFixed(4)} (${e.fit}) x (1 + ${(e.penalty * 100).toFixed(2)}% ${e.parameterization} shape penalty)`,
   ];
-  if (!e.fitsInMemory) lines.push(`  warning: does not fit in the GPU's usable memory even at micro-batch 1 (needs ZeRO/recompute/more memory)`);
+  if (e.memoryAdvice) lines.push(`  warning: ${e.memoryAdvice}`);
   if (e.hardware && e.step && e.predictedHours !== null) {
     lines.push(
-      `time on ${e.gpus} x ${e.hardware.name}: ${e.predictedHours.toFixed(2)} h wall-clock (${(e.gpuHours as number).toFixed(1)} GPU-hours); micro-step ${(e.step.microStepSeconds * 1000).toFixed(1)} ms for ${int(e.step.tokensPerMicroStep)} tokens/GPU; implied MFU ${((e.achievedMfu as number) * 100).toFixed(1)}%`,
+      `time on ${e.gpus} x ${e.hardware.name} (${e.precision}): ${hours(e.predictedHours)} wall-clock (${(e.gpuHours as number) >= 1 ? int(e.gpuHours as number) : +(e.gpuHours as number).toPrecision(3)} GPU-hours); micro-step ${(e.step.microStepSeconds * 1000).toFixed(1)} ms for ${int(e.step.tokensPerMicroStep)} tokens/GPU; ${int(e.optimizerSteps)} optimizer steps of ${si(e.batchSize * e.gradAccum * e.seq)} tokens; implied MFU ${((e.achievedMfu as number) * 100).toFixed(1)}%`,
       `  GPU data: ${e.hardware.source}`,
+      `  efficiency: GEMMs at ${e.efficiency.gemm} x peak, +${e.efficiency.layerMs} ms/block, +${e.efficiency.stepMs} ms/micro-step -- ${e.efficiency.source}`,
     );
   } else lines.push('time: give --gpu to predict wall-clock');
   const g = e.growth;
-  lines.push(`G_stack (g = ${g.factor}): small model ${g.smallModel.dModel} x ${g.smallModel.nLayers} for ${si(g.growthTokens)} tokens (${(g.flopSplit.smallFraction * 100).toFixed(1)}% of FLOPs)${g.inFitRange ? '' : '; outside the fit range'}`);
+  lines.push(`G_stack (g = ${g.factor}): small model ${g.smallModel.dModel} x ${g.smallModel.nLayers} for ${si(g.growthTokens)} tokens (${(g.flopSplit.smallFraction * 100).toFixed(1)}% of FLOPs)${g.schedule ? `, then ${g.schedule.description}` : ''}${g.inFitRange ? '' : '; outside the fit range'}${g.recommended ? '; recommended' : ''}`);
   for (const w of g.warnings) lines.push(`  warning: ${w}`);
   return lines.join('\n');
 }

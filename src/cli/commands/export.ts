@@ -1,16 +1,21 @@
 import * as fs from 'node:fs';
 import type { Command } from '../command';
 import { UserError } from '../errors';
-import { parse } from '../args';
-import { ExportError, exportTorch, type ExportData } from '../../core/export/torchExport';
+import { num, parse } from '../args';
+import { ExportError, exportTorch, torchrunCommand, type ExportData } from '../../core/export/torchExport';
 import { loadDataset } from '../../core/data/dataset';
 import { isTokenizerName, TOKENIZER_NAMES, type TokenizerName } from '../../core/data/tokenizers';
 
-const USAGE = `usage: shapelab export torch (--plan PLAN.json | --config RUN.json) --out DIR [--data TEXT_OR_FOLDER] [--tokenizer byte|gpt2] [--force]
+const USAGE = `usage: shapelab export torch (--plan PLAN.json [--pick N] [--growth|--no-growth] | --config RUN.json) --out DIR
+                           [--data TEXT_OR_FOLDER] [--tokenizer byte|gpt2] [--force]
 
 Writes a PyTorch training program for torchrun (DDP, or FSDP with --fsdp) to DIR: train.py,
-config.json (model, schedule, growth and the per-depth CompleteP transfer computed by ShapeLab)
-and README.md with the single- and multi-node commands. --data tokenizes a text file or a folder
+config.json (model, schedule, growth and the per-depth CompleteP transfer computed by ShapeLab),
+README.md and launch.sh with the torchrun command for the plan's GPUs and memory setting.
+--plan takes 'shapelab plan --json' output (--pick N: the N-th candidate, default 1, the best) or
+the planner view's plan document; the export trains that shape, tokens, batch and GPUs. G_stack
+growth is used when the planner recommends it without a warning, or with --growth; --no-growth
+trains the planned depth from scratch. --data tokenizes a text file or a folder
 of text files into DIR/data/train.slab and val.slab (tokenizer: --tokenizer, else the config's
 data.tokenizer, else byte). A non-empty DIR is refused unless --force.`;
 
@@ -35,6 +40,9 @@ export const command: Command = {
       argv,
       {
         plan: { type: 'string' },
+        pick: { type: 'string' },
+        growth: { type: 'boolean' },
+        'no-growth': { type: 'boolean' },
         config: { type: 'string' },
         out: { type: 'string', short: 'o' },
         data: { type: 'string' },
@@ -45,7 +53,7 @@ export const command: Command = {
       true,
     );
     const positionals = parsed.positionals;
-    const values = parsed.values as { plan?: string; config?: string; out?: string; data?: string; tokenizer?: string; force?: boolean; help?: boolean };
+    const values = parsed.values as { plan?: string; pick?: string; growth?: boolean; 'no-growth'?: boolean; config?: string; out?: string; data?: string; tokenizer?: string; force?: boolean; help?: boolean };
     if (values.help) {
       process.stdout.write(USAGE + '\n');
       return 0;
@@ -56,6 +64,10 @@ export const command: Command = {
     }
     if (!values.plan === !values.config) throw new UserError('export torch: give exactly one of --plan PLAN.json or --config RUN.json');
     if (!values.out) throw new UserError('export torch: --out DIR is required');
+    if (values.growth && values['no-growth']) throw new UserError('export torch: give at most one of --growth and --no-growth');
+    if (!values.plan && (values.pick !== undefined || values.growth || values['no-growth'])) throw new UserError('export torch: --pick, --growth and --no-growth apply to --plan');
+    const pickN = values.pick === undefined ? undefined : num(values.pick, '--pick', { integer: true, positive: true });
+    const growth = values.growth ? true : values['no-growth'] ? false : undefined;
     const config = values.config ? readJson(values.config, 'run config') : undefined;
     const plan = values.plan ? readJson(values.plan, 'plan') : undefined;
 
@@ -82,12 +94,14 @@ export const command: Command = {
     }
 
     try {
-      const res = exportTorch({ config, plan, outDir: values.out, force: values.force, data });
+      const res = exportTorch({ config, plan, outDir: values.out, force: values.force, data, planOptions: { pick: pickN, growth } });
       const depths = Object.keys(res.config.transfers).map(Number).sort((a, b) => a - b).join(' -> ');
+      const acc = res.config.gradAccum ?? 1;
       process.stdout.write(
         `wrote ${res.files.join(', ')} to ${res.outDir}\n` +
-          `model d_model ${res.config.model.dModel}, depth ${depths}, ${res.config.steps} steps of ${res.config.batchSize} x ${res.config.model.context} tokens\n` +
-          `run: cd ${values.out} && torchrun --standalone --nproc_per_node=8 train.py --config config.json${data ? ' --data data/' : ''}\n`,
+          `model d_model ${res.config.model.dModel}, depth ${depths}, ${res.config.model.nHeads} heads, ${res.config.model.tiedEmbeddings ? 'tied' : 'untied'} embeddings; ${res.config.steps} steps of ${res.config.batchSize}${acc > 1 ? ` x ${acc} accumulated` : ''} x ${res.config.model.context} tokens\n` +
+          res.notes.map((n) => `plan: ${n}\n`).join('') +
+          `run: cd ${values.out} && ./launch.sh   (${torchrunCommand(res.launch, !!data)})\n`,
       );
       return 0;
     } catch (e) {

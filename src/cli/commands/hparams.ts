@@ -2,7 +2,7 @@ import type { Command } from '../command';
 import { num, optNum, parse } from '../args';
 import { parseParam, printJson, userErrors, joinNegativeNumbers } from '../plan-cli';
 import { DEFAULT_BASE, GROUPS, transfer, type Transfer } from '../../core/param/parameterization';
-import { table } from '../../core/plan/format';
+import { initText, table, transferCaveat } from '../../core/plan/format';
 
 const HELP = `usage: shapelab hparams --width W --depth L [--base-width 256] [--base-depth 2]
                         [--lr X] [--init-std S] [--eps E] [--weight-decay WD]
@@ -16,10 +16,11 @@ function g(x: number): string {
   return Number(x.toPrecision(4)).toString();
 }
 
-function render(t: Transfer): string {
+function render(t: Transfer, base: { baseWidth: number; baseDepth: number }): string {
+  const caveat = transferCaveat(t.parameterization, t.width, base.baseWidth, t.depth, base.baseDepth);
   const rows = GROUPS.map((name) => {
     const grp = t.groups[name];
-    return [name, grp.initStd === 0 ? (name === 'hiddenBias' ? 'zeros' : 'gain 1, bias 0') : g(grp.initStd), g(grp.lr), g(grp.eps), g(grp.weightDecay)];
+    return [name, initText(name, grp.initStd), g(grp.lr), g(grp.eps), g(grp.weightDecay)];
   });
   return [
     `${t.parameterization} (alpha ${t.alpha}): width ${t.width}, depth ${t.depth}; m_N = ${g(t.mN)}, m_L = ${g(t.mL)}`,
@@ -31,6 +32,7 @@ function render(t: Transfer): string {
     `input (embedding) multiplier:     ${g(t.inputMultiplier)}`,
     `attention logit scale:            ${t.attentionScaleRule === 'inverse' ? '1/d_head' : '1/sqrt(d_head)'}`,
     'source: Dey et al. 2025, arXiv 2505.01618, Table 1; eps split per arXiv 2512.22382',
+    ...(caveat ? [`warning: ${caveat}`] : []),
   ].join('\n');
 }
 
@@ -69,7 +71,7 @@ export const command: Command = {
     if (v.json) {
       const { attentionScale: _fn, ...data } = t;
       printJson({ ...data, base, source: 'Dey et al. 2025, arXiv 2505.01618, Table 1; eps split per arXiv 2512.22382' });
-    } else process.stdout.write(render(t) + '\n');
+    } else process.stdout.write(render(t, base) + '\n');
     return 0;
   },
 };

@@ -6,14 +6,15 @@ import { makeGroup, resolveContext, type Candidate, type ContextOptions } from '
 import { PlanInputError, requirePositive } from './errors';
 import { flopsPerTokenAllConventions, FLOPS_CONVENTION_INFO, type FlopsConvention } from './flops';
 import { growthPlan, type GrowthPlan } from './growth';
-import { trainingMemory, type MemoryBreakdown } from './memory';
+import { memoryTerms, memoryTotal, trainingMemory, type MemoryBreakdown } from './memory';
+import type { Efficiency } from './hardware';
 import { countParams, resolveShape, type ParamCounts } from './shape';
 import { stepTime, type StepTime } from './steptime';
 
 export interface EvaluateRequest extends ContextOptions {
   dModel: number;
   nLayers: number;
-  /** Default d_model / 64 (or / 128 when 64 does not divide d_model). */
+  /** Default d_model / DEFAULT_HEAD_SIZE (128), or d_model / 64 when 128 does not divide it. */
   nHeads?: number;
   /** Default 4 * d_model. */
   dFf?: number;
@@ -26,13 +27,20 @@ export interface EvaluateRequest extends ContextOptions {
 }
 
 export interface Evaluation extends Candidate {
-  /** False when even micro-batch 1 exceeds the GPU's usable memory (numbers are then shown at micro-batch 1). */
+  /**
+   * False when even micro-batch 1 with FSDP (on several GPUs) and activation checkpointing exceeds
+   * the GPU's usable memory (numbers are then shown for that setting at micro-batch 1).
+   */
   fitsInMemory: boolean;
+  /** Set when the shape does not fit: what it would need (more GPUs for FSDP, or tensor/pipeline parallelism). */
+  memoryAdvice: string | null;
   paramCounts: ParamCounts;
   flopsPerTokenByConvention: Record<FlopsConvention, number>;
   flopsConvention: string;
   memory: MemoryBreakdown;
   step: StepTime | null;
+  precision: string;
+  efficiency: Efficiency;
   hardware: { name: string; source: string } | null;
   gpus: number;
   seq: number;
@@ -42,9 +50,17 @@ export interface Evaluation extends Candidate {
   growth: GrowthPlan;
 }
 
+/**
+ * Head size when none is given, in the CLI and the planner webview alike: 128 (GPT-3 from 2.7B up,
+ * Llama; Brown et al. 2020 Table 2.1), which the planner's GEMM model also finds at least as fast as
+ * 64 on tensor-core GPUs, so the planner's own pick and `evaluate`'s default agree; 64 (GPT-2)
+ * when 128 does not divide d_model.
+ */
+export const DEFAULT_HEAD_SIZE = 128;
+
 export function defaultHeads(dModel: number): number {
+  if (dModel % DEFAULT_HEAD_SIZE === 0) return dModel / DEFAULT_HEAD_SIZE;
   if (dModel % 64 === 0) return dModel / 64;
-  if (dModel % 128 === 0) return dModel / 128;
   throw new PlanInputError(`d_model ${dModel} is not divisible by 64: give --heads`);
 }
 
@@ -64,22 +80,48 @@ export function evaluateShape(req: EvaluateRequest): Evaluation {
   if (microBatch !== undefined && !(Number.isInteger(microBatch) && microBatch > 0)) throw new PlanInputError(`microBatch must be a positive integer (got ${microBatch})`);
   let c = group.at(shape.nLayers, { flops }, undefined, microBatch);
   const fitsInMemory = c !== 'memory';
+  const most = { fsdp: ctx.settings.some((s) => s.fsdp), activationCheckpointing: ctx.settings.some((s) => s.activationCheckpointing) };
   if (c === 'memory') {
-    // Report the shape anyway at micro-batch 1, flagged as not fitting.
+    // Report the shape anyway at micro-batch 1 with every saving, flagged as not fitting.
     microBatch = 1;
-    c = group.at(shape.nLayers, { flops }, undefined, 1);
+    c = group.at(shape.nLayers, { flops }, undefined, 1, { setting: most });
   }
   if (typeof c === 'string') throw new PlanInputError(`cannot evaluate this shape (${c})`);
   const cand = c;
   const hw = ctx.hardware;
+  let memoryAdvice: string | null = null;
+  if (!fitsInMemory) {
+    const t = memoryTerms(shape, ctx.trainingPrecision, ctx.flashAttention);
+    const big = 2 ** 52;
+    const unsharded = memoryTotal(t, cand.params, shape.nLayers, big, true, most.activationCheckpointing, 1) - (16 * cand.params) / big;
+    const cap = ctx.memoryCapacityBytes;
+    memoryAdvice =
+      unsharded < cap
+        ? `memory-bound: does not fit on ${ctx.gpus} GPU${ctx.gpus > 1 ? 's' : ''} even with ${most.fsdp ? 'FSDP + ' : ''}activation checkpointing at micro-batch 1; FSDP over ${Math.ceil((16 * cand.params) / (cap - unsharded))} GPUs would fit it`
+        : `memory-bound: needs tensor or pipeline parallelism (not in the exporter) or GPUs with more memory: ${(unsharded / 2 ** 30).toFixed(2)} GiB per GPU even fully sharded, usable ${(cap / 2 ** 30).toFixed(2)} GiB`;
+  }
   return {
     ...cand,
-    fitsInMemory: fitsInMemory && cand.memoryGiB * 2 ** 30 <= ctx.memoryCapacityBytes,
+    fitsInMemory,
+    memoryAdvice,
     paramCounts: countParams(shape),
     flopsPerTokenByConvention: flopsPerTokenAllConventions(shape),
     flopsConvention: `${ctx.flopsConvention}: ${FLOPS_CONVENTION_INFO[ctx.flopsConvention].formula}`,
-    memory: trainingMemory(shape, { microBatch: cand.microBatch, precision: ctx.trainingPrecision, flashAttention: ctx.flashAttention }),
-    step: hw ? stepTime(shape, hw, { precision: ctx.precision, mfu: ctx.mfu, microBatch: cand.microBatch, flashAttention: ctx.flashAttention }) : null,
+    memory: trainingMemory(shape, { microBatch: cand.microBatch, precision: ctx.trainingPrecision, flashAttention: ctx.flashAttention, gpus: ctx.gpus, fsdp: cand.fsdp, activationCheckpointing: cand.activationCheckpointing }),
+    step: hw
+      ? stepTime(shape, hw, {
+          precision: ctx.precision,
+          mfu: ctx.mfu,
+          microBatch: cand.microBatch,
+          flashAttention: ctx.flashAttention,
+          layerMs: ctx.efficiency.layerMs,
+          stepMs: ctx.efficiency.stepMs,
+          activationCheckpointing: cand.activationCheckpointing,
+          optimizerShards: cand.fsdp ? ctx.gpus : 1,
+        })
+      : null,
+    precision: ctx.precision,
+    efficiency: { ...ctx.efficiency },
     hardware: hw ? { name: hw.name, source: hw.source } : null,
     gpus: ctx.gpus,
     seq: ctx.seq,

@@ -66,8 +66,47 @@ export interface SmallModel {
   nonEmbeddingParams?: number;
 }
 
+/** Block operator of a growth: whole-stack G_stack, or the top blocks stacked ("partial", inclusive range). */
+export type GrowthScheduleOperator = 'stack' | { partial: [number, number] };
+
+/** How a base model of `baseDepth` blocks reaches exactly `targetDepth` with factor g. */
+export interface GrowthSchedule {
+  baseDepth: number;
+  targetDepth: number;
+  operator: GrowthScheduleOperator;
+  /** One line for people: 'stack 5 blocks x4 = 20' or 'stack blocks 3..6 of 7 x4 = 19'. */
+  description: string;
+}
+
+/**
+ * The base depth and operator that reach `target` blocks exactly: G_stack of target/g blocks when g
+ * divides the target; otherwise a base of L0 blocks whose top k blocks are stacked g times
+ * (partial operator, blocks L0-k..L0-1: L0 + (g-1) k = target), with k as large as possible (the
+ * closest to a whole stack). Null when no base of >= 2 blocks can reach the target.
+ */
+export function growthSchedule(target: number, g: number): GrowthSchedule | null {
+  if (target % g === 0) {
+    const base = target / g;
+    return { baseDepth: base, targetDepth: target, operator: 'stack', description: `stack ${base} block${base > 1 ? 's' : ''} x${g} = ${target}` };
+  }
+  for (let k = Math.floor(target / g); k >= 1; k--) {
+    const base = target - (g - 1) * k;
+    if (k <= base && base >= 2) {
+      return { baseDepth: base, targetDepth: target, operator: { partial: [base - k, base - 1] }, description: `stack the top ${k} of ${base} blocks (${base - k}..${base - 1}) x${g} = ${target}` };
+    }
+  }
+  return null;
+}
+
 export interface GrowthPlan {
   factor: number;
+  /** How the base reaches the target depth exactly (null without a shape, or when no base can). */
+  schedule: GrowthSchedule | null;
+  /**
+   * True when the plan has no warning: the planner recommends growth, and an export uses it by
+   * default; otherwise an export trains from scratch unless growth is asked for.
+   */
+  recommended: boolean;
   /** d: tokens to train the small model before stacking. */
   growthTokens: number;
   inFitRange: boolean;
@@ -124,10 +163,12 @@ export function growthPlan(req: GrowthRequest): GrowthPlan {
   let smallModel: SmallModel;
   let smallPerToken: number;
   let largePerToken: number;
+  let schedule: GrowthSchedule | null = null;
   if (req.shape) {
     const t = resolveShape(req.shape);
-    if (t.nLayers % g !== 0) warnings.push(`target depth ${t.nLayers} is not a multiple of g = ${g}: stacking ${g} x ${Math.max(1, Math.round(t.nLayers / g))} layers gives ${g * Math.max(1, Math.round(t.nLayers / g))}`);
-    const smallLayers = Math.max(1, Math.round(t.nLayers / g));
+    schedule = growthSchedule(t.nLayers, g);
+    if (!schedule) warnings.push(`no base of 2 or more blocks reaches depth ${t.nLayers} with g = ${g}: train from scratch or pick a smaller g`);
+    const smallLayers = schedule ? schedule.baseDepth : Math.max(1, Math.round(t.nLayers / g));
     if (smallLayers === 1) warnings.push('the small model has 1 layer: Du et al. 2024 found a 1-layer base worse than training from scratch');
     const small = { ...t, nLayers: smallLayers };
     const pc = countParams(small);
@@ -146,6 +187,8 @@ export function growthPlan(req: GrowthRequest): GrowthPlan {
   const largeFlops = Math.max(0, totalFlops - smallFlops);
   return {
     factor: g,
+    schedule,
+    recommended: warnings.length === 0,
     growthTokens: d,
     inFitRange,
     warnings,

@@ -29,6 +29,54 @@ export interface HardwareEntry {
   sms?: number;
   source: string;
   sourceKind: HardwareSourceKind;
+  /** Measured efficiencies of the training program per compute precision (absent: DEFAULT_EFFICIENCY). */
+  efficiency?: Partial<Record<'fp32' | 'bf16', Efficiency>>;
+}
+
+/**
+ * How close a training program gets to the datasheet, fitted from its measured tokens/s
+ * (bench/calibrate-planner.ts) and applied through the GEMM tile/wave model (gemm.ts, steptime.ts):
+ * every GEMM runs at `gemm` x peak x tile x wave x alignment efficiency, and each micro-step
+ * costs `layerMs` per block plus `stepMs` on top (kernel launches, framework, communication the
+ * GEMM model does not see).
+ */
+export interface Efficiency {
+  /** Achieved fraction of peak of a large, well-shaped GEMM inside the training step. */
+  gemm: number;
+  /** Extra milliseconds per block and micro-step. */
+  layerMs: number;
+  /** Extra milliseconds per micro-step. */
+  stepMs: number;
+  /** Where the numbers come from (the run that measured them, or 'placeholder'). */
+  source: string;
+}
+
+/**
+ * Used for every GPU without its own measured efficiency. PLACEHOLDER: the former single MFU knob
+ * (0.5, the order of PaLM's 46.2% MFU, Chowdhery et al. 2022 Table 3) and no overheads, until
+ * bench/calibrate-planner.ts fits measured runs of the exported program.
+ */
+export const DEFAULT_EFFICIENCY: Efficiency = {
+  gemm: 0.5,
+  layerMs: 0,
+  stepMs: 0,
+  source: 'placeholder: GEMM efficiency 0.5 (order of PaLM 46.2% MFU, Chowdhery et al. 2022 Table 3), no overheads; not fitted to measurements',
+};
+
+/** The efficiency of a device at a precision: its own measured one, else DEFAULT_EFFICIENCY. */
+export function efficiencyOf(hw: HardwareEntry, precision: 'fp32' | 'bf16'): Efficiency {
+  return hw.efficiency?.[precision] ?? DEFAULT_EFFICIENCY;
+}
+
+function validateEfficiency(raw: unknown, where: string): Efficiency {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new PlanInputError(`${where} must be an object { gemm, layerMs, stepMs, source }`);
+  const o = raw as Record<string, unknown>;
+  if (!(typeof o.gemm === 'number' && o.gemm >= 1e-6 && o.gemm <= 1)) throw new PlanInputError(`${where}.gemm must be in [1e-6, 1] (got ${String(o.gemm)})`);
+  for (const k of ['layerMs', 'stepMs'] as const) {
+    const v = o[k] ?? 0;
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new PlanInputError(`${where}.${k} must be a number >= 0 (got ${String(v)})`);
+  }
+  return { gemm: o.gemm, layerMs: (o.layerMs as number) ?? 0, stepMs: (o.stepMs as number) ?? 0, source: typeof o.source === 'string' && o.source ? o.source : `user-supplied (${where})` };
 }
 
 /** Where ~/.shapelab/hardware.json lives unless SHAPELAB_HARDWARE_FILE names another file. */
@@ -40,7 +88,7 @@ const BUILTIN: readonly HardwareEntry[] = (builtin.gpus as unknown[]).map((g) =>
 
 /** The built-in GPUs (copies; safe to mutate). */
 export function listHardware(): HardwareEntry[] {
-  return BUILTIN.map((e) => ({ ...e, aliases: [...(e.aliases ?? [])] }));
+  return BUILTIN.map((e) => ({ ...e, aliases: [...(e.aliases ?? [])], ...(e.efficiency ? { efficiency: { ...e.efficiency } } : {}) }));
 }
 
 function finitePositive(v: unknown): v is number {
@@ -58,6 +106,15 @@ export function validateEntry(raw: unknown, origin: string): HardwareEntry {
   }
   if (o.bf16Tflops !== undefined && o.bf16Tflops !== null && !finitePositive(o.bf16Tflops)) throw new PlanInputError(`${origin}: '${name}'.bf16Tflops must be > 0 or null`);
   if (o.sms !== undefined && !(Number.isInteger(o.sms) && (o.sms as number) > 0)) throw new PlanInputError(`${origin}: '${name}'.sms must be a positive integer`);
+  let efficiency: HardwareEntry['efficiency'];
+  if (o.efficiency !== undefined) {
+    if (!o.efficiency || typeof o.efficiency !== 'object' || Array.isArray(o.efficiency)) throw new PlanInputError(`${origin}: '${name}'.efficiency must be an object keyed by fp32 / bf16`);
+    efficiency = {};
+    for (const [k, v] of Object.entries(o.efficiency as Record<string, unknown>)) {
+      if (k !== 'fp32' && k !== 'bf16') throw new PlanInputError(`${origin}: '${name}'.efficiency.${k}: precision must be fp32 or bf16`);
+      efficiency[k] = validateEfficiency(v, `${origin}: '${name}'.efficiency.${k}`);
+    }
+  }
   const kinds: HardwareSourceKind[] = ['vendor-datasheet', 'vendor-whitepaper', 'community', 'user'];
   return {
     name,
@@ -70,6 +127,7 @@ export function validateEntry(raw: unknown, origin: string): HardwareEntry {
     sms: o.sms as number | undefined,
     source: typeof o.source === 'string' && o.source ? o.source : `user-supplied (${origin})`,
     sourceKind: kinds.includes(o.sourceKind as HardwareSourceKind) ? (o.sourceKind as HardwareSourceKind) : 'user',
+    ...(efficiency ? { efficiency } : {}),
   };
 }
 
@@ -146,6 +204,15 @@ export function resolveHardware(nameOrEntry: string | Partial<HardwareEntry>, en
     if (user) return user;
   }
   throw new PlanInputError(`unknown GPU '${arg}'; known: ${knownNames(env)}; or pass a JSON file path or inline JSON object`);
+}
+
+/**
+ * The precision a device trains in by default: bf16 where it has 16-bit tensor cores (what the
+ * exported train.py runs there), fp32 for ShapeLab's own engine ('local': its WebGPU/CPU trainer
+ * is fp32) and devices without them.
+ */
+export function defaultPrecision(hw: HardwareEntry | undefined): 'fp32' | 'bf16' {
+  return hw && hw.name !== 'local' && hw.bf16Tflops ? 'bf16' : 'fp32';
 }
 
 /** Peak FLOP/s for a compute precision; falls back to fp32 when a device lacks 16-bit tensor cores. */

@@ -13,7 +13,7 @@ export * from './steptime';
 export * from './scaling';
 export * from './penalty';
 export * from './growth';
-export { resolveContext, makeGroup, DEFAULT_SEQ, DEFAULT_VOCAB, type Budget, type Candidate, type Context, type ContextOptions, type Rejection, type GroupEvaluator } from './candidate';
+export { resolveContext, makeGroup, DEFAULT_SEQ, DEFAULT_VOCAB, DEFAULT_GPUS, type Budget, type Candidate, type Context, type ContextOptions, type Rejection, type GroupEvaluator } from './candidate';
 export * from './search';
 export * from './evaluate';
 export { transfer, DEFAULT_BASE, PARAMETERIZATIONS, GROUPS, isParameterization, type Parameterization, type BaseHparams, type Transfer, type GroupHparams, type GroupName } from '../param/parameterization';

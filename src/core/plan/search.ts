@@ -14,7 +14,10 @@ import { makeGroup, resolveContext, type Budget, type Candidate, type Context, t
 import { PlanInputError, requirePositive } from './errors';
 import { FLOPS_CONVENTION_INFO } from './flops';
 import { growthPlan, type GrowthPlan } from './growth';
-import type { HardwareSourceKind } from './hardware';
+import type { Efficiency, HardwareSourceKind } from './hardware';
+import { gib, hours as fmtHours, int as fmtInt, si } from './format';
+import { memoryTerms, memoryTotal } from './memory';
+import { resolveShape } from './shape';
 import type { PenaltyConstants } from './penalty';
 import { computeOptimal, fixedTokensPerParam, type Allocation } from './scaling';
 
@@ -54,9 +57,23 @@ export interface PlanResult {
     fit: { id: string; name: string; source: string; validity: string };
     flopsConvention: { id: string; formula: string; source: string };
     precision: string;
+    /** GEMM efficiency used (the hardware's measured one unless overridden). */
     mfu: number;
+    /** The hardware's efficiency at this precision, with its source (a placeholder until calibrated). */
+    efficiency: Efficiency;
     memoryCapacityGiB: number | null;
+    /** Whether attention memory assumes SDPA (no T x T scores). */
+    flashAttention: boolean;
+    /** LM head tied to the token embedding (counted once in params; the export keeps it tied). */
+    tiedEmbeddings: boolean;
   };
+  /**
+   * Set when a shape that does not fit would be better than every shape that does: the plan is
+   * capped by memory. `message` starts with "memory-bound:" and says what would fit it.
+   */
+  memoryBound: MemoryBound | null;
+  /** Loud problems of the plan (memory-bound, too few optimizer steps): show them next to the results. */
+  warnings: string[];
   /** Top candidates by predicted loss. */
   candidates: Candidate[];
   /** Loss vs wall-clock Pareto front, fastest first (needs hardware; just the best shape for a GPU-hours budget). */
@@ -70,6 +87,21 @@ export interface PlanResult {
   stats: { enumerated: number; feasible: number; rejected: Record<Rejection, number>; elapsedMs: number };
   notes: string[];
 }
+
+export interface MemoryBound {
+  message: string;
+  /** The best shape by predicted loss if memory were unlimited. */
+  unconstrained: { dModel: number; nLayers: number; nHeads: number; params: number; predictedLoss: number };
+  /** Its memory per GPU with every saving the exporter has (FSDP over the GPUs, checkpointing, micro-batch 1), GiB. */
+  minimumMemoryGiB: number;
+  /** GPUs that FSDP would need to fit it (null when no number of GPUs does: tensor/pipeline parallelism needed). */
+  gpusToFit: number | null;
+  /** Relative loss gap: best fitting / unconstrained - 1 (null when no shape fits). */
+  lossGap: number | null;
+}
+
+/** Fewer optimizer steps than this: the batch is too large for the budget (warmup alone often takes ~1k steps). */
+export const MIN_OPTIMIZER_STEPS = 1000;
 
 function resolveSpace(s: SearchSpace = {}) {
   const dModelMultiple = s.dModelMultiple ?? 128;
@@ -95,11 +127,22 @@ function resolveSpace(s: SearchSpace = {}) {
   return space;
 }
 
+/**
+ * Budgets the planner accepts, the same in the CLI and the planner view. FLOPs: 1e9 (a toy run)
+ * to 1e30 (about 1e5 x the largest published training runs, ~5e25); GPU-hours: 0.001 (3.6 s) to
+ * 1e9. Outside, the scaling fits and the growth fit are meaningless extrapolations.
+ */
+export const BUDGET_LIMITS = { flops: { min: 1e9, max: 1e30 }, gpuHours: { min: 1e-3, max: 1e9 } } as const;
+
 function validateBudget(b: Budget, ctx: Context): void {
   if (!b || (b.flops === undefined) === (b.gpuHours === undefined)) throw new PlanInputError('budget: give exactly one of flops or gpuHours');
-  if (b.flops !== undefined) requirePositive(b.flops, 'budget flops');
+  const check = (v: number, what: string, lim: { min: number; max: number }, show: (x: number) => string) => {
+    requirePositive(v, what);
+    if (v < lim.min || v > lim.max) throw new PlanInputError(`${what} must be between ${show(lim.min)} and ${show(lim.max)} (got ${show(v)})`);
+  };
+  if (b.flops !== undefined) check(b.flops, 'budget FLOPs', BUDGET_LIMITS.flops, (x) => x.toExponential().replace('e+', 'e'));
   else {
-    requirePositive(b.gpuHours as number, 'budget gpuHours');
+    check(b.gpuHours as number, 'budget GPU-hours', BUDGET_LIMITS.gpuHours, (x) => String(x));
     if (!ctx.hardware) throw new PlanInputError('a GPU-hours budget needs a GPU');
   }
 }
@@ -145,6 +188,11 @@ export function planShapes(req: PlanRequest): PlanResult {
   const rejected: Record<Rejection, number> = { memory: 0, maxParams: 0, maxHours: 0, noTokens: 0 };
   const feasible: Candidate[] = [];
   let enumerated = 0;
+  // Best shape ignoring memory (to tell a memory-bound plan): by loss alone for a FLOP budget, the
+  // full candidate of the winner is built once at the end.
+  let unconstrained: Candidate | null = null;
+  let uLoss = Infinity;
+  let uAt: { group: ReturnType<typeof makeGroup>; L: number } | null = null;
   const dModelStart = Math.ceil(space.dModelMin / space.dModelMultiple) * space.dModelMultiple;
   for (let d = dModelStart; d <= space.dModelMax; d += space.dModelMultiple) {
     for (const dHead of space.dHeads) {
@@ -155,13 +203,28 @@ export function planShapes(req: PlanRequest): PlanResult {
         for (let L = space.minLayers; L <= space.maxLayers; L++) {
           enumerated++;
           const c = group.at(L, req.budget, limits);
-          if (typeof c === 'string') rejected[c]++;
-          else feasible.push(c);
+          if (typeof c === 'string') {
+            rejected[c]++;
+            if (c === 'memory') {
+              const loss = group.lossAt(L, req.budget);
+              if (Number.isNaN(loss)) {
+                const u = group.at(L, req.budget, limits, undefined, { ignoreMemory: true });
+                if (typeof u !== 'string' && (!unconstrained || byLossThenTime(u, unconstrained) < 0)) unconstrained = u;
+              } else if (loss < uLoss) {
+                uLoss = loss;
+                uAt = { group, L };
+              }
+            }
+          } else feasible.push(c);
         }
       }
     }
   }
 
+  if (uAt) {
+    const u = uAt.group.at(uAt.L, req.budget, limits, undefined, { ignoreMemory: true });
+    if (typeof u !== 'string') unconstrained = u;
+  }
   const candidates = topK(feasible, top);
   // With a GPU-hours budget every shape runs for the same wall-clock, so the loss-vs-time front
   // collapses to the best shape.
@@ -200,6 +263,14 @@ export function planShapes(req: PlanRequest): PlanResult {
   if (growthNote) notes.push(growthNote);
   if (feasible.length === 0) notes.push('no shape satisfies the constraints: raise the budget or memory, or widen the search space.');
   const hw = ctx.hardware;
+  const warnings: string[] = [];
+  const memoryBound = unconstrained ? memoryBoundOf(unconstrained, best, ctx) : null;
+  if (memoryBound) warnings.push(memoryBound.message);
+  if (best && best.optimizerSteps < MIN_OPTIMIZER_STEPS) {
+    warnings.push(
+      `only ${fmtInt(best.optimizerSteps)} optimizer steps: ${ctx.gpus} GPUs x micro-batch ${best.microBatch} x ${ctx.seq} tokens = ${si(best.batchSize * best.gradAccum * ctx.seq)} tokens per step is too large a batch for ${si(best.tokens)} tokens; use fewer GPUs (or a larger budget)`,
+    );
+  }
   return {
     context: {
       budget: req.budget,
@@ -214,8 +285,13 @@ export function planShapes(req: PlanRequest): PlanResult {
       flopsConvention: { id: ctx.flopsConvention, formula: FLOPS_CONVENTION_INFO[ctx.flopsConvention].formula, source: FLOPS_CONVENTION_INFO[ctx.flopsConvention].source },
       precision: ctx.precision,
       mfu: ctx.mfu,
+      efficiency: { ...ctx.efficiency },
       memoryCapacityGiB: Number.isFinite(ctx.memoryCapacityBytes) ? ctx.memoryCapacityBytes / 2 ** 30 : null,
+      flashAttention: ctx.flashAttention,
+      tiedEmbeddings: ctx.tiedEmbeddings,
     },
+    memoryBound,
+    warnings,
     candidates,
     pareto,
     best,
@@ -224,6 +300,40 @@ export function planShapes(req: PlanRequest): PlanResult {
     penalty: ctx.penalty,
     stats: { enumerated, feasible: feasible.length, rejected, elapsedMs: performance.now() - t0 },
     notes,
+  };
+}
+
+/**
+ * The memory-bound verdict: `u` (best ignoring memory) against the best shape that fits. Null when
+ * the fitting shape is within 0.1% of u's loss (memory did not cost anything that matters).
+ */
+function memoryBoundOf(u: Candidate, best: Candidate | null, ctx: Context): MemoryBound | null {
+  const lossGap = best ? best.predictedLoss / u.predictedLoss - 1 : null;
+  if (lossGap !== null && lossGap < 1e-3) return null;
+  const shape = resolveShape({ vocab: ctx.vocab, seq: ctx.seq, dModel: u.dModel, nLayers: u.nLayers, nHeads: u.nHeads, dHead: u.dHead, dFf: u.dFf, tiedEmbeddings: ctx.tiedEmbeddings });
+  const t = memoryTerms(shape, ctx.trainingPrecision, ctx.flashAttention);
+  const fsdp = ctx.settings.some((s) => s.fsdp);
+  const ckpt = ctx.settings.some((s) => s.activationCheckpointing);
+  const min = memoryTotal(t, u.params, u.nLayers, ctx.gpus, fsdp, ckpt, 1);
+  // What FSDP over more GPUs leaves: everything but the sharded 16 B/param states.
+  const unsharded = memoryTotal(t, u.params, u.nLayers, 2 ** 52, true, ckpt, 1) - (16 * u.params) / 2 ** 52;
+  const cap = ctx.memoryCapacityBytes;
+  const gpusToFit = unsharded < cap ? Math.max(ctx.gpus + 1, Math.ceil((16 * u.params) / (cap - unsharded))) : null;
+  const uName = `${u.dModel} x ${u.nLayers} (${si(u.params)} params)`;
+  const fix =
+    gpusToFit !== null
+      ? `it would fit with FSDP over ${fmtInt(gpusToFit)} GPUs (or GPUs with more memory)`
+      : `no number of GPUs fits it with FSDP + activation checkpointing (${gib(unsharded)} per GPU even fully sharded): it needs tensor or pipeline parallelism, which the exporter does not do, or GPUs with more memory`;
+  const head = best
+    ? `the best shape that fits, ${best.dModel} x ${best.nLayers} (${si(best.params)} params, ${si(best.tokens)} tokens), predicts ${((lossGap as number) * 100).toFixed(2)}% higher loss than ${uName}`
+    : `no shape fits; the best would be ${uName}`;
+  const timeNote = u.predictedHours !== null ? ` (${fmtHours(u.predictedHours)})` : '';
+  return {
+    message: `memory-bound: ${head}${timeNote}, which needs ${gib(min)} per GPU at micro-batch 1 with ${fsdp ? 'FSDP + ' : ''}activation checkpointing (usable ${gib(cap)}); ${fix}.`,
+    unconstrained: { dModel: u.dModel, nLayers: u.nLayers, nHeads: u.nHeads, params: u.params, predictedLoss: u.predictedLoss },
+    minimumMemoryGiB: min / 2 ** 30,
+    gpusToFit,
+    lossGap,
   };
 }
 

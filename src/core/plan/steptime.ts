@@ -8,7 +8,8 @@
  * backward as two GEMMs with transposed shapes (dX = dY W^T, dW = X^T dY), so quantization is
  * evaluated on the shapes that really run. The LM head (t x V x d) likewise.
  *
- * Memory-bound terms (bytes / bandwidth), rough by design -- the MFU knob absorbs the rest:
+ * Memory-bound terms (bytes / bandwidth), rough by design -- the fitted efficiency (GEMM
+ * fraction of peak, per-block and per-micro-step overheads: hardware.ts Efficiency) absorbs the rest:
  * - elementwise per block: LN1, LN2 (read+write d each), two residual adds (read 2d, write d),
  *   GELU (read+write f): 10d + 2f elements per token forward, about 2x that backward -> 3(10d+2f);
  * - attention softmax without a fused kernel: scale+mask+softmax read and write the b*H*T*T
@@ -16,7 +17,8 @@
  * - cross-entropy: fp32 logits read/written twice forward and backward: 4 passes of t*V*4 bytes;
  * - AdamW update once per optimizer step: read p, g, m, v and write p, m, v in fp32 = 28 B/param.
  * Not modeled: gradient all-reduce between GPUs (overlapped with backward in DDP; folded into
- * MFU), data loading, pipeline bubbles (none: plain data parallel).
+ * the fitted overheads), FSDP all-gathers / reduce-scatters (overlapped), data loading, pipeline
+ * bubbles (none: data parallel only).
  */
 import { bytesPerElement, gemmSeconds, type ComputePrecision } from './gemm';
 import type { HardwareEntry } from './hardware';
@@ -24,9 +26,29 @@ import { countParams, resolveShape, type ShapeSpec } from './shape';
 
 export interface StepTimeOptions {
   precision: ComputePrecision;
+  /** GEMM efficiency (fraction of peak of a large well-shaped GEMM; hardware efficiency.gemm). */
   mfu: number;
   microBatch: number;
   flashAttention?: boolean;
+  /** Per-block and per-micro-step overheads, ms (hardware efficiency; default 0). */
+  layerMs?: number;
+  stepMs?: number;
+  /** Activation checkpointing: every block's forward runs twice. */
+  activationCheckpointing?: boolean;
+  /** GPUs the AdamW state is sharded over (FSDP; default 1). */
+  optimizerShards?: number;
+}
+
+/**
+ * Full recompute re-runs each block's forward in backward: forward is about a third of
+ * forward + backward (backward = 2 x forward FLOPs, Kaplan et al. 2020 Sec. 2.1), so 4/3
+ * (Korthikanti et al. 2022, arXiv 2205.05198 Sec. 4: full recompute costs ~33% more).
+ */
+export const RECOMPUTE_FACTOR = 4 / 3;
+
+/** Seconds of one micro-step of L blocks from the per-block and head times and the overheads. */
+export function microStepSeconds(nLayers: number, block: number, head: number, o: Pick<StepTimeOptions, 'layerMs' | 'stepMs' | 'activationCheckpointing'>): number {
+  return nLayers * (block * (o.activationCheckpointing ? RECOMPUTE_FACTOR : 1) + (o.layerMs ?? 0) / 1e3) + head + (o.stepMs ?? 0) / 1e3;
 }
 
 export interface StepTime {
@@ -82,9 +104,9 @@ export function stepTime(shape: ShapeSpec, hw: HardwareEntry, o: StepTimeOptions
   return {
     blockSeconds: block,
     headSeconds: head,
-    microStepSeconds: s.nLayers * block + head,
+    microStepSeconds: microStepSeconds(s.nLayers, block, head, o),
     tokensPerMicroStep: o.microBatch * s.seq,
-    optimizerSeconds: optimizerSeconds(countParams(s).total, hw),
+    optimizerSeconds: optimizerSeconds(countParams(s).total / (o.optimizerShards ?? 1), hw),
   };
 }
 
@@ -93,6 +115,19 @@ export function stepTime(shape: ShapeSpec, hw: HardwareEntry, o: StepTimeOptions
  * the default optimizer-step size when the micro-batches of all GPUs hold fewer tokens.
  */
 export const DEFAULT_GLOBAL_BATCH_TOKENS = 2 ** 19;
+
+/**
+ * The batch geometry of a plan: every GPU runs its micro-batch, and micro-batches are accumulated
+ * up to the global batch (DEFAULT_GLOBAL_BATCH_TOKENS unless the GPUs' micro-batches together
+ * already hold more). batchSize = sequences per micro-step over all GPUs (train.py's global
+ * micro-batch), gradAccum = micro-steps per optimizer step. The time model and the export use it.
+ */
+export function planBatch(microBatch: number, gpus: number, seq: number, globalBatchTokens = DEFAULT_GLOBAL_BATCH_TOKENS): { batchSize: number; gradAccum: number; tokensPerStep: number } {
+  const batchSize = Math.max(1, Math.floor(microBatch)) * Math.max(1, Math.floor(gpus));
+  const globalSeqs = Math.max(1, Math.round(globalBatchTokens / seq));
+  const gradAccum = Math.max(1, Math.ceil(globalSeqs / batchSize));
+  return { batchSize, gradAccum, tokensPerStep: batchSize * gradAccum * seq };
+}
 
 /** Wall-clock seconds to train `tokens` on `gpus` data-parallel replicas. */
 export function trainingSeconds(step: StepTime, tokens: number, gpus: number, globalBatchTokens = DEFAULT_GLOBAL_BATCH_TOKENS): number {

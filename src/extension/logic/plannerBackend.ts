@@ -8,11 +8,12 @@
  */
 import { GROWTH_DEFAULTS, describeGrowthPolicy } from '../../core/model/growthDefaults';
 import {
-  DEFAULT_BASE, DEFAULT_GLOBAL_BATCH_TOKENS, DEFAULT_SEQ, DEFAULT_VOCAB, evaluateShape, listHardware, loadLocalHardware, planShapes, transfer, validateEntry,
+  DEFAULT_BASE, DEFAULT_GLOBAL_BATCH_TOKENS, DEFAULT_GPUS, DEFAULT_SEQ, DEFAULT_VOCAB, evaluateShape, listHardware, loadLocalHardware, planBatch as corePlanBatch, planShapes, transfer, validateEntry,
   SCALING_FITS, SCALING_FIT_IDS, findLocalFits, loadLocalFit, type ScalingFit as CoreScalingFit,
   type Candidate, type GrowthPlan, type HardwareEntry, type PlanRequest as CorePlanRequest, type PlanResult,
 } from '../../core/plan';
 import { PROXY_DEFAULTS, defaultProxyWidth, proxyCost, proxyRunConfig, proxyShape, proxyTransfer, proxyWidthChoices, type PlannedShape, type ProxyData } from '../../core/plan/proxy';
+import { gib, transferCaveat } from '../../core/plan/format';
 import type { FitVM, HardwareVM, PlanRequest, ProxyChoice, ProxyPreviewVM, ShapeDetailVM, ShapeVM, SourcedValue, ParameterizationId } from '../../../webview/shared/messages';
 
 export interface FitList {
@@ -81,7 +82,7 @@ export function defaultRequest(gpu: string, parameterization: ParameterizationId
     budgetKind: 'flops',
     budget: 1e20,
     gpu: hit ?? 'h100-sxm',
-    gpuCount: 8,
+    gpuCount: DEFAULT_GPUS,
     context: DEFAULT_SEQ,
     vocab: DEFAULT_VOCAB,
     parameterization,
@@ -116,7 +117,8 @@ function toCore(req: PlanRequest, hw: HardwareList, fits?: FitList): CorePlanReq
     vocab: req.vocab,
     parameterization: req.parameterization,
     fit: fitOf(req, fits),
-    precision: req.precision ?? 'fp32',
+    // undefined: the core's default for the GPU (bf16 on tensor-core GPUs, fp32 for 'local')
+    precision: req.precision,
     maxMemoryGiB: c.maxMemoryGB,
     search: {
       minLayers: c.minDepth,
@@ -146,6 +148,9 @@ function toVM(c: Candidate): ShapeVM {
     penalty: c.penalty,
     memoryGiB: c.memoryGiB,
     microBatch: c.microBatch,
+    memorySetting: c.memorySetting,
+    fsdp: c.fsdp,
+    activationCheckpointing: c.activationCheckpointing,
     mfu: c.achievedMfu,
     pareto: c.pareto,
     ...(c.lossBand ? { lossBand: c.lossBand } : {}),
@@ -169,8 +174,12 @@ export function runPlan(req: PlanRequest, hw: HardwareList, fits?: FitList): Pla
   const sources: SourcedValue[] = [
     { name: 'scaling fit', value: ctx.fit.name, source: `${ctx.fit.source}; valid for ${ctx.fit.validity}` },
     { name: 'FLOPs per token', value: ctx.flopsConvention.formula, source: ctx.flopsConvention.source },
-    { name: 'MFU assumed', value: String(ctx.mfu), source: 'PaLM (Chowdhery et al. 2022, Table 3) reports 46.2%; time model in src/core/plan/steptime.ts' },
-    { name: 'precision', value: ctx.precision, source: 'ShapeLab trains in fp32 (onnxruntime-node)' },
+    { name: 'efficiency', value: `GEMMs at ${ctx.mfu} x peak, +${ctx.efficiency.layerMs} ms/block, +${ctx.efficiency.stepMs} ms/micro-step`, source: `${ctx.efficiency.source}; time model in src/core/plan/steptime.ts` },
+    {
+      name: 'precision',
+      value: ctx.precision,
+      source: ctx.precision === 'bf16' ? 'the exported train.py: bf16 autocast, fp32 master weights, gradients and AdamW state' : "fp32: ShapeLab's own trainer (onnxruntime-node) and GPUs without bf16 tensor cores",
+    },
   ];
   if (ctx.hardware) sources.unshift({ name: 'GPU', value: `${ctx.hardware.displayName}, ${ctx.hardware.peakTflops} TFLOP/s peak (${ctx.precision})`, source: `${ctx.hardware.source} [${ctx.hardware.sourceKind}]` });
   if (raw.reference) {
@@ -178,9 +187,10 @@ export function runPlan(req: PlanRequest, hw: HardwareList, fits?: FitList): Pla
     sources.push({ name: 'compute-optimal (6ND)', value: `N ${r.computeOptimal.params.toExponential(2)}, D ${r.computeOptimal.tokens.toExponential(2)}`, source: ctx.fit.source });
     sources.push({ name: '20 tokens/param (6ND)', value: `N ${r.fixedTokensPerParam.params.toExponential(2)}, D ${r.fixedTokensPerParam.tokens.toExponential(2)}`, source: 'CompleteP (Dey et al. 2025) used 20 TPP' });
   }
-  const warnings = [...raw.notes];
+  const warnings = [...raw.warnings, ...raw.notes];
+  // The core search warns about few optimizer steps already; the backend adds its own only if not.
   const few = fewStepsWarning([...byId.values()], req);
-  if (few) warnings.push(few);
+  if (few && !raw.warnings.some((w) => /optimizer steps/.test(w))) warnings.push(few);
   if (!raw.candidates.length) {
     const rj = raw.stats.rejected;
     warnings.unshift(`No shape fits: ${raw.stats.enumerated} enumerated, rejected for memory ${rj.memory}, max params ${rj.maxParams}, max hours ${rj.maxHours}, no tokens ${rj.noTokens}. Relax the constraints or add GPUs.`);
@@ -192,7 +202,14 @@ export function shapeDetail(shape: ShapeVM, req: PlanRequest, hw: HardwareList, 
   return detailWithGrowth(shape, req, hw, fits).detail;
 }
 
-function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fits?: FitList): { detail: ShapeDetailVM; growthPlan: GrowthPlan; batch: PlanBatch } {
+interface Parallel {
+  fsdp: boolean;
+  activationCheckpointing: boolean;
+  microBatch: number;
+  precision: string;
+}
+
+function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fits?: FitList): { detail: ShapeDetailVM; growthPlan: GrowthPlan; batch: PlanBatch; parallel: Parallel } {
   const core = toCore(req, hw, fits);
   const ev = evaluateShape({
     hardware: core.hardware,
@@ -222,11 +239,13 @@ function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fi
   ];
   const GIB = 2 ** 30;
   const m = ev.memory;
+  const sharded = m.shards > 1 ? ` (sharded over ${m.shards} GPUs)` : '';
   const memory = [
-    { part: 'weights', gib: m.weights / GIB },
-    { part: 'gradients', gib: m.gradients / GIB },
-    { part: 'optimizer (AdamW moments)', gib: m.optimizer / GIB },
-    { part: `activations (micro-batch ${ev.microBatch})`, gib: (m.activations - m.logits) / GIB },
+    { part: `weights, fp32${sharded}`, gib: m.weights / GIB },
+    { part: `gradients, fp32${sharded}`, gib: m.gradients / GIB },
+    { part: `optimizer (AdamW moments, fp32)${sharded}`, gib: m.optimizer / GIB },
+    { part: ev.fsdp ? 'gathered blocks (FSDP)' : ev.precision === 'bf16' ? 'bf16 weight copies' + (req.gpuCount > 1 ? ' + DDP buckets' : '') : 'DDP gradient buckets', gib: m.transient / GIB },
+    { part: `activations (micro-batch ${ev.microBatch}${ev.activationCheckpointing ? ', checkpointed' : ''})`, gib: (m.activations - m.logits) / GIB },
     { part: 'logits + their gradient', gib: m.logits / GIB },
     { part: 'total', gib: m.total / GIB },
   ];
@@ -244,7 +263,11 @@ function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fi
   const sources: SourcedValue[] = [
     { name: 'growth timing', value: g.formula, source: g.source },
     ...g.reportedSpeedups.map((s) => ({ name: 'reported', value: s.claim, source: s.source })),
-    { name: 'memory model', value: `${ev.memory.totalGiB.toFixed(1)} GiB at micro-batch ${ev.microBatch}`, source: 'Korthikanti et al. 2022 activation memory; src/core/plan/memory.ts' },
+    {
+      name: 'memory model',
+      value: `${gib(ev.memory.total)} at micro-batch ${ev.microBatch}, ${ev.memorySetting}${ev.fsdp ? ' (FSDP: export passes --fsdp)' : ''}${ev.activationCheckpointing ? ' (activation checkpointing)' : ''}`,
+      source: 'ZeRO-3 sharding (Rajbhandari et al. 2020); Korthikanti et al. 2022 activation memory; SDPA without T x T scores; src/core/plan/memory.ts',
+    },
     {
       name: 'batch per optimizer step (exported)',
       value: `${req.gpuCount} GPU x micro-batch ${ev.microBatch} x ${batch.gradAccum} accumulated = ${seqs} sequences (${((seqs * req.context) / 1e6).toFixed(2)}M tokens)`,
@@ -252,10 +275,14 @@ function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fi
     },
   ];
   const warnings = [...g.warnings];
+  if (ev.memoryAdvice) warnings.unshift(ev.memoryAdvice);
   if (req.parameterization === 'alpha0.5' || req.parameterization === 'sp') warnings.push(`the shape penalty for ${req.parameterization} is an assumption, not a paper fit`);
+  const caveat = transferCaveat(req.parameterization, shape.dModel, req.base.baseWidth, shape.nLayers, req.base.baseDepth);
+  if (caveat) warnings.push(caveat);
   if (shape.nLayers / req.base.baseDepth > 64) warnings.push(`depth ${shape.nLayers} is ${Math.round(shape.nLayers / req.base.baseDepth)}x the base depth: far outside CompleteP's tested transfer range`);
+  const parallel = { fsdp: ev.fsdp, activationCheckpointing: ev.activationCheckpointing, microBatch: ev.microBatch, precision: ev.precision };
   const proxyWidth = defaultProxyWidth(plannedShapeOf(shape, req));
-  return { detail: { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, growthFactor: g.factor, sources, warnings, proxyWidth }, growthPlan: g, batch };
+  return { detail: { shapeId: shape.id, shape, hparams, multipliers, paramCounts, memory, growth, growthFactor: g.factor, sources, warnings, proxyWidth }, growthPlan: g, batch, parallel };
 }
 
 /**
@@ -271,9 +298,8 @@ export interface PlanBatch {
 }
 
 export function planBatch(microBatch: number, gpus: number, context: number): PlanBatch {
-  const batchSize = Math.max(1, Math.floor(microBatch)) * Math.max(1, Math.floor(gpus));
-  const globalSeqs = Math.max(1, Math.round(DEFAULT_GLOBAL_BATCH_TOKENS / context));
-  return { batchSize, gradAccum: Math.max(1, Math.ceil(globalSeqs / batchSize)) };
+  const b = corePlanBatch(microBatch, gpus, context, DEFAULT_GLOBAL_BATCH_TOKENS);
+  return { batchSize: b.batchSize, gradAccum: b.gradAccum };
 }
 
 /**
@@ -348,9 +374,11 @@ export function proxyConfig(s: ShapeVM, req: PlanRequest, choice: ProxyChoice, d
 }
 
 /** The JSON written by "Export Plan" (and read by `shapelab train --plan` / `export torch --plan`). */
-export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fits?: FitList): Record<string, unknown> {
+export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fits?: FitList, opts: { useGrowth?: boolean } = {}): Record<string, unknown> {
   // The batch the detail pane shows is the one written here (both from the evaluated shape).
-  const { detail: d, growthPlan, batch } = detailWithGrowth(shape, req, hw, fits);
+  const { detail: d0, growthPlan, batch, parallel } = detailWithGrowth(shape, req, hw, fits);
+  const d = { ...d0, parallel };
+  const useGrowth = opts.useGrowth ?? growthPlan.recommended;
   return {
     format: 'shapelab-plan',
     version: 1,
@@ -361,15 +389,21 @@ export function planDocument(shape: ShapeVM, req: PlanRequest, hw: HardwareList,
     batchSize: batch.batchSize,
     gradAccum: batch.gradAccum,
     /**
-     * Steps of the grown schedule: the small model trains growthTokens, the stacked model the
-     * rest of the FLOP budget (flopSplit.largeTokens); export torch takes the step count from here.
+     * Optimizer steps of the plan as exported: from scratch, ceil(tokens / tokens per step); with
+     * growth (useGrowth), the grown schedule's (growthTokens + flopSplit.largeTokens). export torch
+     * recomputes them the same way from tokens and its growth choice.
      */
-    steps: Math.max(1, Math.ceil((growthPlan.growthTokens + growthPlan.flopSplit.largeTokens) / (batch.batchSize * batch.gradAccum * req.context))),
-    shape: { vocab: req.vocab, seq: req.context, dModel: shape.dModel, nLayers: shape.nLayers, nHeads: shape.nHeads, dHead: shape.dHead, dFf: shape.dFf },
+    steps: Math.max(1, Math.ceil((useGrowth ? growthPlan.growthTokens + growthPlan.flopSplit.largeTokens : shape.tokens) / (batch.batchSize * batch.gradAccum * req.context))),
+    /** The planner counts the LM head tied to the token embedding; the export keeps it tied. */
+    shape: { vocab: req.vocab, seq: req.context, dModel: shape.dModel, nLayers: shape.nLayers, nHeads: shape.nHeads, dHead: shape.dHead, dFf: shape.dFf, tiedEmbeddings: true },
+    /** The memory setting the planner chose (export: --fsdp, activation checkpointing, micro-batch per GPU). */
+    parallel: { gpus: req.gpuCount, fsdp: d.parallel.fsdp, activationCheckpointing: d.parallel.activationCheckpointing, microBatch: d.parallel.microBatch },
+    /** Grow in the export: the planner's recommendation (a growth plan without warnings) unless the user chose. */
+    useGrowth,
     parameterization: req.parameterization,
     base: req.base,
     budget: req.budgetKind === 'flops' ? { flops: req.budget } : { gpuHours: req.budget },
-    hardware: { name: req.gpu, gpus: req.gpuCount, precision: req.precision ?? 'fp32' },
+    hardware: { name: req.gpu, gpus: req.gpuCount, precision: d.parallel.precision },
     // A local fit's id is only meaningful inside this planner session: record its source instead.
     fit: req.fit.startsWith('local-') ? fits?.entries.get(req.fit)?.source ?? req.fit : req.fit,
     prediction: { params: shape.params, tokens: shape.tokens, loss: shape.predictedLoss, hours: shape.hours, memoryGiB: shape.memoryGiB, microBatch: shape.microBatch },
