@@ -9,6 +9,7 @@ import { fsyncDir, tempNameFor, writeAll } from './fsutil';
 import { JsonlWriter, parseLines, readJsonlTail, type JsonlWriterOptions } from './jsonl';
 import { acquireRunLock, lockLiveness, readLock, type AcquireOptions, type RunLock } from './lock';
 import { latestCheckpoint } from './checkpoint';
+import { archiveAttempt } from './attempts';
 
 export { readJsonl, readJsonlTail, JsonlWriter, repairTornTail } from './jsonl';
 export type { JsonlContent } from './jsonl';
@@ -19,7 +20,7 @@ export const CONFIG_FILE = 'config.json';
 export const METRICS_FILE = 'metrics.jsonl';
 export const EVENTS_FILE = 'events.jsonl';
 
-export const EVENT_TYPES = ['start', 'resume', 'checkpoint', 'eval', 'growth', 'nonfinite', 'stop', 'done', 'error', 'lock'] as const;
+export const EVENT_TYPES = ['start', 'resume', 'checkpoint', 'eval', 'growth', 'nonfinite', 'stop', 'done', 'error', 'lock', 'restart'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface RunEvent {
@@ -136,12 +137,20 @@ export class RunSession {
     this.events = new JsonlWriter(path.join(dir, EVENTS_FILE), opts);
   }
 
-  /** Locks the run (taking over a stale lock, which is logged as a `lock` event) and opens the logs. */
-  static open(runDir: string, opts: AcquireOptions & JsonlWriterOptions = {}): RunSession {
+  /** Number the earlier attempt got when the session was opened with `restart` (null: there was nothing to move). */
+  archivedAttempt: number | null = null;
+
+  /**
+   * Locks the run (taking over a stale lock, which is logged as a `lock` event) and opens the logs.
+   * `restart`: under the lock, first moves the current attempt's files aside (attempts.ts).
+   */
+  static open(runDir: string, opts: AcquireOptions & JsonlWriterOptions & { restart?: boolean } = {}): RunSession {
     const lock = acquireRunLock(runDir, opts);
     let s: RunSession;
     try {
+      const archived = opts.restart ? archiveAttempt(runDir) : null;
       s = new RunSession(runDir, lock, opts);
+      s.archivedAttempt = archived;
     } catch (e) {
       lock.release();
       throw e;
