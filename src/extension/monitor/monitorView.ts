@@ -89,7 +89,8 @@ export class MonitorViewProvider implements vscode.WebviewViewProvider, vscode.D
 
   private postReset(): void {
     const d = this.model.selectedData();
-    this.post({ type: 'reset', run: d?.run ?? null, metrics: d?.metrics ?? [], events: d?.events ?? [] });
+    const attempts = d?.attempts ?? [];
+    this.post({ type: 'reset', run: d?.run ?? null, metrics: d?.metrics ?? [], events: d?.events ?? [], ...(attempts.length ? { attempts } : {}) });
   }
 
   private post(m: HostToMonitor): void {
