@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
-#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk]...   (default: all)
+#   bash bench/device/run-all.sh [bench|profile|torch|parity|variants|shapes|splitk|ckptcost]...   (default: bench torch parity)
 # Expects .devpack (bench/device/pack.sh) in the repository root; writes to $OUT.
 set -uo pipefail
 root=$(pwd); OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -24,6 +24,9 @@ for w in $what; do case $w in
       echo "== SHAPELAB_SPLIT_K=$k" | tee -a "$OUT/splitk.txt"
       (cd "$OUT" && SHAPELAB_SPLIT_K=$k timeout 200 node "$app/bench-train.js" --ep webgpu --presets 25m --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/splitk.txt")
     done ;;
+  ckptcost)
+    # cost of one checkpoint (params + both AdamW moments; the trainer's writeCheckpoint) at 25m and wide: the basis of checkpointMinutes
+    (cd "$OUT" && timeout 500 node "$app/checkpoint-cost.js" --ep webgpu --presets 25m,wide --repeats 3 --dir "$OUT" --json "$OUT/checkpoint-cost.json" 2>&1 | grep -v Warning | tee "$OUT/checkpoint-cost.txt") ;;
   torch) timeout 200 python3 bench/torch_speed.py 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
   parity)
     P=/tmp/parity; rm -rf $P
