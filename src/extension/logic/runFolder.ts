@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readLock, lockLiveness } from '../../core/runs/lock';
 import { eventSuperseded, readHistory, rewindsOf, rowSuperseded, type Rewind } from '../../core/runs/history';
-import { attemptFiles, listAttempts } from '../../core/runs/attempts';
+import { attemptFiles, describeNoCheckpoint, listAttempts } from '../../core/runs/attempts';
+import { latestCheckpoint, listCheckpoints } from '../../core/runs/checkpoint';
 import { AttemptSeries, MetricPoint, RunEvent, RunSummaryVM, ID_PATTERN, toMetricPoint, toRunEvent } from '../../../webview/shared/messages';
 
 export const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -414,4 +415,17 @@ export function listRunDirs(root: string): RunDirEntry[] {
   }
   out.sort((a, b) => b.mtimeMs - a.mtimeMs || (a.id < b.id ? 1 : -1));
   return out.slice(0, MAX_RUNS);
+}
+
+/**
+ * Why `shapelab resume` of this run would be refused for want of a checkpoint (the CLI's own line,
+ * src/core/runs/attempts.ts), or undefined when it has one. The Resume command then offers "Start over".
+ */
+export function resumeBlocker(dir: string): string | undefined {
+  try {
+    if (listCheckpoints(dir).length > 0 || latestCheckpoint(dir)) return undefined;
+    return describeNoCheckpoint(dir);
+  } catch {
+    return undefined; // unreadable: let the CLI say what is wrong
+  }
 }
