@@ -17,7 +17,7 @@ import {
   assertOneLine, buildOnce, checkJsonl, evalByStep, historyOf, lossesByStep, prng, ROOT, runDirIn, shapelabSpawn, shapelabSync, sleep, tmpDir, verifyLatest, waitFor,
 } from './helpers';
 
-const STEPS = 240;
+const STEPS = 200;
 const GROW_AT = 130; // not a multiple of the checkpoint interval: the growth writes its own checkpoint
 const TRAIN = ['--preset', 'tiny', '--steps', String(STEPS), '--ep', 'cpu', '--checkpoint-every', '40', '--grow-at-step', String(GROW_AT), '--grow-factor', '2'];
 const TINY_DEPTH = 2;
@@ -199,11 +199,32 @@ describe('reliability: kill -9 of a real training process (CLI, CPU EP)', functi
     assert.ok(!fs.existsSync(path.join(runDir, 'run.lock')));
   });
 
+  it('kill -9 after a growth at a step that already had a (pre-growth) checkpoint: the resume redoes the growth and gives the same curve', async () => {
+    // Growth at 120 = 3 x 40: the step's checkpoint is the pre-growth one, so no growth checkpoint.
+    const args = ['--preset', 'tiny', '--steps', '150', '--ep', 'cpu', '--checkpoint-every', '40', '--grow-at-step', '120', '--grow-factor', '2'];
+    const refRoot = tmpDir('regrow-ref'), root = tmpDir('regrow');
+    dirs.push(refRoot, root);
+    const ref = shapelabSync(['train', ...args, '--out', refRoot]);
+    assert.equal(ref.code, 0, ref.stderr);
+    const p = shapelabSpawn(['train', ...args, '--out', root]);
+    const dir = await waitFor('the run folder', () => runDirIn(root));
+    await waitFor('a step after the growth', () => p.child.exitCode !== null || checkJsonl(path.join(dir, 'metrics.jsonl')).records.some((r) => (r.step as number) > 120), 60_000, 2);
+    p.child.kill('SIGKILL');
+    await p.exited;
+    assert.deepEqual(events(dir).filter((e) => e.type === 'checkpoint').map((e) => [e.step, e.reason]), [[40, 'steps'], [80, 'steps'], [120, 'steps']]);
+    const fin = shapelabSync(['resume', dir]);
+    assert.equal(fin.code, 0, fin.stderr);
+    assert.match(fin.stderr, /resumed at step 120\b[^]*growth @ step 120: depth 2 -> 4/);
+    const a = lossesByStep(checkJsonl(path.join(runDirIn(refRoot)!, 'metrics.jsonl')).records), b = lossesByStep(historyOf(dir).metrics);
+    for (const [step, loss] of a) assert.equal(b.get(step), loss, `step ${step}`);
+    assert.equal(historyOf(dir).events.filter((e) => e.type === 'growth').length, 1);
+  });
+
   it('checkpoints by wall time: with --checkpoint-every 0 and a tiny --checkpoint-minutes, checkpoints are written by time, each logged with its reason and cost', () => {
     const root = tmpDir('time');
     dirs.push(root);
     // 0.005 min = 0.3 s; the trainer also waits at least 20x the last write (a few ms here).
-    const r = shapelabSync(['train', '--preset', 'tiny', '--steps', '150', '--ep', 'cpu', '--checkpoint-every', '0', '--checkpoint-minutes', '0.005', '--out', root]);
+    const r = shapelabSync(['train', '--preset', 'tiny', '--steps', '120', '--ep', 'cpu', '--checkpoint-every', '0', '--checkpoint-minutes', '0.005', '--out', root]);
     assert.equal(r.code, 0, r.stderr);
     const dir = runDirIn(root)!;
     const cks = events(dir).filter((e) => e.type === 'checkpoint');

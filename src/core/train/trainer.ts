@@ -275,10 +275,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     };
 
     const tokensPerStep = microBatches * c.batchSize * c.model.context;
-    let pendingGrowth: PendingGrowth | undefined = st.pendingGrowth;
-    // Resumed between a growth and its event: an earlier session may have written the event (the
-    // same one: the curve is the same); write it only if the run's history does not hold it yet.
-    if (pendingGrowth && readHistory<Record<string, unknown>, { type?: unknown; step?: unknown }>(runDir).events.some((e) => e.type === 'growth' && e.step === pendingGrowth!.step)) pendingGrowth = undefined;
+    // Growth events the run's history already holds. A resume from a checkpoint at or after a
+    // growth step (pre-growth: the growth is redone; or between the growth and its event) may
+    // find the event written by the killed session: the same event, as the curve is the same, so
+    // it is not written twice.
+    const growthLogged = new Set(
+      resumedFrom === undefined ? [] : readHistory<Record<string, unknown>, { type?: unknown; step?: unknown }>(runDir).events.filter((e) => e.type === 'growth').map((e) => e.step),
+    );
+    let pendingGrowth: PendingGrowth | undefined = st.pendingGrowth && !growthLogged.has(st.pendingGrowth.step) ? st.pendingGrowth : undefined;
     let lastLoss = st.lastLoss ?? NaN;
     let windowStart = performance.now(), windowTokens = 0;
     const loopStart = performance.now(), loopStartStep = st.step;
@@ -317,7 +321,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           adamStep: c.growth.optimizer === 'reset' ? 0 : st.adamStep,
           scheduleOrigin: c.growth.lr === 'rewarm' ? st.step : st.scheduleOrigin,
         };
-        pendingGrowth = { step: st.step, tokens: st.tokens, depthBefore: before, depthAfter: r.depth, lossBefore, lossesAfter: [] as number[] };
+        pendingGrowth = growthLogged.has(st.step) ? undefined : { step: st.step, tokens: st.tokens, depthBefore: before, depthAfter: r.depth, lossBefore, lossesAfter: [] as number[] };
         progress({ kind: 'growth', step: st.step, depthBefore: before, depthAfter: r.depth });
         // A kill after this point resumes from the grown state instead of redoing the growth (and
         // the steps since the last checkpoint); skipped only when checkpointing is off altogether.
