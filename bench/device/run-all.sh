@@ -26,7 +26,7 @@ for w in $what; do case $w in
     done ;;
   ckptcost)
     # cost of one checkpoint (params + both AdamW moments; the trainer's writeCheckpoint) at 25m and wide: the basis of checkpointMinutes
-    (cd "$OUT" && timeout 500 node "$app/checkpoint-cost.js" --ep webgpu --presets 25m,wide --repeats 3 --dir "$OUT" --json "$OUT/checkpoint-cost.json" 2>&1 | grep -v Warning | tee "$OUT/checkpoint-cost.txt") ;;
+    (cd "$OUT" && timeout 500 node "$app/checkpoint-cost.js" --ep webgpu --presets 25m,wide --repeats 3 --json "$OUT/checkpoint-cost.json" 2>&1 | grep -v Warning | tee "$OUT/checkpoint-cost.txt") ;;
   torch) timeout 200 python3 bench/torch_speed.py 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
   parity)
     P=/tmp/parity; rm -rf $P
