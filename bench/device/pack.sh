@@ -11,7 +11,7 @@ rm -rf .devpack && mkdir -p .devpack/debs
 stage=$(mktemp -d); trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/app" "$stage/node_modules"
 cp "$(readlink -f "$(command -v node)")" "$stage/node"
-for e in bench/train-throughput.ts:bench-train.js src/cli/main.ts:cli.js src/core/train/worker.ts:worker.js bench/parity/export-parity.ts:export-parity.js bench/matmul-shapes.ts:bench-matmul.js bench/memory-estimate.ts:memory-estimate.js; do
+for e in bench/train-throughput.ts:bench-train.js src/cli/main.ts:cli.js src/core/train/worker.ts:worker.js bench/parity/export-parity.ts:export-parity.js bench/matmul-shapes.ts:bench-matmul.js bench/memory-estimate.ts:memory-estimate.js bench/checkpoint-cost.ts:checkpoint-cost.js; do
   src=${e%%:*}; out=${e##*:}
   [ -f "$src" ] || continue
   npx esbuild "$src" --bundle --platform=node --format=cjs --target=node20 --external:onnxruntime-node --outfile="$stage/app/$out" --log-level=warning

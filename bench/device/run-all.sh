@@ -2,7 +2,7 @@
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
 #   bash bench/device/run-all.sh CASE...   (default: bench torch parity)
 #   CASES: bench profile torch parity variants shapes splitk | cache soakstart soakwait growthA growthB (issue 10/13)
-#          study (issue 12) | torchexport torchdist (issue 11) | engine (issue 10 part 2) | growth-paper growth-old (issue 13) | calibrate calibrate-local (issue 11)
+#          study (issue 12) | torchexport torchdist (issue 11) | engine (issue 10 part 2) | growth-paper growth-old (issue 13) | calibrate calibrate-local (issue 11) | ckptcost (issue 16)
 # study: STUDY_MINUTES=7 (default) -- a scaling study (8 runs) on the embedded corpus, then fit and plan --fit
 #   (STUDY_ARGS replaces "--batch-size 64 --ep webgpu", e.g. for a CPU trial);
 #   the study lives in /tmp/shapelab-study so a second call on the same warm machine resumes it.
@@ -83,6 +83,9 @@ for w in $what; do case $w in
     # ShapeLab's own engine: the 'local' hardware entry of this machine and bench-train rows (gpu local, fp32)
     (cd "$OUT" && SHAPELAB_HARDWARE_FILE="$OUT/hardware-local.json" timeout 200 node "$app/shapelab.js" device --save --ep webgpu 2>&1 | grep -v Warning | tail -3)
     (cd "$OUT" && timeout 400 node "$app/bench-train.js" --ep webgpu --presets small,25m,25m-b64,wide --steps 20 --ceiling 4096 --json "$OUT/bench-local.json" 2>&1 | grep -v Warning | tail -8) ;;
+  ckptcost)
+    # cost of one checkpoint (params + both AdamW moments; the trainer's writeCheckpoint) at 25m and wide: the basis of checkpointMinutes
+    (cd "$OUT" && timeout 500 node "$app/checkpoint-cost.js" --ep webgpu --presets 25m,wide --repeats 3 --json "$OUT/checkpoint-cost.json" 2>&1 | grep -v Warning | tee "$OUT/checkpoint-cost.txt") ;;
   parity)
     P=/tmp/parity; rm -rf $P
     timeout 300 node "$app/export-parity.js" --out $P --preset 25m --steps 120 --grow-at-step 60 --grow-factor 2 --grow-multiplier rescale --grow-optimizer copy --ep webgpu 2>&1 | grep -v Warning | tail -3

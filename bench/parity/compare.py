@@ -8,19 +8,30 @@ Lines that do not parse (a torn last line) are skipped, as the run format says.
 """
 import argparse
 import json
+import os
 import sys
 
 
 def read(path, key):
+    """step -> value. A metrics.jsonl inside a run folder is read as the run's one history (rows a
+    resume superseded are dropped: train.py's read_history, docs/run-format.md); any other file as is."""
     out = {}
-    with open(path, "r", encoding="utf-8") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict) and "step" in rec and isinstance(rec.get(key), (int, float)):
-                out[int(rec["step"])] = float(rec[key])
+    d, name = os.path.split(os.path.abspath(path))
+    if os.path.exists(os.path.join(d, "events.jsonl")) and name == "metrics.jsonl":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python", "shapelab_torch"))
+        from train import read_history
+        recs = read_history(d)[0]
+    else:
+        recs = []
+        with open(path, "r", encoding="utf-8") as f:
+            for line in f:
+                try:
+                    recs.append(json.loads(line))
+                except ValueError:
+                    continue
+    for rec in recs:
+        if isinstance(rec, dict) and "step" in rec and isinstance(rec.get(key), (int, float)):
+            out[int(rec["step"])] = float(rec[key])
     return out
 
 

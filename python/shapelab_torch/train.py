@@ -228,6 +228,102 @@ def config_hash(cfg):
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+# --- one history per run (docs/run-format.md, src/core/runs/history.ts) ---
+# A session that continues from checkpoint step C logs a `resume` event with rewindTo = C and
+# metricsBytes = the size of metrics.jsonl when it began: every metrics row that starts before that
+# byte and has step > C was superseded (re-trained by the resumed session). Curve events (eval,
+# growth, checkpoint, nonfinite) before the resume event with step > C are superseded the same way.
+# Older logs: a resume without rewindTo rewinds to its step, a start after an earlier session to 0,
+# both comparing the rows' `time` with the event's.
+
+CURVE_EVENTS = ("eval", "growth", "checkpoint", "nonfinite")
+
+
+def _num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def read_jsonl(path):
+    """[(byte offset, record)] of the complete lines of a JSON-lines file (a torn last line is ignored)."""
+    out = []
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return out
+    pos = 0
+    while True:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            break
+        line = data[pos:nl].strip()
+        if line:
+            try:
+                rec = json.loads(line.decode("utf-8"), parse_constant=float)
+                if isinstance(rec, dict):
+                    out.append((pos, rec))
+            except ValueError:
+                pass
+        pos = nl + 1
+    return out
+
+
+def rewinds_of(events):
+    out, sessions = [], 0
+    for i, e in enumerate(events):
+        t = e.get("type")
+        if t not in ("resume", "start"):
+            continue
+        sessions += 1
+        if _num(e.get("rewindTo")) and _num(e.get("metricsBytes")):
+            out.append({"rewindTo": e["rewindTo"], "metricsBytes": e["metricsBytes"], "index": i})
+        elif t == "resume" and _num(e.get("step")):
+            out.append({"rewindTo": e["step"], "time": e.get("time"), "index": i})
+        elif t == "start" and sessions > 1:
+            out.append({"rewindTo": 0, "time": e.get("time"), "index": i})
+    return out
+
+
+def row_superseded(row, offset, rewinds):
+    step = row.get("step")
+    if not _num(step):
+        return False
+    for r in rewinds:
+        if step <= r["rewindTo"]:
+            continue
+        if "metricsBytes" in r:
+            if offset is not None and offset < r["metricsBytes"]:
+                return True
+        elif _num(r.get("time")) and _num(row.get("time")) and row["time"] < r["time"]:
+            return True
+    return False
+
+
+def read_history(run_dir, metrics="metrics.jsonl", events="events.jsonl"):
+    """The run's one history: (metrics rows, events), superseded rows and events dropped.
+    Earlier attempts (`shapelab resume --restart`) are metrics="metrics.attempt-N.jsonl",
+    events="events.attempt-N.jsonl"."""
+    evs = [r for _, r in read_jsonl(os.path.join(run_dir, events))]
+    rw = rewinds_of(evs)
+    rows = [r for off, r in read_jsonl(os.path.join(run_dir, metrics)) if not row_superseded(r, off, rw)]
+    kept = [e for i, e in enumerate(evs)
+            if not (e.get("type") in CURVE_EVENTS and _num(e.get("step"))
+                    and any(r["index"] > i and e["step"] > r["rewindTo"] for r in rw))]
+    return rows, kept
+
+
+def repair_torn_tail(path):
+    """Cuts bytes after the last newline (a line torn by a kill), so appended records start on a line."""
+    try:
+        with open(path, "rb+") as f:
+            data = f.read()
+            keep = data.rfind(b"\n") + 1
+            if keep < len(data):
+                f.truncate(keep)
+    except FileNotFoundError:
+        pass
+
+
 # --- shards (src/core/data/shards.ts) ---
 # Fixed 256-byte header, little-endian: 0 'SLAB' | 4 u32 version (1) | 8 u32 bytes per token (2|4)
 # | 12 u32 vocab size | 16 u64 token count | 24 u32 tokenizer name length (<= 224) | 28 u32 reserved
@@ -1078,7 +1174,11 @@ class Trainer:
             cfg_path = os.path.join(self.out, "config.json")
             if not os.path.exists(cfg_path):
                 write_atomic_text(cfg_path, json.dumps(self.cfg, indent=2) + "\n")
+            repair_torn_tail(metrics)
+            repair_torn_tail(os.path.join(self.out, "events.jsonl"))
             self.metrics_f = open(metrics, "a", encoding="utf-8")
+            # where this session's rows begin: a resume event marks the rows before it that it supersedes
+            self.metrics_bytes = os.path.getsize(metrics)
             self.events_f = open(os.path.join(self.out, "events.jsonl"), "a", encoding="utf-8")
 
     def emit(self, f, obj):
@@ -1091,7 +1191,8 @@ class Trainer:
             self.emit(self.events_f, dict({"type": type_, "step": self.step, "tokens": self.tokens,
                                            "time": int(time.time() * 1000)}, **kw))
 
-    def save_checkpoint(self):
+    def save_checkpoint(self, reason="end"):
+        t_start = time.time()
         params, moments = self.full_state()  # collective
         if self.rank != 0:
             return
@@ -1114,7 +1215,9 @@ class Trainer:
         ck = os.path.join(self.out, "checkpoints")
         write_safetensors(os.path.join(ck, name), tensors, meta)
         write_atomic_text(os.path.join(ck, "latest"), name + "\n")
-        self.event("checkpoint", file="checkpoints/" + name)
+        self.last_ck_at = time.time()
+        self.last_ck_sec = self.last_ck_at - t_start
+        self.event("checkpoint", file="checkpoints/" + name, reason=reason, seconds=round(self.last_ck_sec, 3))
 
     def load_init(self, path, resume):
         tensors, meta = read_safetensors(path)
@@ -1231,13 +1334,21 @@ class Trainer:
             params, moments = self.init_state(depth, int(cfg.get("seed", 0))), None
         self.wrap(depth, params, moments)
         del params, moments
+        rewind = {"rewindTo": self.step, "metricsBytes": getattr(self, "metrics_bytes", 0)} if a.resume else {}
         self.event("resume" if a.resume else "start", depth=self.depth, world=self.world,
                    device=str(self.device), fsdp=self.fsdp, data=self.data_kind,
                    deterministic=bool(a.deterministic), precision=self.precision, compile=bool(self.compiled),
-                   activationCheckpointing=bool(a.activation_checkpointing), fusedAdamW=self.fused)
+                   activationCheckpointing=bool(a.activation_checkpointing), fusedAdamW=self.fused, **rewind)
         log_every = int(a.log_every or cfg.get("logEvery", 1))
         eval_every = int(cfg.get("evalEvery", 0))
         ck_every = int(a.checkpoint_every if a.checkpoint_every is not None else cfg.get("checkpointEvery", 0))
+        # Wall-time cadence (run config checkpointMinutes, default 10; 0 = off): at least every M
+        # minutes, never more often than 20x the last write took (<= 5% of the time). Off with
+        # --checkpoint-every 0 (no checkpoints at all).
+        ck_minutes = float(a.checkpoint_minutes if a.checkpoint_minutes is not None else cfg.get("checkpointMinutes", 10))
+        if a.checkpoint_every == 0:
+            ck_minutes = 0.0
+        self.last_ck_at, self.last_ck_sec = time.time(), 0.0
         # Growth events still to come: those after the plan entry of the depth we start from (a
         # checkpoint of a grown model skips the growths it already went through), and not before
         # the current step (a growth happens before step atStep + 1).
@@ -1307,10 +1418,20 @@ class Trainer:
                     if not a.quiet:
                         print("step %d loss %.6f lr %.3g gnorm %.4f tok/s %.0f depth %d"
                               % (t, rec["loss"], rec["lr"], rec["gradNorm"], tps, self.depth), flush=True)
-            if ck_every and t % ck_every == 0 and t != self.steps:
-                self.save_checkpoint()
+            if t != self.steps:
+                if ck_every and t % ck_every == 0:
+                    self.save_checkpoint(reason="steps")
+                elif ck_minutes > 0 and (not self.dist or t % log_every == 0):
+                    due = time.time() - self.last_ck_at >= max(ck_minutes * 60.0, 20.0 * self.last_ck_sec)
+                    if self.dist:
+                        # the checkpoint is a collective: every rank takes rank 0's decision (on log steps only)
+                        flag = torch.tensor(1.0 if (due and self.rank == 0) else 0.0, device=self.device)
+                        self.allreduce_sum(flag)
+                        due = flag.item() > 0
+                    if due:
+                        self.save_checkpoint(reason="time")
         if a.checkpoint_every != 0:
-            self.save_checkpoint()
+            self.save_checkpoint(reason="end")
         self.event("done")
         self.barrier()
 
@@ -1344,6 +1465,10 @@ def parse_args(argv):
     p.add_argument("--batch-size", type=int, help="override the global batch size")
     p.add_argument("--log-every", type=int)
     p.add_argument("--checkpoint-every", type=int, help="0: no checkpoints at all (default: config, plus the end)")
+    p.add_argument("--checkpoint-minutes", type=float,
+                   help="also checkpoint at least every M minutes of training (default: config checkpointMinutes, else 10; 0: off)")
+    p.add_argument("--history", metavar="RUN_DIR",
+                   help="print the run's one history (metrics rows a resume superseded dropped) as JSON lines and exit")
     p.add_argument("--device", choices=["cpu", "cuda"])
     p.add_argument("--deterministic", action="store_true", help="TF32 off, deterministic kernels, math attention")
     p.add_argument("--attention", choices=["auto", "math", "sdpa"], default="auto")
@@ -1363,7 +1488,16 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if "--history" in argv:  # a reader: needs neither a config nor torch
+        i = argv.index("--history")
+        if i + 1 >= len(argv):
+            raise SystemExit("train.py: --history needs a run folder")
+        rows, _ = read_history(argv[i + 1])
+        for r in rows:
+            print(json.dumps(r))
+        return 0
+    args = parse_args(argv)
     try:
         cfg = load_config(args.config)
     except (OSError, ValueError, KeyError) as e:

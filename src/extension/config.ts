@@ -49,6 +49,16 @@ export function proxySteps(): number {
   return Number.isFinite(v) && v >= 1 ? Math.min(Math.floor(v), 1_000_000) : 200;
 }
 
+/**
+ * The wall-time checkpoint interval, only when the user set it (user, workspace or folder
+ * settings): otherwise a run config's own `checkpointMinutes` (or the trainer's default) applies.
+ */
+export function checkpointMinutes(): number | undefined {
+  const i = cfg().inspect<number>('checkpointMinutes');
+  const v = i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.min(v, 10080) : undefined;
+}
+
 /** Raw extra hardware entries from settings (validated by the planner backend with the core's rules). */
 export function extraHardwareRaw(): unknown[] {
   const raw = cfg().get<unknown>('extraHardware');

@@ -18,6 +18,7 @@ import { PlannerPanel } from './planner/plannerPanel';
 import { trainFromPlanFile } from './planner/proxyDialog';
 import { runCli } from './training/cliTask';
 import { runScalingStudy } from './training/studyTask';
+import { resumeBlocker } from './logic/runFolder';
 import * as config from './config';
 
 export interface ShapeLabApi {
@@ -237,6 +238,14 @@ export function activate(ctx: vscode.ExtensionContext): ShapeLabApi {
     }
     const dir = id ? model.dirOf(id) : undefined;
     if (!id || !dir) return undefined;
+    // The same choice as the CLI: without a checkpoint there is nothing to resume; starting over
+    // keeps the earlier attempt's files (shown greyed in the monitor).
+    const blocked = resumeBlocker(dir);
+    if (blocked) {
+      const pick = await vscode.window.showWarningMessage(`ShapeLab: run ${id} cannot be resumed.`, { modal: true, detail: blocked.replace(/'shapelab resume .* --restart'/, '"Start over"') }, 'Start over');
+      if (pick !== 'Start over') return undefined;
+      return training.start({ label: `restart ${id}`, resumeDir: dir, restart: true });
+    }
     return training.start({ label: `resume ${id}`, resumeDir: dir });
   });
 

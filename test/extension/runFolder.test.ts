@@ -33,7 +33,7 @@ describe('monitor: reading run folders', () => {
 
   it('JsonlTail: a replaced (shorter) file resets; a missing file is empty', () => {
     const f = path.join(root, 'm.jsonl');
-    assert.deepEqual(new JsonlTail(f).read(), { rows: [], reset: false });
+    assert.deepEqual(new JsonlTail(f).read(), { rows: [], reset: false, offsets: [] });
     fs.writeFileSync(f, '{"step":1}\n{"step":2}\n');
     const t = new JsonlTail(f);
     t.read();

@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TrainProcess, parseRunLine, trainArgs } from '../../src/extension/logic/trainProcess';
+import { TrainProcess, parseRunLine, resumeArgs, trainArgs } from '../../src/extension/logic/trainProcess';
+import { resumeBlocker } from '../../src/extension/logic/runFolder';
 
 /** A stand-in for `shapelab train`: prints `run: <dir>`, logs metrics, checkpoints on SIGINT. */
 const FAKE = `
@@ -41,6 +42,22 @@ describe('training child process', () => {
     fs.writeFileSync(cli, FAKE);
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('checkpoint-minutes setting and the Resume command\'s "Start over" reach the CLI; a run without a checkpoint is detected first', () => {
+    assert.deepEqual(trainArgs({ cliPath: 'c.js', runsFolder: '/r', ep: 'auto', checkpointMinutes: 2.5 }), ['c.js', 'train', '--preset', 'tiny', '--out', '/r', '--checkpoint-minutes', '2.5']);
+    assert.deepEqual(resumeArgs({ cliPath: 'c.js', runDir: '/r/x', ep: 'cpu' }), ['c.js', 'resume', '/r/x', '--ep', 'cpu']);
+    assert.deepEqual(resumeArgs({ cliPath: 'c.js', runDir: '/r/x', ep: 'auto', restart: true, checkpointMinutes: 0 }), ['c.js', 'resume', '/r/x', '--checkpoint-minutes', '0', '--restart']);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shapelab-blocker-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'metrics.jsonl'), '{"step":1,"loss":5}\n{"step":2,"loss":4}\n');
+      assert.match(resumeBlocker(dir)!, /has 2 logged steps \(last: step 2\) but no checkpoint.*--restart/);
+      fs.mkdirSync(path.join(dir, 'checkpoints'));
+      fs.writeFileSync(path.join(dir, 'checkpoints', 'step-00000002.safetensors'), '');
+      assert.equal(resumeBlocker(dir), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('trainArgs builds the CLI command line', () => {
     assert.deepEqual(trainArgs({ cliPath: 'c.js', runsFolder: '/r', ep: 'cpu', steps: 30 }), ['c.js', 'train', '--preset', 'tiny', '--out', '/r', '--ep', 'cpu', '--steps', '30']);

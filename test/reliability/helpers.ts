@@ -5,7 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { latestCheckpoint, loadCheckpoint, type LoadedCheckpoint } from '../../src/core/runs/checkpoint';
-import { configHash, validateConfig, type RunConfig } from '../../src/core/runs/configSchema';
+import { readHistory } from '../../src/core/runs/history';
+import { attemptFiles } from '../../src/core/runs/attempts';
+import { checkpointConfigHash, validateConfig, type RunConfig } from '../../src/core/runs/configSchema';
 import { paramLayout } from '../../src/core/model/gpt';
 import { modelShapeOf, shapesOf, transferFor } from '../../src/core/train/trainer';
 
@@ -118,14 +120,26 @@ export function verifyLatest(runDir: string, depth?: number): LoadedCheckpoint |
   const c = runConfigOf(runDir);
   const d = depth ?? c.model.nLayers;
   const layout = paramLayout(modelShapeOf(c, d), transferFor(c, d));
-  return loadCheckpoint(latest, { shapes: shapesOf(layout), configHash: configHash({ ...c, steps: 0 }) });
+  return loadCheckpoint(latest, { shapes: shapesOf(layout), configHash: checkpointConfigHash(c) });
 }
 
-/** Training losses by step: the last record of each step wins (a resumed session re-logs steps). */
+/**
+ * Training losses by step of a list of rows that must hold one history (an uninterrupted run, or a
+ * run's rows after the history rule): a step that appears twice fails the test.
+ */
 export function lossesByStep(records: Record<string, unknown>[]): Map<number, number> {
   const m = new Map<number, number>();
-  for (const r of records) if (r.evalLoss === undefined && typeof r.step === 'number' && typeof r.loss === 'number') m.set(r.step, r.loss);
+  for (const r of records) {
+    if (r.evalLoss !== undefined || typeof r.step !== 'number' || typeof r.loss !== 'number') continue;
+    assert.ok(!m.has(r.step), `step ${r.step} appears twice in what should be one history`);
+    m.set(r.step, r.loss);
+  }
   return m;
+}
+
+/** The run's one history (src/core/runs/history.ts, the rule every reader applies). */
+export function historyOf(runDir: string, attempt?: number) {
+  return readHistory<Record<string, unknown>, Record<string, unknown>>(runDir, attempt === undefined ? undefined : attemptFiles(attempt));
 }
 
 export function evalByStep(records: Record<string, unknown>[]): Map<number, number> {

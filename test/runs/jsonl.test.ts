@@ -52,7 +52,9 @@ describe('runs/jsonl', function () {
     const r = readJsonl(f);
     assert.equal(r.records.length, 2);
     assert.equal(r.badLines, 2);
-    assert.deepEqual(readJsonl(path.join(dir, 'nope.jsonl')), { records: [], tornTail: false, badLines: 0 });
+    assert.deepEqual(readJsonl(path.join(dir, 'nope.jsonl')), { records: [], tornTail: false, badLines: 0, offsets: [] });
+    // Each record's byte offset (the history rule compares them with a resume's metricsBytes).
+    assert.deepEqual(r.offsets, [0, '{"a":1}\nnot json\n[1,2]\n\n'.length]);
     fs.writeFileSync(path.join(dir, 'only-torn.jsonl'), '{"a"');
     assert.equal(repairTornTail(path.join(dir, 'only-torn.jsonl')), 4);
     assert.equal(fs.statSync(path.join(dir, 'only-torn.jsonl')).size, 0);

@@ -134,7 +134,7 @@ describe('runs/runStore', function () {
   it('RunFollower returns only new complete lines, by byte offset', () => {
     const dir = createRunDir(root, 'f', T0);
     const f = new RunFollower(dir);
-    assert.deepEqual(f.poll(), { metrics: [], events: [], reset: false }, 'no files yet');
+    assert.deepEqual(f.poll(), { metrics: [], metricOffsets: [], events: [], reset: false }, 'no files yet');
     const mf = path.join(dir, 'metrics.jsonl');
     fs.writeFileSync(mf, '{"step":1,"loss":5}\n{"step":2,"lo');
     assert.deepEqual(f.poll().metrics, [{ step: 1, loss: 5 }]);
@@ -142,6 +142,7 @@ describe('runs/runStore', function () {
     fs.appendFileSync(mf, 'ss":4.5}\n{"step":3,"loss":"NaN"}\n');
     const u = f.poll();
     assert.equal(u.metrics.length, 2);
+    assert.deepEqual(u.metricOffsets, [20, 20 + '{"step":2,"loss":4.5}\n'.length]);
     assert.equal(u.metrics[0].loss, 4.5);
     assert.ok(Number.isNaN(u.metrics[1].loss));
     fs.appendFileSync(path.join(dir, 'events.jsonl'), '{"type":"done","step":3,"tokens":0,"time":1}\n');

@@ -27,9 +27,9 @@ export interface SeriesSet {
 }
 
 /**
- * Orders metrics by step and keeps the *last* row written for a step (a resumed run re-logs the
- * steps after its checkpoint; the newer values win). An eval row and a train row for the same
- * step are merged.
+ * Orders metrics by step and merges an eval row and a train row of the same step. The rows a
+ * resumed session superseded were already dropped by the host (src/core/runs/history.ts, the one
+ * history rule), so a step appears once per kind here; were it not, the later row would win.
  */
 export function dedupeByStep(rows: readonly MetricPoint[]): MetricPoint[] {
   const byStep = new Map<number, MetricPoint>();

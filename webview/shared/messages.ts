@@ -373,9 +373,19 @@ export interface StudyVM {
   law?: { E: number; A: number; alpha: number; B: number; beta: number };
 }
 
+/**
+ * An earlier attempt of the run (a `shapelab resume --restart` kept it as metrics.attempt-N.jsonl):
+ * its own history, never part of the current curve; the monitor draws it greyed.
+ */
+export interface AttemptSeries {
+  attempt: number;
+  metrics: MetricPoint[];
+}
+
 export type HostToMonitor =
   | { type: 'runs'; runs: RunSummaryVM[]; activeRunId?: string }
-  | { type: 'reset'; run: RunSummaryVM | null; metrics: MetricPoint[]; events: RunEvent[] }
+  /** `metrics`/`events`: the current attempt's one history; `attempts`: earlier attempts, oldest first (absent: none). */
+  | { type: 'reset'; run: RunSummaryVM | null; metrics: MetricPoint[]; events: RunEvent[]; attempts?: AttemptSeries[] }
   | { type: 'append'; runId: string; metrics: MetricPoint[]; events: RunEvent[]; run: RunSummaryVM }
   | { type: 'hardware'; runId: string; hardware: TrainingHardwareVM }
   | { type: 'compare'; runs: CompareRunVM[]; study?: StudyVM }

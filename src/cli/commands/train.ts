@@ -10,7 +10,7 @@ import type { Command } from '../command';
 
 const HELP = `usage: shapelab train [--preset tiny|small|25m] [--config FILE] [--data PATH] [--tokenizer byte|gpt2]
                       [--ep auto|webgpu|cpu|cuda] [--steps N] [--batch-size B] [--grad-accum K] [--seed S] [--out DIR] [--label NAME]
-                      [--param completep|alpha0.5|mup|sp] [--lr X] [--eval-every N] [--checkpoint-every N]
+                      [--param completep|alpha0.5|mup|sp] [--lr X] [--eval-every N] [--checkpoint-every N] [--checkpoint-minutes M]
                       [--grow-at-step N [--grow-factor G] [--grow-operator stack|interleave|partial:A-B]
                        [--grow-multiplier keep|switch|rescale] [--grow-optimizer reset|copy] [--grow-lr continue|rewarm]]
                       [--json]
@@ -18,6 +18,9 @@ Trains a CompleteP GPT through onnxruntime-node in a new run folder inside --out
 Without --data it uses the embedded Brown corpus. Ctrl-C writes a checkpoint and exits cleanly.
 --grad-accum K: K micro-batches of --batch-size sequences per optimizer step (gradient accumulation;
 the effective batch is K * B sequences at the memory of B).
+--checkpoint-every N / --checkpoint-minutes M: a checkpoint every N steps and at least every M minutes
+of training (default 10; 0 turns it off; never more often than 20x the time one checkpoint takes).
+
 Growth defaults (src/core/model/growthDefaults.ts): ${describeGrowthPolicy()}.`;
 
 export const OPTIONS = {
@@ -36,6 +39,7 @@ export const OPTIONS = {
   lr: { type: 'string' },
   'eval-every': { type: 'string' },
   'checkpoint-every': { type: 'string' },
+  'checkpoint-minutes': { type: 'string' },
   'grow-at-step': { type: 'string' },
   'grow-factor': { type: 'string' },
   'grow-operator': { type: 'string' },
@@ -112,6 +116,8 @@ export function configFromFlags(v: Record<string, string | boolean | undefined>)
   if (ee !== undefined) c.evalEvery = ee;
   const ce = optNum(v['checkpoint-every'], '--checkpoint-every', { integer: true, min: 0 });
   if (ce !== undefined) c.checkpointEvery = ce;
+  const cm = optNum(v['checkpoint-minutes'], '--checkpoint-minutes', { min: 0 });
+  if (cm !== undefined) c.checkpointMinutes = cm;
   const growKeys = ['grow-at-step', 'grow-factor', 'grow-operator', 'grow-multiplier', 'grow-optimizer', 'grow-lr'];
   if (growKeys.some((k) => v[k] !== undefined)) {
     const g = obj(c.growth);
@@ -186,7 +192,7 @@ export function progressPrinter(json: boolean): (p: Progress) => void {
   };
 }
 
-const USER_FIXABLE = new Set(['RunLockedError', 'ResourceError', 'DataSourceError', 'ConfigError', 'RuntimeError']);
+const USER_FIXABLE = new Set(['RunLockedError', 'ResourceError', 'DataSourceError', 'ConfigError', 'RuntimeError', 'NoCheckpointError']);
 
 /** Runs training in a worker; the first Ctrl-C stops with a checkpoint, a second one aborts. */
 export async function runTraining(opts: Parameters<typeof startTraining>[0], json: boolean): Promise<TrainResult> {

@@ -113,6 +113,7 @@ export async function growthExperiment(o: GrowthExperimentOptions): Promise<Grow
       evalEvery,
       evalBatches: o.evalBatches ?? p.evalBatches,
       checkpointEvery: 0,
+      checkpointMinutes: 0,
       keepCheckpoints: 1,
       logEvery: Math.max(1, Math.floor(n / 50)),
       seed,

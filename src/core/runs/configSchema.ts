@@ -90,6 +90,12 @@ export interface RunConfig {
   evalBatches: number;
   /** Checkpoint every N steps (0: only at the end / on stop). */
   checkpointEvery: number;
+  /**
+   * Also checkpoint when this many minutes of training passed since the last checkpoint (0: off).
+   * Absent in configs written before it existed: validation fills the default. Not part of the
+   * checkpoint hash (cadence does not change the curve), so old checkpoints stay loadable.
+   */
+  checkpointMinutes: number;
   keepCheckpoints: number;
   logEvery: number;
   /** uint32 seed for init and batch sampling. */
@@ -99,6 +105,14 @@ export interface RunConfig {
   growth?: GrowthConfig;
   nonFinite: 'stop' | 'skip';
 }
+
+/**
+ * Default wall-time checkpoint interval (minutes). Writing one checkpoint of the 25m preset
+ * (parameters + both AdamW moments, 307 MB) took 6.3 s on the 2-core CI-class VM's disk
+ * (docs/results/checkpoint-cost-cpu.txt): about 1% of a 10-minute interval. The trainer also never
+ * checkpoints by time more often than 20x the last write took, so it stays <= 5% on slow disks.
+ */
+export const DEFAULT_CHECKPOINT_MINUTES = 10;
 
 export const PRESET_NAMES = ['tiny', 'small', '25m'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
@@ -137,6 +151,7 @@ function preset(label: PresetName, m: { context: number; dModel: number; nLayers
     evalEvery: defaultEvalEvery(steps, 8),
     evalBatches: 8,
     checkpointEvery: Math.max(1, Math.floor(steps / 4)),
+    checkpointMinutes: DEFAULT_CHECKPOINT_MINUTES,
     keepCheckpoints: 3,
     logEvery: 10,
     seed: 1234,
@@ -246,7 +261,7 @@ class Checker {
   }
 }
 
-const TOP_KEYS = ['version', 'preset', 'label', 'model', 'parameterization', 'base', 'optimizer', 'schedule', 'batchSize', 'gradAccum', 'steps', 'evalEvery', 'evalBatches', 'checkpointEvery', 'keepCheckpoints', 'logEvery', 'seed', 'data', 'ep', 'growth', 'nonFinite'] as const;
+const TOP_KEYS = ['version', 'preset', 'label', 'model', 'parameterization', 'base', 'optimizer', 'schedule', 'batchSize', 'gradAccum', 'steps', 'evalEvery', 'evalBatches', 'checkpointEvery', 'checkpointMinutes', 'keepCheckpoints', 'logEvery', 'seed', 'data', 'ep', 'growth', 'nonFinite'] as const;
 const MODEL_KEYS = ['vocabSize', 'context', 'dModel', 'nLayers', 'nHeads', 'dFf', 'tiedEmbeddings'] as const;
 const BASE_KEYS = ['baseWidth', 'baseDepth', 'lr', 'initStd', 'eps', 'weightDecay', 'inputMultiplier', 'outputMultiplier'] as const;
 const OPT_KEYS = ['beta1', 'beta2', 'clip'] as const;
@@ -361,6 +376,8 @@ export function validateConfig(input: unknown): RunConfig {
   const evalBatches = c.int('evalBatches', pick(input, 'evalBatches', p.evalBatches), 1, 10_000);
   const evalEvery = c.int('evalEvery', pick(input, 'evalEvery', defaultEvalEvery(steps, evalBatches, gradAccum)), 0, LIMITS.steps);
   const checkpointEvery = c.int('checkpointEvery', pick(input, 'checkpointEvery', Math.max(1, Math.floor(steps / 4))), 0, LIMITS.steps);
+  // Up to a week; fractions allowed (tests use a fraction of a second).
+  const checkpointMinutes = c.num('checkpointMinutes', pick(input, 'checkpointMinutes', p.checkpointMinutes), 0, 7 * 24 * 60);
   const keepCheckpoints = c.int('keepCheckpoints', pick(input, 'keepCheckpoints', p.keepCheckpoints), 1, 1000);
   const logEvery = c.int('logEvery', pick(input, 'logEvery', p.logEvery), 1, LIMITS.steps);
   const seed = c.int('seed', pick(input, 'seed', p.seed), 0, 0xffffffff);
@@ -412,6 +429,7 @@ export function validateConfig(input: unknown): RunConfig {
     evalEvery,
     evalBatches,
     checkpointEvery,
+    checkpointMinutes,
     keepCheckpoints,
     logEvery,
     seed,
@@ -447,12 +465,14 @@ export function checkpointConfigHash(config: RunConfig): string {
 }
 
 /**
- * Hash of a run config: everything except `label` and `ep` (a run may be resumed on another
- * execution provider).
+ * Hash of a run config: everything except `label`, `ep` (a run may be resumed on another
+ * execution provider) and `checkpointMinutes` (a cadence, added later: leaving it out keeps the
+ * hashes of older configs and checkpoints unchanged).
  */
 export function configHash(config: RunConfig): string {
-  const { label: _label, ep: _ep, ...rest } = config;
+  const { label: _label, ep: _ep, checkpointMinutes: _cm, ...rest } = config;
   void _label;
   void _ep;
+  void _cm;
   return createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 16);
 }

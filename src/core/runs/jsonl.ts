@@ -91,6 +91,12 @@ export class JsonlWriter {
     }
   }
 
+  /** Current size of the file in bytes (after the torn-tail repair at open: the next record starts here). */
+  bytes(): number {
+    if (this.fd === undefined) throw new Error(`${this.file}: writer is closed`);
+    return fs.fstatSync(this.fd).size;
+  }
+
   /** Forces the data to disk (call at checkpoints and before exit). */
   flush(): void {
     if (this.fd !== undefined) fs.fsyncSync(this.fd);
@@ -114,6 +120,34 @@ export interface JsonlContent<T> {
   tornTail: boolean;
   /** Complete lines that did not parse and were skipped. */
   badLines: number;
+  /** Byte offset in the file of each record's line (readJsonl, readJsonlTail; see src/core/runs/history.ts). */
+  offsets?: number[];
+}
+
+/** Parses the complete lines of a buffer that starts at a line boundary at byte `base` of its file, keeping each line's offset. */
+export function parseBufferLines<T>(buf: Buffer, base = 0): Required<JsonlContent<T>> {
+  const records: T[] = [];
+  const offsets: number[] = [];
+  let badLines = 0;
+  let start = 0;
+  for (;;) {
+    const nl = buf.indexOf(0x0a, start);
+    if (nl < 0) break;
+    const line = buf.toString('utf8', start, nl);
+    if (line.trim() !== '') {
+      try {
+        const v = parseRecord(line);
+        if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+          records.push(v as T);
+          offsets.push(base + start);
+        } else badLines++;
+      } catch {
+        badLines++;
+      }
+    }
+    start = nl + 1;
+  }
+  return { records, tornTail: start < buf.length, badLines, offsets };
 }
 
 /** Parses the complete lines of a chunk that starts at a line boundary. */
@@ -140,14 +174,14 @@ export function parseLines<T>(text: string): JsonlContent<T> {
 
 /** Reads a whole JSON-lines file; a missing file reads as empty. */
 export function readJsonl<T = Record<string, unknown>>(file: string): JsonlContent<T> {
-  let text: string;
+  let buf: Buffer;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    buf = fs.readFileSync(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], tornTail: false, badLines: 0 };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], tornTail: false, badLines: 0, offsets: [] };
     throw e;
   }
-  return parseLines<T>(text);
+  return parseBufferLines<T>(buf);
 }
 
 /** Reads the complete lines in the last `maxBytes` of a file (for summaries of long runs). */
@@ -156,7 +190,7 @@ export function readJsonlTail<T = Record<string, unknown>>(file: string, maxByte
   try {
     fd = fs.openSync(file, 'r');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], tornTail: false, badLines: 0 };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], tornTail: false, badLines: 0, offsets: [] };
     throw e;
   }
   try {
@@ -170,12 +204,14 @@ export function readJsonlTail<T = Record<string, unknown>>(file: string, maxByte
       off += n;
     }
     let body = buf.subarray(0, off);
+    let base = start;
     if (start > 0) {
       // Drop the partial first line: we started in the middle of it.
       const i = body.indexOf(0x0a);
       body = i >= 0 ? body.subarray(i + 1) : body.subarray(body.length);
+      base = i >= 0 ? start + i + 1 : start + off;
     }
-    return parseLines<T>(body.toString('utf8'));
+    return parseBufferLines<T>(body, base);
   } finally {
     fs.closeSync(fd);
   }

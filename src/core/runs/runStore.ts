@@ -6,9 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fsyncDir, tempNameFor, writeAll } from './fsutil';
-import { JsonlWriter, parseLines, readJsonlTail, type JsonlWriterOptions } from './jsonl';
+import { JsonlWriter, parseBufferLines, readJsonlTail, type JsonlWriterOptions } from './jsonl';
 import { acquireRunLock, lockLiveness, readLock, type AcquireOptions, type RunLock } from './lock';
 import { latestCheckpoint } from './checkpoint';
+import { archiveAttempt } from './attempts';
+import { splitHistory } from './history';
 
 export { readJsonl, readJsonlTail, JsonlWriter, repairTornTail } from './jsonl';
 export type { JsonlContent } from './jsonl';
@@ -19,7 +21,7 @@ export const CONFIG_FILE = 'config.json';
 export const METRICS_FILE = 'metrics.jsonl';
 export const EVENTS_FILE = 'events.jsonl';
 
-export const EVENT_TYPES = ['start', 'resume', 'checkpoint', 'eval', 'growth', 'nonfinite', 'stop', 'done', 'error', 'lock'] as const;
+export const EVENT_TYPES = ['start', 'resume', 'checkpoint', 'eval', 'growth', 'nonfinite', 'stop', 'done', 'error', 'lock', 'restart'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface RunEvent {
@@ -136,12 +138,20 @@ export class RunSession {
     this.events = new JsonlWriter(path.join(dir, EVENTS_FILE), opts);
   }
 
-  /** Locks the run (taking over a stale lock, which is logged as a `lock` event) and opens the logs. */
-  static open(runDir: string, opts: AcquireOptions & JsonlWriterOptions = {}): RunSession {
+  /** Number the earlier attempt got when the session was opened with `restart` (null: there was nothing to move). */
+  archivedAttempt: number | null = null;
+
+  /**
+   * Locks the run (taking over a stale lock, which is logged as a `lock` event) and opens the logs.
+   * `restart`: under the lock, first moves the current attempt's files aside (attempts.ts).
+   */
+  static open(runDir: string, opts: AcquireOptions & JsonlWriterOptions & { restart?: boolean } = {}): RunSession {
     const lock = acquireRunLock(runDir, opts);
     let s: RunSession;
     try {
+      const archived = opts.restart ? archiveAttempt(runDir) : null;
       s = new RunSession(runDir, lock, opts);
+      s.archivedAttempt = archived;
     } catch (e) {
       lock.release();
       throw e;
@@ -204,8 +214,10 @@ function num(v: unknown): number | null {
 
 /** Derives a run's status from its events and lock; reads only the tails of the logs. */
 export function summarizeRun(runDir: string): RunSummary {
-  const metrics = readJsonlTail<MetricRecord>(path.join(runDir, METRICS_FILE)).records;
+  const tail = readJsonlTail<MetricRecord>(path.join(runDir, METRICS_FILE));
   const events = readJsonlTail<RunEvent>(path.join(runDir, EVENTS_FILE)).records;
+  // Only the run's one history (rows a resume superseded are not its last eval loss).
+  const metrics = splitHistory(tail.records, tail.offsets, events).metrics;
   let config: Record<string, unknown> | null = null;
   try {
     const c = readConfig(runDir);
@@ -296,6 +308,8 @@ interface Tail {
 
 export interface FollowUpdate {
   metrics: MetricRecord[];
+  /** Byte offset of each metrics row in metrics.jsonl (for the history rule, src/core/runs/history.ts). */
+  metricOffsets: number[];
   events: RunEvent[];
   /** A file shrank or was replaced: the consumer should drop what it had and take these records as the start. */
   reset: boolean;
@@ -323,7 +337,7 @@ export class RunFollower {
   poll(): FollowUpdate {
     const m = this.read(this.tails.metrics);
     const e = this.read(this.tails.events);
-    return { metrics: m.records as MetricRecord[], events: e.records as RunEvent[], reset: m.reset || e.reset };
+    return { metrics: m.records as MetricRecord[], metricOffsets: m.offsets, events: e.records as RunEvent[], reset: m.reset || e.reset };
   }
 
   /** Polls every `intervalMs` and calls `onUpdate` when something new arrived. */
@@ -348,12 +362,12 @@ export class RunFollower {
     this.timer = undefined;
   }
 
-  private read(t: Tail): { records: unknown[]; reset: boolean } {
+  private read(t: Tail): { records: unknown[]; offsets: number[]; reset: boolean } {
     let fd: number;
     try {
       fd = fs.openSync(t.file, 'r');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], reset: false };
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], offsets: [], reset: false };
       throw e;
     }
     try {
@@ -365,7 +379,7 @@ export class RunFollower {
       }
       t.ino = st.ino;
       const want = Math.min(st.size - t.offset, this.maxChunk);
-      if (want <= 0) return { records: [], reset };
+      if (want <= 0) return { records: [], offsets: [], reset };
       const buf = Buffer.alloc(want);
       let got = 0;
       while (got < want) {
@@ -377,10 +391,12 @@ export class RunFollower {
       if (nl < 0) {
         // A single line longer than maxChunk cannot be shown; skip past it rather than stall forever.
         if (got === this.maxChunk) t.offset += got;
-        return { records: [], reset };
+        return { records: [], offsets: [], reset };
       }
+      const base = t.offset;
       t.offset += nl + 1;
-      return { records: parseLines(buf.subarray(0, nl + 1).toString('utf8')).records, reset };
+      const p = parseBufferLines(buf.subarray(0, nl + 1), base);
+      return { records: p.records, offsets: p.offsets, reset };
     } finally {
       fs.closeSync(fd);
     }

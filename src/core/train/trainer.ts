@@ -9,7 +9,10 @@ import { loadDataset, type Dataset } from '../data/dataset';
 import { paramLayout, type ModelShape, type ParamSpec } from '../model/gpt';
 import { initParams } from '../model/init';
 import { transfer, type Transfer } from '../param/parameterization';
-import { CheckpointError, findResumeCheckpoint, saveCheckpoint } from '../runs/checkpoint';
+import { NoCheckpointError } from '../runs/attempts';
+import { CheckpointError, findResumeCheckpoint, latestCheckpoint, listCheckpoints, saveCheckpoint } from '../runs/checkpoint';
+import { readHistory } from '../runs/history';
+import { lockLiveness, readLock } from '../runs/lock';
 import { checkpointConfigHash, type RunConfig } from '../runs/configSchema';
 import { createRunDir, RunSession, writeConfig } from '../runs/runStore';
 import type { TensorMap } from '../runs/safetensors';
@@ -24,10 +27,23 @@ export type Progress =
   | { kind: 'start'; runDir: string; ep: Ep; note?: string; params: number; depth: number; resumedFrom?: number; data: string; batchSize: number; gradAccum: number; context: number }
   | { kind: 'step'; step: number; steps: number; tokens: number; loss: number; lr: number; gradNorm: number; tokensPerSec: number; tflops: number; etaSec: number }
   | { kind: 'eval'; step: number; evalLoss: number }
-  | { kind: 'checkpoint'; step: number; file: string }
+  | { kind: 'checkpoint'; step: number; file: string; reason: CheckpointReason; seconds: number }
   | { kind: 'growth'; step: number; depthBefore: number; depthAfter: number }
   | { kind: 'nonfinite'; step: number; loss: number; gradNorm: number; updateFinite?: boolean; action: 'stop' | 'skip' }
   | { kind: 'end'; reason: 'done' | 'stopped' | 'nonfinite'; step: number; evalLoss?: number };
+
+/** Why a checkpoint was written: the step interval, the wall-time interval, a growth event, or the end/stop/failure. */
+export type CheckpointReason = 'steps' | 'time' | 'growth' | 'end';
+
+/** A growth whose event is still being written (it reports the first losses after the growth). */
+interface PendingGrowth {
+  step: number;
+  tokens: number;
+  depthBefore: number;
+  depthAfter: number;
+  lossBefore: number;
+  lossesAfter: number[];
+}
 
 export interface TrainOptions {
   config: RunConfig;
@@ -41,6 +57,12 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
   /** Force an execution provider already resolved by the caller. */
   ep?: Ep;
+  /**
+   * With resumeDir: start the run over as a new attempt in the same folder; the earlier attempt's
+   * logs and checkpoints are moved aside (src/core/runs/attempts.ts), never deleted. Without it, a
+   * resume of a run that has no checkpoint is refused (NoCheckpointError).
+   */
+  restart?: boolean;
 }
 
 export interface TrainResult {
@@ -67,6 +89,11 @@ interface LoopState {
   sampler: SamplerState | null;
   /** Last training loss (so a growth event right after a resume still reports `lossBefore`). */
   lastLoss?: number;
+  /**
+   * A growth event not written yet (it waits for 5 losses after the growth): a checkpoint taken in
+   * between carries it, so a resume from that checkpoint still writes the event.
+   */
+  pendingGrowth?: PendingGrowth;
 }
 
 /** The trainer state stored in a checkpoint, checked field by field (it may come from train.py). */
@@ -79,11 +106,14 @@ function loopStateFrom(raw: unknown, file: string): LoopState {
   }
   if (o.residualOverride !== undefined && o.residualOverride !== null && !(typeof o.residualOverride === 'number' && Number.isFinite(o.residualOverride))) throw bad('residualOverride must be a finite number');
   if (o.sampler !== null && o.sampler !== undefined && typeof o.sampler !== 'object') throw bad('sampler must be an object or null');
+  const pg = o.pendingGrowth as Record<string, unknown> | undefined | null;
+  if (pg !== undefined && pg !== null && !(typeof pg === 'object' && Number.isInteger(pg.step) && Array.isArray(pg.lossesAfter))) throw bad('pendingGrowth must be an object with step and lossesAfter');
   return {
     ...(o as unknown as LoopState),
     grown: !!o.grown,
     residualOverride: typeof o.residualOverride === 'number' ? o.residualOverride : undefined,
     sampler: (o.sampler as SamplerState | undefined) ?? null,
+    pendingGrowth: pg ? (pg as unknown as PendingGrowth) : undefined,
   };
 }
 
@@ -121,6 +151,19 @@ export function shapesOf(layout: ParamSpec[]): Record<string, number[]> {
   return Object.fromEntries(layout.map((p) => [p.name, p.shape]));
 }
 
+/**
+ * Writes one checkpoint the way the trainer does (parameters and both AdamW moments downloaded
+ * from the engine, crash-safe safetensors). bench/checkpoint-cost.ts times exactly this.
+ */
+export async function writeCheckpoint(runDir: string, engine: Engine, state: unknown & { step: number; tokens: number; depth: number }, configHash: string, keep?: number): Promise<string> {
+  const s = await engine.getState();
+  return saveCheckpoint(runDir, {
+    step: state.step, tokens: state.tokens, depth: state.depth, configHash,
+    params: toTensorMap(engine.layout, s.params), optM: toTensorMap(engine.layout, s.m), optV: toTensorMap(engine.layout, s.v),
+    state,
+  }, { keep });
+}
+
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const c = o.config;
   const progress = o.onProgress ?? (() => {});
@@ -138,7 +181,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (!o.resumeDir) writeConfig(runDir, { ...c, resolved: { ep, transfer: transferFor(c, c.model.nLayers) } });
   // `steps` may be extended on resume ('train further'); everything else must match.
   const hash = checkpointConfigHash(c);
-  const session = RunSession.open(runDir);
+  if (o.resumeDir && !o.restart && listCheckpoints(runDir).length === 0 && !latestCheckpoint(runDir)) {
+    // Nothing to continue from. A live writer's lock is the better answer (RunSession.open says who).
+    const lock = readLock(runDir);
+    if (!(lock && lockLiveness(lock) !== false)) throw new NoCheckpointError(runDir);
+  }
+  const session = RunSession.open(runDir, { restart: !!(o.resumeDir && o.restart) });
   let engine: Engine | undefined;
   // Set once the loop runs: checkpoints the last good state after a failure (runtime error, lost device).
   let saveLastGood: (() => Promise<{ file?: string; step: number }>) | undefined;
@@ -150,7 +198,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     let host: HostState | undefined;
     let resumedFrom: number | undefined;
     let resumeNote: string | undefined;
-    if (o.resumeDir) {
+    if (o.resumeDir && !o.restart) {
       // The depth may have changed through growth: try the grown depth's shapes as well.
       const depths = c.growth ? [grownDepth(c.model.nLayers, c.growth), c.model.nLayers] : [c.model.nLayers];
       let found: { checkpoint: NonNullable<ReturnType<typeof findResumeCheckpoint>>['checkpoint']; layout: ParamSpec[] } | undefined;
@@ -166,6 +214,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         }
       }
       if (!found && lastErr) throw lastErr;
+      if (!found) throw new NoCheckpointError(runDir);
       if (found) {
         // A bad trainer state fails the resume here (it may come from train.py), never a fresh start.
         st = loopStateFrom(found.checkpoint.state, found.checkpoint.file);
@@ -193,20 +242,31 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     host = undefined;
     const note = [resolved.note, resumeNote].filter(Boolean).join('; ') || undefined;
     progress({ kind: 'start', runDir, ep, note, params: engine.nParams, depth: st.depth, resumedFrom, data: data.description, batchSize: c.batchSize, gradAccum: microBatches, context: c.model.context });
-    session.event({ type: resumedFrom !== undefined ? 'resume' : 'start', step: st.step, tokens: st.tokens, ep, note, params: engine.nParams, depth: st.depth, data: data.description });
+    // A resume re-trains the steps after its checkpoint: rewindTo + metricsBytes mark the rows it
+    // supersedes (src/core/runs/history.ts, the one rule every reader applies).
+    const rewind = resumedFrom !== undefined ? { rewindTo: resumedFrom, metricsBytes: session.metrics.bytes() } : {};
+    const attempt = session.archivedAttempt !== null ? { attempt: session.archivedAttempt + 1, restartOf: session.archivedAttempt } : {};
+    session.event({ type: resumedFrom !== undefined ? 'resume' : 'start', step: st.step, tokens: st.tokens, ep, note, params: engine.nParams, depth: st.depth, data: data.description, ...rewind, ...attempt });
 
-    const checkpoint = async () => {
-      const s = await engine!.getState();
+    // Wall-time cadence: at least every checkpointMinutes, but never more often than 20x the last
+    // write took, so time-based checkpoints cost at most 5% of the run.
+    let lastCheckpointAt = performance.now();
+    let lastCheckpointSec = 0;
+    let lastCheckpointStep = resumedFrom ?? -1;
+    const checkpoint = async (reason: CheckpointReason) => {
+      const t0 = performance.now();
       st.sampler = sampler.state();
-      const file = saveCheckpoint(runDir, {
-        step: st.step, tokens: st.tokens, depth: st.depth, configHash: hash,
-        params: toTensorMap(engine!.layout, s.params), optM: toTensorMap(engine!.layout, s.m), optV: toTensorMap(engine!.layout, s.v),
-        state: st,
-      }, { keep: c.keepCheckpoints });
-      session.event({ type: 'checkpoint', step: st.step, tokens: st.tokens, file: path.basename(file) });
-      progress({ kind: 'checkpoint', step: st.step, file });
+      st.pendingGrowth = pendingGrowth;
+      const file = await writeCheckpoint(runDir, engine!, { ...st }, hash, c.keepCheckpoints);
+      const seconds = (performance.now() - t0) / 1000;
+      lastCheckpointAt = performance.now();
+      lastCheckpointSec = seconds;
+      lastCheckpointStep = st.step;
+      session.event({ type: 'checkpoint', step: st.step, tokens: st.tokens, file: path.basename(file), reason, seconds: +seconds.toFixed(3) });
+      progress({ kind: 'checkpoint', step: st.step, file, reason, seconds });
       return file;
     };
+    const timeDue = () => c.checkpointMinutes > 0 && performance.now() - lastCheckpointAt >= Math.max(c.checkpointMinutes * 60_000, 20_000 * lastCheckpointSec);
     const evaluate = async () => {
       const r = await engine!.evaluate(evalSet);
       session.metric({ step: st.step, tokens: st.tokens, loss: lastLoss, evalLoss: r.loss, depth: st.depth });
@@ -216,7 +276,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     };
 
     const tokensPerStep = microBatches * c.batchSize * c.model.context;
-    let pendingGrowth: { step: number; tokens: number; depthBefore: number; depthAfter: number; lossBefore: number; lossesAfter: number[] } | undefined;
+    // Growth events the run's history already holds. A resume from a checkpoint at or after a
+    // growth step (pre-growth: the growth is redone; or between the growth and its event) may
+    // find the event written by the killed session: the same event, as the curve is the same, so
+    // it is not written twice.
+    const growthLogged = new Set(
+      resumedFrom === undefined ? [] : readHistory<Record<string, unknown>, { type?: unknown; step?: unknown }>(runDir).events.filter((e) => e.type === 'growth').map((e) => e.step),
+    );
+    let pendingGrowth: PendingGrowth | undefined = st.pendingGrowth && !growthLogged.has(st.pendingGrowth.step) ? st.pendingGrowth : undefined;
     let lastLoss = st.lastLoss ?? NaN;
     let windowStart = performance.now(), windowTokens = 0;
     const loopStart = performance.now(), loopStartStep = st.step;
@@ -229,7 +296,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const step = st.step;
       try {
         if (drawnFrom) sampler.restore(drawnFrom);
-        return { file: await checkpoint(), step };
+        return { file: await checkpoint('end'), step };
       } catch {
         return { step }; // the device or the disk is gone: nothing more to save
       }
@@ -255,8 +322,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           adamStep: c.growth.optimizer === 'reset' ? 0 : st.adamStep,
           scheduleOrigin: c.growth.lr === 'rewarm' ? st.step : st.scheduleOrigin,
         };
-        pendingGrowth = { step: st.step, tokens: st.tokens, depthBefore: before, depthAfter: r.depth, lossBefore, lossesAfter: [] as number[] };
+        pendingGrowth = growthLogged.has(st.step) ? undefined : { step: st.step, tokens: st.tokens, depthBefore: before, depthAfter: r.depth, lossBefore, lossesAfter: [] as number[] };
         progress({ kind: 'growth', step: st.step, depthBefore: before, depthAfter: r.depth });
+        // A kill after this point resumes from the grown state instead of redoing the growth (and
+        // the steps since the last checkpoint); skipped only when checkpointing is off altogether.
+        // (Not when this step already has a checkpoint: its file name would be taken; a resume from
+        // that pre-growth checkpoint redoes the growth, which gives the same state.)
+        if ((c.checkpointEvery > 0 || c.checkpointMinutes > 0) && lastCheckpointStep !== st.step) await checkpoint('growth');
       }
       drawnFrom = sampler.state();
       // An accumulating step takes the next k batches of the stream: the same sequences a batch of
@@ -305,7 +377,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         progress({ kind: 'step', step: st.step, steps: c.steps, tokens: st.tokens, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: tps, tflops, etaSec: avg * (c.steps - st.step) });
       }
       if (c.evalEvery > 0 && st.step % c.evalEvery === 0 && st.step < c.steps) lastEval = await evaluate();
-      if (c.checkpointEvery > 0 && st.step % c.checkpointEvery === 0 && st.step < c.steps) await checkpoint();
+      if (st.step < c.steps) {
+        if (c.checkpointEvery > 0 && st.step % c.checkpointEvery === 0) await checkpoint('steps');
+        else if (timeDue()) await checkpoint('time');
+      }
     }
     if (pendingGrowth) {
       const g = c.growth!;
@@ -313,7 +388,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     if (reason !== 'nonfinite') lastEval = await evaluate();
     // A non-finite stop keeps the untouched (last good) state: checkpointing it is safe.
-    await checkpoint();
+    await checkpoint('end');
     session.event({ type: reason === 'done' ? 'done' : 'stop', step: st.step, tokens: st.tokens, reason, evalLoss: lastEval });
     progress({ kind: 'end', reason, step: st.step, evalLoss: lastEval });
     return { runDir, reason, step: st.step, finalLoss: lastLoss, evalLoss: lastEval };

@@ -12,7 +12,10 @@ import * as path from 'node:path';
 import { readLock, lockLiveness } from '../../core/runs/lock';
 import { countModelParams } from '../../core/train/resources';
 import type { RunConfig } from '../../core/runs/configSchema';
-import { MetricPoint, RunEvent, RunSummaryVM, ID_PATTERN, toMetricPoint, toRunEvent } from '../../../webview/shared/messages';
+import { eventSuperseded, readHistory, rewindsOf, rowSuperseded, type Rewind } from '../../core/runs/history';
+import { attemptFiles, describeNoCheckpoint, listAttempts } from '../../core/runs/attempts';
+import { latestCheckpoint, listCheckpoints } from '../../core/runs/checkpoint';
+import { AttemptSeries, MetricPoint, RunEvent, RunSummaryVM, ID_PATTERN, toMetricPoint, toRunEvent } from '../../../webview/shared/messages';
 
 export const CHUNK_BYTES = 4 * 1024 * 1024;
 /** On first open, files larger than this are read from their last INITIAL_TAIL_BYTES only. */
@@ -29,15 +32,18 @@ export class JsonlTail {
 
   constructor(readonly file: string) {}
 
-  /** Returns the objects of lines completed since the last call; `reset` when the file was replaced/shrunk. */
-  read(): { rows: unknown[]; reset: boolean } {
+  /**
+   * Returns the objects of lines completed since the last call (`offsets`: each line's byte offset
+   * in the file, for the history rule); `reset` when the file was replaced/shrunk.
+   */
+  read(): { rows: unknown[]; reset: boolean; offsets: number[] } {
     let st: fs.Stats;
     try {
       st = fs.statSync(this.file);
     } catch {
-      return { rows: [], reset: false };
+      return { rows: [], reset: false, offsets: [] };
     }
-    if (!st.isFile()) return { rows: [], reset: false };
+    if (!st.isFile()) return { rows: [], reset: false, offsets: [] };
     let reset = false;
     if (st.ino !== this.ino || st.size < this.offset) {
       reset = this.ino !== -1;
@@ -51,12 +57,13 @@ export class JsonlTail {
       }
     }
     const rows: unknown[] = [];
-    if (st.size <= this.offset) return { rows, reset };
+    const offsets: number[] = [];
+    if (st.size <= this.offset) return { rows, reset, offsets };
     let fd: number;
     try {
       fd = fs.openSync(this.file, 'r');
     } catch {
-      return { rows, reset };
+      return { rows, reset, offsets };
     }
     try {
       const buf = Buffer.allocUnsafe(CHUNK_BYTES);
@@ -73,28 +80,33 @@ export class JsonlTail {
           }
           break;
         }
-        let text = buf.toString('utf8', 0, lastNl);
+        const chunkStart = this.offset;
+        let pos = 0;
         this.offset += lastNl + 1;
         if (this.dropFirstLine) {
           // We started mid-file: the first line is a fragment.
-          const nl = text.indexOf('\n');
-          text = nl < 0 ? '' : text.slice(nl + 1);
+          pos = buf.indexOf(0x0a, 0) + 1;
           this.dropFirstLine = false;
         }
-        for (const line of text.split('\n')) {
-          const t = line.trim();
-          if (!t) continue;
-          try {
-            rows.push(JSON.parse(t));
-          } catch {
-            this.skipped++;
+        // Line by line on the bytes, so every row knows its byte offset in the file.
+        while (pos <= lastNl) {
+          const nl = buf.indexOf(0x0a, pos);
+          const t = buf.toString('utf8', pos, nl).trim();
+          if (t) {
+            try {
+              rows.push(JSON.parse(t));
+              offsets.push(chunkStart + pos);
+            } catch {
+              this.skipped++;
+            }
           }
+          pos = nl + 1;
         }
       }
     } finally {
       fs.closeSync(fd);
     }
-    return { rows, reset };
+    return { rows, reset, offsets };
   }
 }
 
@@ -106,13 +118,25 @@ export interface RunState {
   config: Record<string, unknown> | undefined;
 }
 
-/** Follows one run folder: call `poll()` periodically; it returns what is new. */
+/**
+ * Follows one run folder: call `poll()` periodically; it returns what is new. Only the run's one
+ * history is kept (src/core/runs/history.ts): when a `resume` event arrives, the rows it
+ * superseded are dropped and the poll reports a reset, so the charts redraw without them.
+ */
 export class RunFollower {
   readonly metricsTail: JsonlTail;
   readonly eventsTail: JsonlTail;
+  /** Rows of the current history (what the charts plot). */
   metrics: MetricPoint[] = [];
+  /** Byte offset of each row of `metrics` in metrics.jsonl. */
+  private metricOffsets: number[] = [];
+  /** Events of the current history. */
   events: RunEvent[] = [];
+  /** Every event read, with the fields the history rule needs. */
+  private rawEvents: EventLike[] = [];
+  private rewinds: Rewind[] = [];
   config: Record<string, unknown> | undefined;
+  private attemptsCache: { key: string; series: AttemptSeries[] } | undefined;
 
   constructor(readonly id: string, readonly dir: string, private readonly maxPoints = 200_000) {
     this.metricsTail = new JsonlTail(path.join(dir, 'metrics.jsonl'));
@@ -123,20 +147,72 @@ export class RunFollower {
     if (!this.config) this.config = readConfig(this.dir);
     const m = this.metricsTail.read();
     const e = this.eventsTail.read();
-    const reset = m.reset || e.reset;
-    if (m.reset) this.metrics = [];
-    if (e.reset) this.events = [];
-    const newMetrics = m.rows.map(toMetricPoint).filter((x): x is MetricPoint => !!x);
-    const newEvents = e.rows.map(toRunEvent).filter((x): x is RunEvent => !!x);
-    this.metrics.push(...newMetrics);
-    this.events.push(...newEvents);
+    let reset = m.reset || e.reset;
+    if (m.reset) {
+      this.metrics = [];
+      this.metricOffsets = [];
+    }
+    if (e.reset) {
+      this.rawEvents = [];
+      this.rewinds = [];
+    }
+    for (const row of e.rows) {
+      const ev = toRunEvent(row);
+      if (!ev) continue;
+      const r = row as Record<string, unknown>;
+      this.rawEvents.push({ type: ev.type, step: ev.step, time: r.time, rewindTo: r.rewindTo, metricsBytes: r.metricsBytes, vm: ev });
+    }
+    const rewinds = rewindsOf(this.rawEvents);
+    if (rewinds.length !== this.rewinds.length) {
+      // A new session rewound the run: drop what it superseded (rows never come back) and redraw.
+      const keep = this.metrics.map((p, i) => !rowSuperseded(p, this.metricOffsets[i], rewinds));
+      this.metrics = this.metrics.filter((_, i) => keep[i]);
+      this.metricOffsets = this.metricOffsets.filter((_, i) => keep[i]);
+      reset = true;
+    }
+    this.rewinds = rewinds;
+    const before = this.events.length;
+    this.events = this.currentEvents(rewinds);
+    const newEvents = reset ? this.events : this.events.slice(before);
+    const newMetrics: MetricPoint[] = [];
+    m.rows.forEach((row, i) => {
+      const p = toMetricPoint(row);
+      if (!p || rowSuperseded(p, m.offsets[i], rewinds)) return;
+      newMetrics.push(p);
+      this.metrics.push(p);
+      this.metricOffsets.push(m.offsets[i]);
+    });
     if (this.metrics.length > this.maxPoints) {
       // Thin the oldest half so memory stays bounded on very long runs.
       const half = Math.floor(this.metrics.length / 2);
-      const thinned = this.metrics.slice(0, half).filter((p, i) => i % 2 === 0 || p.evalLoss !== undefined);
-      this.metrics = thinned.concat(this.metrics.slice(half));
+      const keep = this.metrics.map((p, i) => i >= half || i % 2 === 0 || p.evalLoss !== undefined);
+      this.metrics = this.metrics.filter((_, i) => keep[i]);
+      this.metricOffsets = this.metricOffsets.filter((_, i) => keep[i]);
     }
-    return { reset, metrics: newMetrics, events: newEvents };
+    return { reset, metrics: reset ? this.metrics : newMetrics, events: newEvents };
+  }
+
+  private currentEvents(rewinds: Rewind[]): RunEvent[] {
+    return this.rawEvents.filter((_, i) => !eventSuperseded(this.rawEvents, i, rewinds)).map((e) => e.vm);
+  }
+
+  /**
+   * Earlier attempts of the run (`shapelab resume --restart` moved them to metrics.attempt-N.jsonl):
+   * each its own history, thinned to `maxPoints`, for the charts to draw greyed behind the current one.
+   */
+  attempts(maxPoints = 2000): AttemptSeries[] {
+    const ns = listAttempts(this.dir);
+    const key = ns.join(',');
+    if (this.attemptsCache?.key === key) return this.attemptsCache.series;
+    const series = ns.map((n) => {
+      const f = attemptFiles(n);
+      const h = readHistory(this.dir, f);
+      const pts = h.metrics.map(toMetricPoint).filter((x): x is MetricPoint => !!x);
+      const stride = Math.max(1, Math.ceil(pts.length / maxPoints));
+      return { attempt: n, metrics: pts.filter((p, i) => i % stride === 0 || i === pts.length - 1 || p.evalLoss !== undefined) };
+    });
+    this.attemptsCache = { key, series };
+    return series;
   }
 
   /** The study / experiment folder holding the run, when it is one level down. */
@@ -155,6 +231,15 @@ export class RunFollower {
     if (pbd) s.paramsByDepth = pbd;
     return s;
   }
+}
+
+interface EventLike {
+  type: string;
+  step: number;
+  time?: unknown;
+  rewindTo?: unknown;
+  metricsBytes?: unknown;
+  vm: RunEvent;
 }
 
 export function readConfig(dir: string): Record<string, unknown> | undefined {
@@ -426,4 +511,17 @@ export function paramsByDepth(config: Record<string, unknown> | undefined, depth
     if (Number.isInteger(d) && d > 0 && d < 100_000) out[d] = countModelParams(m as unknown as RunConfig['model'], d);
   }
   return out;
+}
+
+/**
+ * Why `shapelab resume` of this run would be refused for want of a checkpoint (the CLI's own line,
+ * src/core/runs/attempts.ts), or undefined when it has one. The Resume command then offers "Start over".
+ */
+export function resumeBlocker(dir: string): string | undefined {
+  try {
+    if (listCheckpoints(dir).length > 0 || latestCheckpoint(dir)) return undefined;
+    return describeNoCheckpoint(dir);
+  } catch {
+    return undefined; // unreadable: let the CLI say what is wrong
+  }
 }

@@ -18,6 +18,17 @@ export interface TrainArgsOptions {
   steps?: number;
   /** Extra `train` options. */
   extra?: string[];
+  /** The shapelab.checkpointMinutes setting when the user set it (--checkpoint-minutes). */
+  checkpointMinutes?: number;
+}
+
+/** `shapelab resume` arguments; `restart` starts the run over as a new attempt (the Resume command's "Start over"). */
+export function resumeArgs(o: { cliPath: string; runDir: string; ep: string; restart?: boolean; checkpointMinutes?: number }): string[] {
+  const args = [o.cliPath, 'resume', o.runDir];
+  if (o.ep && o.ep !== 'auto') args.push('--ep', o.ep);
+  if (o.checkpointMinutes !== undefined) args.push('--checkpoint-minutes', String(o.checkpointMinutes));
+  if (o.restart) args.push('--restart');
+  return args;
 }
 
 export function trainArgs(o: TrainArgsOptions): string[] {
@@ -28,6 +39,7 @@ export function trainArgs(o: TrainArgsOptions): string[] {
   if (o.ep && o.ep !== 'auto') args.push('--ep', o.ep);
   if (o.steps !== undefined) args.push('--steps', String(Math.max(1, Math.floor(o.steps))));
   if (o.extra) args.push(...o.extra);
+  if (o.checkpointMinutes !== undefined) args.push('--checkpoint-minutes', String(o.checkpointMinutes));
   return args;
 }
 

@@ -114,7 +114,8 @@ export class MonitorChannel implements vscode.Disposable {
 
   private postReset(): void {
     const d = this.model.selectedData();
-    this.post({ type: 'reset', run: d?.run ?? null, metrics: d?.metrics ?? [], events: d?.events ?? [] });
+    const attempts = d?.attempts ?? [];
+    this.post({ type: 'reset', run: d?.run ?? null, metrics: d?.metrics ?? [], events: d?.events ?? [], ...(attempts.length ? { attempts } : {}) });
   }
 
   private async pollHardware(): Promise<void> {

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { RunFollower, listRunDirs } from '../logic/runFolder';
-import type { MetricPoint, RunEvent, RunSummaryVM } from '../../../webview/shared/messages';
+import type { AttemptSeries, MetricPoint, RunEvent, RunSummaryVM } from '../../../webview/shared/messages';
 
 export interface RunChange {
   runId: string;
@@ -135,10 +135,10 @@ export class RunsModel implements vscode.Disposable {
     return true;
   }
 
-  selectedData(): { run: RunSummaryVM; metrics: MetricPoint[]; events: RunEvent[] } | undefined {
+  selectedData(): { run: RunSummaryVM; metrics: MetricPoint[]; events: RunEvent[]; attempts: AttemptSeries[] } | undefined {
     const f = this.selected;
     if (!f) return undefined;
-    return { run: f.summary(), metrics: f.metrics, events: f.events };
+    return { run: f.summary(), metrics: f.metrics, events: f.events, attempts: f.attempts() };
   }
 
   private pollSelected(): void {

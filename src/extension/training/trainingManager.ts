@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TrainProcess, trainArgs } from '../logic/trainProcess';
+import { TrainProcess, resumeArgs, trainArgs } from '../logic/trainProcess';
 import { lockPid } from '../logic/runFolder';
 import type { RunsModel } from '../monitor/runsModel';
 import * as config from '../config';
@@ -14,6 +14,8 @@ export interface StartOptions {
   steps?: number;
   /** `resume` instead of `train`: the run folder to continue. */
   resumeDir?: string;
+  /** With resumeDir: start the run over as a new attempt in its folder (`resume --restart`). */
+  restart?: boolean;
 }
 
 /**
@@ -58,9 +60,10 @@ export class TrainingManager implements vscode.Disposable {
       return undefined;
     }
     const ep = config.executionProvider();
+    const checkpointMinutes = config.checkpointMinutes();
     const args = o.resumeDir
-      ? [this.cliPath, 'resume', o.resumeDir, ...(ep !== 'auto' ? ['--ep', ep] : [])]
-      : trainArgs({ cliPath: this.cliPath, runsFolder: runs, preset: o.preset, configFile: o.configFile, ep, steps: o.steps });
+      ? resumeArgs({ cliPath: this.cliPath, runDir: o.resumeDir, ep, restart: o.restart, checkpointMinutes })
+      : trainArgs({ cliPath: this.cliPath, runsFolder: runs, preset: o.preset, configFile: o.configFile, ep, steps: o.steps, checkpointMinutes });
     this.out.appendLine(`$ ${process.execPath} ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
     const logFile = path.join(this.ctx.globalStorageUri.fsPath, 'logs', `train-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
     const proc = new TrainProcess(process.execPath, args, logFile, { cwd: path.dirname(runs) });
