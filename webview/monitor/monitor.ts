@@ -7,7 +7,7 @@
 import { palette } from '../shared/charts';
 import { ChartBox, makeBox, mountPlot, setData } from '../shared/chartBox';
 import { GrowthMarker, SeriesSet, X_AXES, X_LABELS, XAxis, buildSeries, fmt, growthMarkers, placeMarkers, resumeMarkers, rowsToPlot } from '../shared/chartData';
-import { HostToMonitor, MetricPoint, RunEvent, RunSummaryVM, TrainingHardwareVM, hostMessageType } from '../shared/messages';
+import { AttemptSeries, HostToMonitor, MetricPoint, RunEvent, RunSummaryVM, TrainingHardwareVM, hostMessageType } from '../shared/messages';
 import { Api, axisControls, markerColors, plotOptions, positiveOnly, save } from './common';
 
 type Col = Exclude<keyof SeriesSet, 'x' | 'step'>;
@@ -60,6 +60,7 @@ export function mountMonitor(app: HTMLElement, api: Api, inTab: boolean): void {
   let run: RunSummaryVM | null = null;
   let runs: RunSummaryVM[] = [];
   let metrics: MetricPoint[] = [];
+  let attempts: AttemptSeries[] = [];
   let events: RunEvent[] = [];
   let markers: GrowthMarker[] = [];
   let hardware: TrainingHardwareVM | undefined;
@@ -147,7 +148,10 @@ export function mountMonitor(app: HTMLElement, api: Api, inTab: boolean): void {
   }
 
   function redraw(): void {
-    const { rows, superseded } = rowsToPlot(metrics, events);
+    const { rows, superseded: replayed } = rowsToPlot(metrics, events);
+    // Earlier attempts of a restarted run (attempt files, src/core/runs/attempts.ts) are drawn greyed
+    // with the rows a resume superseded; the host already dropped superseded rows from `metrics`.
+    const superseded = attempts.length ? [...replayed, ...attempts.flatMap((a) => (Array.isArray(a.metrics) ? a.metrics : []))] : replayed;
     const s = buildSeries(rows, { smoothing, maxPoints: 3000, x: xAxis, events, paramsByDepth: run?.paramsByDepth, superseded });
     markers = placeMarkers([...growthMarkers(events), ...resumeMarkers(events)], s, xAxis, events, metrics);
     for (const { def, box } of boxes) setData(box, positiveOnly([s.x, ...def.series.map((d) => s[d.col])] as never, logY));
@@ -240,6 +244,7 @@ export function mountMonitor(app: HTMLElement, api: Api, inTab: boolean): void {
         run = m.run;
         metrics = Array.isArray(m.metrics) ? m.metrics.slice() : [];
         events = Array.isArray(m.events) ? m.events.slice() : [];
+        attempts = Array.isArray(m.attempts) ? m.attempts.slice() : [];
         hardware = undefined;
         queueRedraw();
         break;

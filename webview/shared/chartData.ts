@@ -93,11 +93,10 @@ export const X_LABELS: Record<XAxis, string> = { step: 'step', tokens: 'tokens',
 
 /**
  * The rows to plot and the rows an earlier attempt logged past the point a resume rewound to
- * (superseded: drawn greyed). THE one place that decides run-history semantics: when the run
- * format's core function for "the rows to plot" lands (branch `crash`), this body becomes a call
- * to it. Until then: in file order, a row whose step is below the highest step seen so far starts
- * a new attempt, and the rows already read at or past its step are superseded (a resume re-logs
- * from its checkpoint step + 1).
+ * (superseded: drawn greyed). The extension host already applies the run format's rule
+ * (src/core/runs/history.ts: a resume event's rewindTo + metricsBytes) before it sends rows, so for
+ * live runs this finds nothing to split; it still splits logs that reach the webview unfiltered
+ * (in file order, a row whose step is below the highest step seen starts a new attempt).
  */
 export function rowsToPlot(metrics: readonly MetricPoint[], _events: readonly RunEvent[] = []): { rows: MetricPoint[]; superseded: MetricPoint[] } {
   let current: MetricPoint[] = [];
