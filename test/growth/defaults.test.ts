@@ -59,7 +59,8 @@ describe('growth defaults: one module', () => {
     const hw = buildHardwareList([]);
     const req = defaultRequest('h100', 'completep', hw);
     const out = path.join(tmp(), 'cluster');
-    const r = exportTorch({ plan: planDocument(runPlan(req, hw).shapes[0], req, hw), outDir: out });
+    // An export carries growth only when asked for (or recommended): ask, so the defaults show.
+    const r = exportTorch({ plan: planDocument(runPlan(req, hw).shapes[0], req, hw, undefined, { useGrowth: true }), outDir: out });
     assert.deepEqual(policies(r.config.growth), expected);
     const py = spawnSync('python3', ['--version']);
     if (py.status !== 0) return; // the config half above still ran; train.py needs python3

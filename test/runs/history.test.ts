@@ -104,11 +104,13 @@ describe('runs: one history per run', () => {
   });
 
   it('checkpointConfigHash of configs without checkpointMinutes is what it was before the field existed', () => {
-    // Values computed by the code of commit de5a805 (before checkpointMinutes): old checkpoints must still load.
-    assert.equal(checkpointConfigHash(validateConfig({ preset: 'tiny' })), 'b6e65e72827ea6e8');
-    assert.equal(checkpointConfigHash(validateConfig({ preset: '25m', steps: 1000, growth: { atStep: 500, factor: 2 } })), '218559792922da78');
+    // config.json files as the code of commit de5a805 wrote them (before checkpointMinutes and the
+    // shared growth defaults), with the hashes that code computed: old checkpoints must still load.
+    const old = (f: string) => JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', f), 'utf8')) as Record<string, unknown>;
+    assert.equal(checkpointConfigHash(validateConfig(old('config-de5a805-tiny.json'))), 'b6e65e72827ea6e8');
+    assert.equal(checkpointConfigHash(validateConfig(old('config-de5a805-25m-growth.json'))), '218559792922da78');
     assert.equal(validateConfig({ preset: 'tiny' }).checkpointMinutes, 10);
-    assert.equal(checkpointConfigHash(validateConfig({ preset: 'tiny', checkpointMinutes: 0.5 })), 'b6e65e72827ea6e8');
+    assert.equal(checkpointConfigHash(validateConfig({ ...old('config-de5a805-tiny.json'), checkpointMinutes: 0.5 })), 'b6e65e72827ea6e8');
     assert.throws(() => validateConfig({ checkpointMinutes: -1 }), /config\.checkpointMinutes: must be a finite number in \[0, 10080\]/);
   });
 });
