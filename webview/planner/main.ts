@@ -284,7 +284,7 @@ const COLUMNS: Array<{ key: SortKey; label: string; title: string; fmt: (s: Shap
   { key: 'tokensPerParam', label: 'tok/param', title: 'tokens per parameter', fmt: (s) => s.tokensPerParam.toFixed(1) },
   { key: 'predictedLoss', label: 'pred. loss', title: 'predicted loss (scaling fit x shape penalty)', fmt: (s) => s.predictedLoss.toFixed(4) },
   { key: 'hours', label: 'hours', title: 'wall-clock hours on the chosen GPUs', fmt: (s) => fmtHours(s.hours) },
-  { key: 'memoryGiB', label: 'mem GiB', title: 'per-GPU training memory at the micro-batch', fmt: (s) => s.memoryGiB.toFixed(1) },
+  { key: 'memoryGiB', label: 'mem GiB', title: 'per-GPU training memory at the micro-batch, and the memory setting the planner chose (DDP, FSDP sharding, activation checkpointing) that the export passes on', fmt: (s) => `${s.memoryGiB.toFixed(1)}${s.memorySetting ? ` \u00b7 ${s.memorySetting}` : ''}` },
   { key: 'microBatch', label: '\u00b5batch', title: 'micro-batch per GPU', fmt: (s) => String(s.microBatch) },
   { key: 'mfu', label: 'MFU', title: 'model FLOPs utilization implied by the time model', fmt: (s) => (s.mfu === null ? '\u2013' : `${(100 * s.mfu).toFixed(0)}%`) },
 ];
