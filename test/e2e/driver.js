@@ -13,6 +13,7 @@ const results = [];
 const t0 = Date.now();
 const log = (...a) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
 
+let failPage;
 async function check(name, fn) {
   const t = Date.now();
   try {
@@ -23,6 +24,8 @@ async function check(name, fn) {
   } catch (e) {
     results.push({ name, ok: false, detail: String(e && e.message ? e.message : e).split('\n')[0], ms: Date.now() - t });
     log(`FAIL ${name}: ${String(e && e.stack ? e.stack : e).split('\n').slice(0, 4).join(' | ')}`);
+    // What the screen showed when it failed (into the run's out/ folder, not docs/screenshots).
+    if (failPage) await failPage.screenshot({ path: path.join(out, `fail-${results.length}.png`) }).catch(() => {});
     return false;
   }
 }
@@ -152,7 +155,16 @@ async function treeMenu(page, rowText, entry, shotName) {
     await sleep(400);
     await shot(page, shotName);
   }
+  // A click that lands while the menu is still animating in is dropped now and then (the menu
+  // stays open): hover first, click, and if the menu is still there, choose the item by keyboard.
+  await item.hover();
+  await sleep(200);
   await item.click();
+  await sleep(500);
+  if (await page.locator('.context-view .monaco-menu').isVisible().catch(() => false)) {
+    await item.hover();
+    await page.keyboard.press('Enter');
+  }
 }
 
 /** Answers VS Code's save dialog (code-server: the simple file dialog, a quick input) with a path. */
@@ -172,6 +184,7 @@ async function answerSaveDialog(page, file, defaultEnding) {
 async function ui() {
   const ctx = await launch();
   const page = ctx.pages()[0];
+  failPage = page;
   const consoleErrors = [];
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) consoleErrors.push(m.text().slice(0, 300));
@@ -230,22 +243,23 @@ async function ui() {
 
   await check('planner Precision bf16 re-plans at the tensor-core peak (hours fall)', async () => {
     const f = await webviewFrame(page, 'planner');
-    const minHours = () =>
-      f.$$eval('#results-table', (ts) => {
-        const t = ts[0];
-        const col = [...t.querySelectorAll('thead th')].findIndex((th) => th.dataset.key === 'hours');
-        const v = [...t.querySelectorAll('tbody tr')].map((r) => Number(r.children[col].textContent.replace(/,/g, ''))).filter(Number.isFinite);
-        return v.length ? Math.min(...v) : NaN;
-      });
-    const fp32 = await minHours();
-    if (!(fp32 > 0)) throw new Error(`no hours in the table (${fp32})`);
-    await f.$eval('#precision', (e) => { e.value = 'bf16'; });
-    await f.click('#plan-btn');
-    const bf16 = await waitFor(async () => { const h = await minHours(); return h > 0 && h < fp32 / 3 ? h : 0; }, 45000, 'bf16 hours below a third of fp32');
-    await f.$eval('#precision', (e) => { e.value = 'fp32'; });
-    await f.click('#plan-btn');
-    await waitFor(async () => Math.abs((await minHours()) - fp32) < 1e-9, 45000, 'fp32 hours back');
-    return `best hours fp32 ${fp32} -> bf16 ${bf16}`;
+    // hours from the rows' data (the cells show formatted text: "7.41 h", "15 min")
+    const minHours = (s) => Math.min(...s.rows.map((r) => r.hours).filter((h) => Number.isFinite(h) && h > 0));
+    // A pick of the value already shown plans nothing (same request): go away from it and back.
+    const cur = await f.$eval('#precision', (e) => e.value);
+    const other = cur === 'bf16' ? 'fp32' : 'bf16';
+    let s = await waitReplan(f, -1, 'the current plan');
+    const h0 = minHours(s);
+    await pickOption(f, 'precision', other);
+    s = await waitReplan(f, s.rid, `the ${other} plan`);
+    const h1 = minHours(s);
+    await pickOption(f, 'precision', cur);
+    s = await waitReplan(f, s.rid, `the ${cur} plan again`);
+    if (Math.abs(minHours(s) - h0) > 1e-9 * h0) throw new Error(`${cur} hours ${minHours(s)} != ${h0} after a round trip`);
+    const fp32 = cur === 'fp32' ? h0 : h1, bf16 = cur === 'fp32' ? h1 : h0;
+    if (!(fp32 > 0 && bf16 > 0)) throw new Error(`no hours in the table (fp32 ${fp32}, bf16 ${bf16})`);
+    if (!(bf16 < fp32 / 3)) throw new Error(`bf16 hours ${bf16} not below a third of fp32 ${fp32}`);
+    return `best hours fp32 ${fp32.toFixed(2)} -> bf16 ${bf16.toFixed(2)}`;
   });
 
 
@@ -293,8 +307,15 @@ async function ui() {
       const rid = (await chartState(f)).rid;
       await pickOption(f, 'precision', i % 2 ? 'fp32' : 'bf16'); // re-plans at once
       await f.click('#gpuCount');
+      const focus0 = await f.evaluate(() => `${document.activeElement?.id || document.activeElement?.tagName}`);
       await page.keyboard.press('Control+A');
-      await page.keyboard.type(tries[i], { delay: 60 }); // the dropdown's results arrive mid-typing
+      const trace = [];
+      for (const ch of tries[i]) { // the dropdown's results arrive mid-typing
+        await page.keyboard.type(ch);
+        trace.push(await f.evaluate(() => `${document.activeElement?.id || document.activeElement?.tagName}=${document.getElementById('gpuCount').value}`));
+        await sleep(60);
+      }
+      log(`typing ${tries[i]}: focus after click ${focus0}; after each key ${trace.join(' ')}`);
       await waitReplan(f, rid, `the plan for ${tries[i]} GPUs`);
       await waitFor(async () => (await f.$eval('#results', (e) => e.dataset.stale)) === '0' && !(await f.$eval('#status', (e) => e.textContent)), 20000, 'the last re-plan');
       const v = await f.$eval('#gpuCount', (e) => e.value);

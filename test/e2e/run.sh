@@ -28,7 +28,7 @@ cat > "$RUN/ud/User/settings.json" <<JSON
 {
   "shapelab.runsFolder": "$RUN/ws/runs",
   "shapelab.executionProvider": "cpu",
-  "shapelab.proxyRunSteps": ${E2E_TRAIN_STEPS:-600},
+  "shapelab.proxyRunSteps": ${E2E_TRAIN_STEPS:-20000},
   "workbench.startupEditor": "none",
   "workbench.tips.enabled": false,
   "security.workspace.trust.enabled": false,

@@ -14,6 +14,7 @@ import {
 } from '../../core/plan';
 import { PROXY_DEFAULTS, defaultProxyWidth, proxyCost, proxyRunConfig, proxyShape, proxyTransfer, proxyWidthChoices, type PlannedShape, type ProxyData } from '../../core/plan/proxy';
 import { gib, transferCaveat } from '../../core/plan/format';
+import { defaultPrecision } from '../../core/plan/hardware';
 import type { FitVM, HardwareVM, PlanRequest, ProxyChoice, ProxyPreviewVM, ShapeDetailVM, ShapeVM, SourcedValue, ParameterizationId } from '../../../webview/shared/messages';
 
 export interface FitList {
@@ -83,6 +84,8 @@ export function defaultRequest(gpu: string, parameterization: ParameterizationId
     budget: 1e20,
     gpu: hit ?? 'h100-sxm',
     gpuCount: DEFAULT_GPUS,
+    // The CLI's default too: bf16 autocast on GPUs with bf16 tensor cores, fp32 elsewhere and for 'local'.
+    precision: defaultPrecision(hw.entries.get(hit ?? 'h100-sxm')),
     context: DEFAULT_SEQ,
     vocab: DEFAULT_VOCAB,
     parameterization,
