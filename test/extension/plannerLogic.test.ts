@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { chartSeries, convertBudget, fieldsOf, flopsPerGpuHourFromPeak, flopsPerGpuHourFromShapes, friendlyError, parseNumber, rawRequest, sameRequest } from '../../webview/planner/logic';
 import { parsePlannerMessage, validatePlanRequest, type PlanRequest, type ShapeVM } from '../../webview/shared/messages';
 import { attempt } from '../../webview/shared/validate';
-import { buildHardwareList, defaultRequest, fewStepsWarning, optimizerSteps, proxyConfig, proxyPreview, runPlan, shapeDetail } from '../../src/extension/logic/plannerBackend';
+import { buildHardwareList, defaultRequest, proxyConfig, proxyPreview, runPlan, shapeDetail } from '../../src/extension/logic/plannerBackend';
 import { validateConfig } from '../../src/core/runs/configSchema';
 import { planDocument } from '../../src/extension/logic/plannerBackend';
 import { proxyConfirmText, proxySourceFromPlan } from '../../src/extension/logic/proxyPlan';
@@ -93,15 +93,13 @@ describe('planner backend: optimizer steps and the proxy', () => {
     const big = req({ gpuCount: 100_000 });
     const out = runPlan(big, hw);
     const best = [...out.shapes].sort((a, b) => a.predictedLoss - b.predictedLoss)[0];
-    const steps = optimizerSteps(best, big);
     // by hand: tokens / (100,000 GPUs x micro-batch x 2048 tokens) per step
-    assert.equal(steps, Math.floor(best.tokens / (100_000 * best.microBatch * 2048)));
+    const steps = Math.floor(best.tokens / (100_000 * best.microBatch * 2048));
     assert.ok(steps < 1000, `steps ${steps}`);
     const w = out.warnings.find((x) => /optimizer steps/.test(x));
     assert.ok(w, out.warnings.join(' | '));
     assert.match(w!, new RegExp(`^only ${steps.toLocaleString('en-US')} optimizer steps`));
     assert.equal(runPlan(req(), hw).warnings.some((x) => /optimizer steps/.test(x)), false);
-    assert.equal(fewStepsWarning([], big), undefined);
   });
 
   it('proxy preview: planned depth, narrower width, hyperparameters per group for proxy and plan', () => {

@@ -190,10 +190,8 @@ export function runPlan(req: PlanRequest, hw: HardwareList, fits?: FitList): Pla
     sources.push({ name: 'compute-optimal (6ND)', value: `N ${r.computeOptimal.params.toExponential(2)}, D ${r.computeOptimal.tokens.toExponential(2)}`, source: ctx.fit.source });
     sources.push({ name: '20 tokens/param (6ND)', value: `N ${r.fixedTokensPerParam.params.toExponential(2)}, D ${r.fixedTokensPerParam.tokens.toExponential(2)}`, source: 'CompleteP (Dey et al. 2025) used 20 TPP' });
   }
+  // raw.warnings first: memory-bound and too-few-optimizer-steps verdicts (src/core/plan/search.ts)
   const warnings = [...raw.warnings, ...raw.notes];
-  // The core search warns about few optimizer steps already; the backend adds its own only if not.
-  const few = fewStepsWarning([...byId.values()], req);
-  if (few && !raw.warnings.some((w) => /optimizer steps/.test(w))) warnings.push(few);
   if (!raw.candidates.length) {
     const rj = raw.stats.rejected;
     warnings.unshift(`No shape fits: ${raw.stats.enumerated} enumerated, rejected for memory ${rj.memory}, max params ${rj.maxParams}, max hours ${rj.maxHours}, no tokens ${rj.noTokens}. Relax the constraints or add GPUs.`);
@@ -304,30 +302,6 @@ export function planBatch(microBatch: number, gpus: number, context: number): Pl
   const b = corePlanBatch(microBatch, gpus, context, DEFAULT_GLOBAL_BATCH_TOKENS);
   return { batchSize: b.batchSize, gradAccum: b.gradAccum };
 }
-
-/**
- * Below this many optimizer steps a run is mostly warmup: with thousands of GPUs the smallest
- * global batch (every GPU's micro-batch) can swallow the whole token budget in a handful of steps.
- */
-export const MIN_OPTIMIZER_STEPS = 1000;
-
-/** Optimizer steps of a shape at the batch the plan priced (planBatch). */
-export function optimizerSteps(s: Pick<ShapeVM, 'tokens' | 'microBatch'>, req: Pick<PlanRequest, 'gpuCount' | 'context'>): number {
-  const b = planBatch(s.microBatch, req.gpuCount, req.context);
-  return Math.floor(s.tokens / (b.batchSize * b.gradAccum * req.context));
-}
-
-/** A warning when the best shapes get fewer than MIN_OPTIMIZER_STEPS steps; undefined otherwise. */
-export function fewStepsWarning(shapes: readonly ShapeVM[], req: PlanRequest): string | undefined {
-  if (!shapes.length) return undefined;
-  const best = [...shapes].sort((a, b) => a.predictedLoss - b.predictedLoss)[0];
-  const steps = optimizerSteps(best, req);
-  if (steps >= MIN_OPTIMIZER_STEPS) return undefined;
-  const seqs = Math.max(1, best.microBatch) * req.gpuCount;
-  return `only ${steps.toLocaleString('en-US')} optimizer steps for the best shape: ${req.gpuCount.toLocaleString('en-US')} GPUs x micro-batch ${best.microBatch} = ${seqs.toLocaleString('en-US')} sequences (${fmtTokens(seqs * req.context)} tokens) per step at least; the schedule is mostly warmup. Use fewer GPUs or a larger budget (>= ${MIN_OPTIMIZER_STEPS} steps).`;
-}
-
-const fmtTokens = (v: number): string => (v >= 1e12 ? `${(v / 1e12).toFixed(2)}T` : v >= 1e9 ? `${(v / 1e9).toFixed(2)}B` : v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : String(Math.round(v)));
 
 /** The planned shape a proxy stands in for. */
 export function plannedShapeOf(s: ShapeVM, req: PlanRequest): PlannedShape {
