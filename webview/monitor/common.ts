@@ -15,6 +15,23 @@ export function axisControls(id = 'x-axis'): string {
     <label class="ctl"><input id="log-scale" type="checkbox"> log y</label>`;
 }
 
+/**
+ * Wires the controls axisControls() renders: shows the current choice, and on a change reports the
+ * new x-axis and log flag (the caller keeps them, persists and rebuilds).
+ */
+export function bindAxisControls(xAxis: XAxis, logY: boolean, onChange: (xAxis: XAxis, logY: boolean) => void): void {
+  const axisSel = document.getElementById('x-axis') as HTMLSelectElement;
+  const logBox = document.getElementById('log-scale') as HTMLInputElement;
+  axisSel.value = xAxis;
+  logBox.checked = logY;
+  const changed = () => {
+    if ((X_AXES as readonly string[]).includes(axisSel.value)) xAxis = axisSel.value as XAxis;
+    onChange(xAxis, logBox.checked);
+  };
+  axisSel.addEventListener('change', changed);
+  logBox.addEventListener('change', changed);
+}
+
 export function plotOptions(b: ChartBox, xAxis: XAxis, markers: () => readonly GrowthMarker[], extra: Partial<uPlot.Options> = {}): uPlot.Options {
   const pal = palette();
   return {

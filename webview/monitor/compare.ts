@@ -9,7 +9,7 @@ import { ChartBox, makeBox, mountPlot, setData } from '../shared/chartBox';
 import { EXTRA_RUN_COLORS, GrowthMarker, RUN_COLOR_KEYS, SeriesSet, X_AXES, X_LABELS, XAxis, buildSeries, fmt, growthMarkers, placeMarkers, rowsToPlot, studyCurve } from '../shared/chartData';
 import type { CompareRunVM, HostToMonitor, StudyVM } from '../shared/messages';
 import { hostMessageType } from '../shared/messages';
-import { Api, axisControls, markerColors, plotOptions, positiveOnly, save } from './common';
+import { Api, axisControls, bindAxisControls, markerColors, plotOptions, positiveOnly, save } from './common';
 
 type Col = Exclude<keyof SeriesSet, 'x' | 'step'>;
 const CHARTS: Array<{ key: string; title: string; col: Col; points?: boolean }> = [
@@ -40,17 +40,9 @@ export function mountCompare(app: HTMLElement, api: Api): void {
   <section id="study" hidden></section>`;
   const el = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
   const persist = () => api.setState({ xAxis, logY });
-  const axisSel = el<HTMLSelectElement>('x-axis');
-  axisSel.value = xAxis;
-  axisSel.addEventListener('change', () => {
-    if ((X_AXES as readonly string[]).includes(axisSel.value)) xAxis = axisSel.value as XAxis;
-    persist();
-    rebuild();
-  });
-  const logBox = el<HTMLInputElement>('log-scale');
-  logBox.checked = logY;
-  logBox.addEventListener('change', () => {
-    logY = logBox.checked;
+  bindAxisControls(xAxis, logY, (x, log) => {
+    xAxis = x;
+    logY = log;
     persist();
     rebuild();
   });
@@ -141,7 +133,7 @@ export function mountCompare(app: HTMLElement, api: Api): void {
     // Equal FLOPs is how shapes and growth are compared: the default axis when every run has N.
     if (!chosen && runs.length && runs.every((r) => r.run.paramsByDepth)) {
       xAxis = 'flops';
-      axisSel.value = xAxis;
+      el<HTMLSelectElement>('x-axis').value = xAxis;
     }
     rebuild();
   });

@@ -8,7 +8,7 @@ import { palette } from '../shared/charts';
 import { ChartBox, makeBox, mountPlot, setData } from '../shared/chartBox';
 import { GrowthMarker, SeriesSet, X_AXES, X_LABELS, XAxis, buildSeries, fmt, growthMarkers, placeMarkers, resumeMarkers, rowsToPlot } from '../shared/chartData';
 import { AttemptSeries, HostToMonitor, MetricPoint, RunEvent, RunSummaryVM, TrainingHardwareVM, hostMessageType } from '../shared/messages';
-import { Api, axisControls, markerColors, plotOptions, positiveOnly, save } from './common';
+import { Api, axisControls, bindAxisControls, markerColors, plotOptions, positiveOnly, save } from './common';
 
 type Col = Exclude<keyof SeriesSet, 'x' | 'step'>;
 type Color = keyof ReturnType<typeof palette>;
@@ -102,17 +102,9 @@ export function mountMonitor(app: HTMLElement, api: Api, inTab: boolean): void {
     persist();
     queueRedraw();
   });
-  const axisSel = el<HTMLSelectElement>('x-axis');
-  axisSel.value = xAxis;
-  axisSel.addEventListener('change', () => {
-    if ((X_AXES as readonly string[]).includes(axisSel.value)) xAxis = axisSel.value as XAxis;
-    persist();
-    rebuild();
-  });
-  const logBox = el<HTMLInputElement>('log-scale');
-  logBox.checked = logY;
-  logBox.addEventListener('change', () => {
-    logY = logBox.checked;
+  bindAxisControls(xAxis, logY, (x, log) => {
+    xAxis = x;
+    logY = log;
     persist();
     rebuild();
   });
