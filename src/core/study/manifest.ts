@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fsyncDir, tempNameFor, writeAll } from '../runs/fsutil';
+import { writeFileAtomic } from '../runs/fsutil';
 import type { GridRequest, GridRun } from './grid';
 import type { DeviceTiming } from './timeModel';
 
@@ -61,17 +61,7 @@ export function readManifest(dir: string): StudyManifest {
 
 /** Atomic replace (temp file + fsync + rename): a kill never leaves a half-written manifest. */
 export function writeManifest(dir: string, m: StudyManifest): void {
-  const target = path.join(dir, STUDY_FILE);
-  const tmp = tempNameFor(target);
-  const fd = fs.openSync(tmp, 'w', 0o644);
-  try {
-    writeAll(fd, Buffer.from(JSON.stringify(m, null, 2) + '\n', 'utf8'));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, target);
-  fsyncDir(dir);
+  writeFileAtomic(path.join(dir, STUDY_FILE), JSON.stringify(m, null, 2) + '\n');
 }
 
 /** Run folders under the study folder by their config label (the newest if a label repeats). */

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readLock, lockLiveness } from '../../core/runs/lock';
+import { writeFileAtomic } from '../../core/runs/fsutil';
 import { countModelParams } from '../../core/train/resources';
 import type { RunConfig } from '../../core/runs/configSchema';
 import { eventSuperseded, readHistory, rewindsOf, rowSuperseded, type Rewind } from '../../core/runs/history';
@@ -496,9 +497,7 @@ export function writeLabel(dir: string, label: string): void {
     fs.rmSync(f, { force: true });
     return;
   }
-  const tmp = `${f}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify({ label: l }) + '\n');
-  fs.renameSync(tmp, f);
+  writeFileAtomic(f, JSON.stringify({ label: l }) + '\n');
 }
 
 /** Parameter count per depth for the FLOPs axis: the config's depth and every depth the logs show. */
