@@ -244,7 +244,11 @@ interface EventLike {
 }
 
 export function readConfig(dir: string): Record<string, unknown> | undefined {
-  const f = path.join(dir, 'config.json');
+  return readJsonObject(path.join(dir, 'config.json'));
+}
+
+/** A JSON object file of at most 16 MiB, or undefined (missing, too large, unparsable, not an object). */
+export function readJsonObject(f: string): Record<string, unknown> | undefined {
   try {
     const st = fs.statSync(f);
     if (!st.isFile() || st.size > 16 * 1024 * 1024) return undefined;

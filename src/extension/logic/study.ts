@@ -7,18 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { rowsToPlot } from '../../../webview/shared/chartData';
+import { readJsonObject as readJson } from './runFolder';
 import type { MetricPoint, RunEvent, RunSummaryVM, StudyVM } from '../../../webview/shared/messages';
-
-function readJson(file: string): Record<string, unknown> | undefined {
-  try {
-    const st = fs.statSync(file);
-    if (!st.isFile() || st.size > 16 * 1024 * 1024) return undefined;
-    const v = JSON.parse(fs.readFileSync(file, 'utf8'));
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export function isStudyFolder(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'study.json'));
