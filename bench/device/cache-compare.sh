@@ -4,6 +4,7 @@
 # process) and host RSS, next to the trainer's own memory estimate. Prints a table to $OUT/cache-compare.txt.
 #   bash bench/device/cache-compare.sh [PRESETS=small,25m,wide] [STEPS=30]
 set -uo pipefail
+source "$(dirname "$0")/procmem.sh"
 OUT=${OUT:-/tmp/out}; app=$(pwd)/.devpack/app; presets=${1:-small,25m,wide}; steps=${2:-30}
 res="$OUT/cache-compare.jsonl"; : > "$res"
 for p in ${presets//,/ }; do for mode in bucket simple; do
@@ -11,8 +12,8 @@ for p in ${presets//,/ }; do for mode in bucket simple; do
   ( cd "$OUT" && SHAPELAB_WEBGPU_OPTIONS=$opts exec node "$app/bench-train.js" --ep webgpu --presets "$p" --steps "$steps" --ceiling 4096 --json "$OUT/cc-$p-$mode.json" > "$OUT/cc-$p-$mode.log" 2>&1 ) &
   pid=$!; peak=0; rss=0
   while kill -0 $pid 2>/dev/null; do
-    g=$(nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null | awk -F', *' -v p="$pid" '$1==p{print $2}')
-    r=$(ps -o rss= -p "$pid" 2>/dev/null | awk '{printf "%.0f", $1/1024}')
+    g=$(proc_gpu_mib "$pid")
+    r=$(proc_rss_mib "$pid")
     [ -n "$g" ] && [ "$g" -gt "$peak" ] && peak=$g; [ -n "$r" ] && [ "$r" -gt "$rss" ] && rss=$r
     sleep 0.5
   done

@@ -6,6 +6,7 @@
 #   setsid bash bench/device/soak-memory.sh DIR [STOP_S=630] [GROW_AT=1500] &   (DIR/soak-mem.csv, DIR/soak.log)
 #   bash bench/device/soak-wait.sh DIR LIMIT_S                                  (waits, copies to $OUT)
 set -uo pipefail
+source "$(dirname "$0")/procmem.sh"
 DIR=$1; STOP=${2:-630}; GROW=${3:-1500}
 mkdir -p "$DIR"; app=$(pwd)/.devpack/app
 mem="$DIR/soak-mem.csv"; log="$DIR/soak.log"
@@ -16,9 +17,9 @@ node "$app/shapelab.js" train --preset 25m --steps 100000 --ep webgpu --eval-eve
   --grow-at-step "$GROW" --grow-factor 2 --grow-multiplier rescale --grow-optimizer copy --out "$DIR/runs" >> "$log" 2>&1 &
 pid=$!
 while kill -0 $pid 2>/dev/null; do
-  rss=$(ps -o rss= -p "$pid" 2>/dev/null | awk '{printf "%.0f", $1/1024}')
+  rss=$(proc_rss_mib "$pid")
   gpu=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
-  proc=$(nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null | awk -F', *' -v p="$pid" '$1==p{print $2}')
+  proc=$(proc_gpu_mib "$pid")
   step=$(tail -n 1 "$DIR"/runs/*/metrics.jsonl 2>/dev/null | grep -o '"step":[0-9]*' | tail -1 | cut -d: -f2)
   echo "$(( $(date +%s) - start )),train,${step:-0},${rss:-0},${proc:-na},${gpu:-0}" >> "$mem"
   if [ $(( $(date +%s) - start )) -ge "$STOP" ]; then echo "soak: SIGINT at $(( $(date +%s) - start )) s" >> "$log"; kill -INT $pid; break; fi

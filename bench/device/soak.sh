@@ -4,6 +4,7 @@
 #   setsid bash bench/device/soak.sh DIR STEPS GROW_AT KILL_AFTER_S &     (writes DIR/soak-*.{csv,log})
 # The run itself goes to DIR/runs/<name>.
 set -uo pipefail
+source "$(dirname "$0")/procmem.sh"
 DIR=$1; STEPS=${2:-3800}; GROW=${3:-1500}; KILL_AFTER=${4:-720}; STOP_AFTER=${5:-100000}
 mkdir -p "$DIR"; app=$(pwd)/.devpack/app
 mem="$DIR/soak-mem.csv"; log="$DIR/soak.log"
@@ -11,9 +12,9 @@ echo "t_s,phase,step,host_rss_mib,gpu_proc_mib,gpu_total_mib" > "$mem"
 start=$(date +%s)
 sample() { # $1 phase, $2 pid
   local rss step gpu
-  rss=$(ps -o rss= -p "$2" 2>/dev/null | awk '{printf "%.0f", $1/1024}')
+  rss=$(proc_rss_mib "$2")
   gpu=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
-  proc=$(nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits 2>/dev/null | awk -F', *' -v p="$2" '$1==p{print $2}')
+  proc=$(proc_gpu_mib "$2")
   step=$(tail -n 1 "$DIR"/runs/*/metrics.jsonl 2>/dev/null | grep -o '"step":[0-9]*' | tail -1 | cut -d: -f2)
   echo "$(( $(date +%s) - start )),$1,${step:-0},${rss:-0},${proc:-na},${gpu:-0}" >> "$mem"
 }
