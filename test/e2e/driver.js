@@ -327,7 +327,6 @@ async function ui() {
     const got = [];
     let attempt = 0, losses = 0;
     for (let i = 0; i < tries.length; i++) {
-      const rid = (await chartState(f)).rid;
       await pickOption(f, 'precision', i % 2 ? 'fp32' : 'bf16'); // re-plans at once
       await f.click('#gpuCount');
       const focus0 = await f.evaluate(() => `${document.activeElement?.id || document.activeElement?.tagName}`);
@@ -351,8 +350,9 @@ async function ui() {
         continue;
       }
       attempt = 0;
-      await waitReplan(f, rid, `the plan for ${tries[i]} GPUs`);
-      await waitFor(async () => (await f.$eval('#results', (e) => e.dataset.stale)) === '0' && !(await f.$eval('#status', (e) => e.textContent)), 20000, 'the last re-plan');
+      // Results that match the form (not stale, nothing pending) are the plan for what was typed;
+      // a retried try may type a request that was already planned, so no new request id is awaited.
+      await waitFor(async () => (await f.$eval('#results', (e) => e.dataset.stale)) === '0' && !(await f.$eval('#status', (e) => e.textContent)), 45000, `the plan for ${tries[i]} GPUs`);
       const v = await f.$eval('#gpuCount', (e) => e.value);
       got.push(v);
       if (v !== tries[i]) throw new Error(`typed ${tries[i]}, the field shows ${v} (try ${i + 1})`);
