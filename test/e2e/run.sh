@@ -64,5 +64,6 @@ NODE_PATH="$W/driver/node_modules" E2E_SCREENSHOTS="${E2E_SCREENSHOTS:-$REPO/doc
 step "done (rc=$rc); logs in $RUN/out"
 if [ "$rc" != 0 ]; then echo "--- ShapeLab output/logs:"; find "$RUN/ud" -name "*ShapeLab*.log" -exec tail -40 {} \; 2>/dev/null || true; fi
 # keep the last run's folder for inspection; drop older ones
-find "$W" -maxdepth 1 -name 'run-*' ! -name "run-$$" -exec rm -rf {} + 2>/dev/null || true
+# (only folders whose run.sh is gone: two e2e runs on one machine must not delete each other's)
+for d in "$W"/run-*; do p="${d##*/run-}"; [ "$p" = "$$" ] || kill -0 "$p" 2>/dev/null || rm -rf "$d"; done
 exit $rc
