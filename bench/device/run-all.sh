@@ -49,8 +49,8 @@ for w in $what; do case $w in
     grep -E '"kind":"(study-start|run-end|study-end)"' "$OUT/study-progress.jsonl" | tee -a "$OUT/study.txt"
     $cli fit $S 2>&1 | tee "$OUT/fit.txt"; $cli fit $S --json > "$OUT/fit.json" 2>/dev/null
     for f in "" "--fit $S"; do
-      echo "== plan --flops 1e17 --gpu h200-sxm --gpus 1 --seq 128 --vocab 256 $f" | tee -a "$OUT/plan-vs.txt"
-      $cli plan --flops 1e17 --gpu h200-sxm --gpus 1 --seq 128 --vocab 256 --top 5 $f 2>&1 | tee -a "$OUT/plan-vs.txt"
+      echo "== plan --flops ${STUDY_PLAN_FLOPS:-1e15} --gpu h200-sxm --gpus 1 --seq 128 --vocab 256 $f" | tee -a "$OUT/plan-vs.txt"
+      $cli plan --flops ${STUDY_PLAN_FLOPS:-1e15} --gpu h200-sxm --gpus 1 --seq 128 --vocab 256 --top 5 $f 2>&1 | tee -a "$OUT/plan-vs.txt"
     done
     # The manifest and each run's logs (no checkpoints: too large to bring back).
     mkdir -p "$OUT/study"; cp $S/study.json $S/fit.json "$OUT/study/" 2>/dev/null
