@@ -49,6 +49,7 @@ export function loadLocalFit(fileOrDir: string): ScalingFit {
     ...(doc.law as Law),
     source,
     validity: `${typeof doc.units === 'string' ? doc.units : 'your runs'}; fitted on ${range}`,
+    ...(pts.length ? { range: { nMin: Math.min(...pts.map((p) => p.N)), nMax: Math.max(...pts.map((p) => p.N)), dMin: Math.min(...pts.map((p) => p.D)), dMax: Math.max(...pts.map((p) => p.D)) } } : {}),
     ...(samples.length ? { bootstrap: samples } : {}),
     ...(penalty ? { penalty } : {}),
   };

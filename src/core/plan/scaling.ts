@@ -23,6 +23,8 @@ export interface ScalingFit {
   validity: string;
   /** Bootstrap refits of a local fit: the planner reports a 95% band of the predicted loss from them. */
   bootstrap?: { E: number; A: number; alpha: number; B: number; beta: number }[];
+  /** The N and D the fit's runs spanned (local studies): the planner warns when a plan leaves it far behind. */
+  range?: { nMin: number; nMax: number; dMin: number; dMax: number };
   /** Shape-penalty constants measured with the fit (local studies); used unless the caller overrides them. */
   penalty?: PenaltyOverrides;
 }

@@ -19,7 +19,7 @@ import { gib, hours as fmtHours, int as fmtInt, si } from './format';
 import { memoryTerms, memoryTotal } from './memory';
 import { resolveShape } from './shape';
 import type { PenaltyConstants } from './penalty';
-import { computeOptimal, fixedTokensPerParam, type Allocation } from './scaling';
+import { computeOptimal, fixedTokensPerParam, type Allocation, type ScalingFit } from './scaling';
 
 export interface SearchSpace {
   /** d_model step (64 or 128 recommended). Default 128. */
@@ -266,6 +266,8 @@ export function planShapes(req: PlanRequest): PlanResult {
   const warnings: string[] = [];
   const memoryBound = unconstrained ? memoryBoundOf(unconstrained, best, ctx) : null;
   if (memoryBound) warnings.push(memoryBound.message);
+  const beyond = best ? extrapolationOf(ctx.fit, best) : null;
+  if (beyond) warnings.push(beyond);
   if (best && best.optimizerSteps < MIN_OPTIMIZER_STEPS) {
     warnings.push(
       `only ${fmtInt(best.optimizerSteps)} optimizer steps: ${ctx.gpus} GPUs x micro-batch ${best.microBatch} x ${ctx.seq} tokens = ${si(best.batchSize * best.gradAccum * ctx.seq)} tokens per step is too large a batch for ${si(best.tokens)} tokens; use fewer GPUs (or a larger budget)`,
@@ -367,4 +369,22 @@ function topK(all: Candidate[], k: number): Candidate[] {
     if (out.length === k) break;
   }
   return out;
+}
+
+/**
+ * How far the top shape lies outside the runs a local fit was made on. A power law fitted on one
+ * decade of N says little about the next two (the fit's held-out error is measured on the largest
+ * run, one step out); past a factor EXTRAPOLATION_LIMIT the planner says so instead of a quiet note.
+ */
+export const EXTRAPOLATION_LIMIT = 4;
+export function extrapolationOf(fit: ScalingFit, c: { params: number; tokens: number }): string | null {
+  const r = fit.range;
+  if (!r) return null;
+  const out: string[] = [];
+  const f = (x: number) => (x >= 100 ? fmtInt(Math.round(x)) : x.toFixed(1));
+  if (c.params > EXTRAPOLATION_LIMIT * r.nMax) out.push(`${f(c.params / r.nMax)}x the largest N (${si(r.nMax)} params)`);
+  if (c.params < r.nMin / EXTRAPOLATION_LIMIT) out.push(`${f(r.nMin / c.params)}x below the smallest N (${si(r.nMin)} params)`);
+  if (c.tokens > EXTRAPOLATION_LIMIT * r.dMax) out.push(`${f(c.tokens / r.dMax)}x the most tokens (${si(r.dMax)})`);
+  if (c.tokens < r.dMin / EXTRAPOLATION_LIMIT) out.push(`${f(r.dMin / c.tokens)}x below the fewest tokens (${si(r.dMin)})`);
+  return out.length ? `extrapolating the ${fit.name}: the top shape (${si(c.params)} params, ${si(c.tokens)} tokens) is ${out.join(' and ')} of its runs; its losses and ranking are guesses there: run a study nearer this budget or use a published fit` : null;
 }
