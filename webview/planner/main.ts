@@ -17,6 +17,7 @@ import { uPlot, autoSize, axisValues, palette } from '../shared/charts';
 import { fmt } from '../shared/chartData';
 import { hours as fmtHours, initText } from '../../src/core/plan/format';
 import { attempt } from '../shared/validate';
+import { handleSelectAllInTextFields, isMac } from '../shared/selectAll';
 import {
   BUDGET_KINDS, BudgetKind, FORM_FIELDS, FormFields, HardwareVM, HostToPlanner, PARAMETERIZATION_IDS, PlanRequest, PlannerToHost, PRECISIONS, ProxyChoice, ProxyPreviewVM, SCALING_FITS, ShapeDetailVM, ShapeVM, SourcedValue,
   hostMessageType, validatePlanRequest,
@@ -249,6 +250,10 @@ for (const k of FORM_FIELDS) {
     el.addEventListener('change', () => onEdit(TYPING_PAUSE_MS));
   }
 }
+
+// Ctrl/Cmd+A selects a field's text here, not through VS Code's late Select All round trip, which
+// replaced the first character typed right after it (issue 14; see webview/shared/selectAll.ts).
+handleSelectAllInTextFields(document, isMac(navigator.platform));
 
 $('plan-btn').addEventListener('click', (e) => {
   e.preventDefault();
