@@ -14,6 +14,7 @@ import { summarizeRun, readConfig, readJsonl, EVENTS_FILE, type RunEvent } from 
 import { runConfigOfFolder } from '../export/torchExport';
 import { gridRuns, runConfig, vocabOf, WIDTH_LADDER, type GridRequest, type GridRun } from './grid';
 import { measureDevice, predictRunSeconds, type DeviceTiming } from './timeModel';
+import { loadDataset } from '../data/dataset';
 import { readManifest, runFoldersByLabel, StudyError, writeManifest, STUDY_FILE, type StudyManifest, type StudyRunEntry } from './manifest';
 
 export type StudyProgress =
@@ -29,7 +30,16 @@ export interface SizeRequest extends Omit<GridRequest, 'widths'> {
   /** How many widths when choosing from the ladder (>= 3 per the issue; tests may use 2 with explicit widths). */
   widthCount: number;
   minutes: number | null;
+  /** Training tokens of the data split: no ladder window whose largest run repeats it more than MAX_EPOCHS times is chosen. */
+  dataTokens?: number;
 }
+
+/**
+ * Up to ~4 epochs, repeated data trains about as well as fresh data; beyond, returns fall fast
+ * (Muennighoff et al. 2023, arXiv 2305.16264, Sec. 5 / Fig. 3). The embedded Brown corpus has 5.4M
+ * training bytes, so a bigger time budget must not buy bigger proxies than its tokens support.
+ */
+export const MAX_EPOCHS = 4;
 
 /** Share of the minutes the prediction may fill (the rest absorbs prediction error). */
 const SAFETY = 0.85;
@@ -50,6 +60,8 @@ export function sizeGrid(req: SizeRequest, timing: DeviceTiming | null): { grid:
     const c = make(WIDTH_LADDER.slice(i, i + k));
     const total = c.predicted.reduce((a, b) => a + b, 0);
     if (req.minutes === null || !timing) return c;
+    const maxTokens = Math.max(...c.grid.map((g) => g.tokens));
+    if (req.dataTokens && best && maxTokens > MAX_EPOCHS * req.dataTokens) break; // the data, not the time, caps the grid
     if (total <= req.minutes * 60 * SAFETY) best = c;
     else break;
   }
@@ -80,7 +92,11 @@ export async function createStudy(o: CreateOptions): Promise<StudyManifest> {
     const probeGrid = gridRuns({ ...o.size, widths: o.size.widths?.length ? [Math.min(...o.size.widths)] : [WIDTH_LADDER[0]], depths: [Math.min(...o.size.depths)] });
     timing = await measureDevice(ep, probeGrid[0], { vocab: vocabOf(o.size.data), context: o.size.context, batchSize: o.size.batchSize, parameterization: o.size.parameterization, base: o.size.base });
   }
-  const { grid, request, predicted } = sizeGrid(o.size, timing);
+  const dataTokens = o.size.dataTokens ?? loadDataset(o.size.data).train.length;
+  const { grid, request, predicted } = sizeGrid({ ...o.size, dataTokens }, timing);
+  const maxTokens = Math.max(...grid.map((g) => g.tokens));
+  const epochs = maxTokens / dataTokens;
+  o.onNote?.(`largest run: ${(maxTokens / 1e6).toFixed(1)}M tokens = ${epochs.toFixed(1)} epochs of the ${(dataTokens / 1e6).toFixed(1)}M training tokens${epochs > MAX_EPOCHS ? ` -- more than ${MAX_EPOCHS}: repeated data biases the fit (Muennighoff et al. 2023); give more data (--data) or fewer widths` : ''}`);
   const manifest: StudyManifest = {
     format: 'shapelab-study',
     version: 1,
