@@ -7,5 +7,5 @@ set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python3}
-timeout 560 "$PY" bench/torch_dist_check.py --device "$DEVICE" --nproc 2 --out "$OUT" 2>&1 | tee "$OUT/dist-check.txt"
+timeout 560 "$PY" bench/torch_dist_check.py --device "$DEVICE" --nproc 2 --modes "${DIST_MODES:-parity,default}" --out "$OUT" 2>&1 | tee "$OUT/dist-check.txt"
 exit "${PIPESTATUS[0]}"
