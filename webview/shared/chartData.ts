@@ -423,3 +423,21 @@ export function studyCurve(
 /** Distinct colours for runs in a comparison (theme chart colours first). */
 export const RUN_COLOR_KEYS = ['blue', 'orange', 'green', 'purple', 'red', 'yellow'] as const;
 export const EXTRA_RUN_COLORS = ['#4dc9c9', '#e377c2', '#8c8c3a', '#7f7fff', '#c9844d', '#5fa55f'];
+
+/**
+ * The outline of an uncertainty band as one polygon in data units: the upper edge left to right,
+ * then the lower edge right to left. Columns where either edge is missing are stepped over (the
+ * band spans them, like a line with spanGaps), so a front interleaved with off-front shapes is one
+ * band. Empty when no column has both edges.
+ */
+export function bandPolygon(xs: ReadonlyArray<number | null>, lo: ReadonlyArray<number | null>, hi: ReadonlyArray<number | null>): Array<[number, number]> {
+  const idx: number[] = [];
+  xs.forEach((x, i) => {
+    const a = lo[i], b = hi[i];
+    if (x !== null && a !== null && a !== undefined && b !== null && b !== undefined && Number.isFinite(x) && Number.isFinite(a) && Number.isFinite(b)) idx.push(i);
+  });
+  idx.sort((i, j) => (xs[i] as number) - (xs[j] as number));
+  const upper = idx.map((i): [number, number] => [xs[i] as number, Math.max(lo[i] as number, hi[i] as number)]);
+  const lower = idx.map((i): [number, number] => [xs[i] as number, Math.min(lo[i] as number, hi[i] as number)]).reverse();
+  return [...upper, ...lower];
+}
