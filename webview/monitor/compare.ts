@@ -87,6 +87,8 @@ export function mountCompare(app: HTMLElement, api: Api): void {
     const c = el('cmp-charts');
     c.dataset.runs = String(runs.length);
     c.dataset.series = String(series);
+    // loss points drawn per run, in legend order (tests: every run has a curve, not just a column)
+    c.dataset.runPoints = per.map(({ s }) => s.loss.filter((v) => v !== null).length).join(',');
     c.dataset.xAxis = xAxis;
     c.dataset.redraws = String(redraws);
     c.dataset.markers = String(markers.length);
