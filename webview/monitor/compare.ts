@@ -67,7 +67,7 @@ export function mountCompare(app: HTMLElement, api: Api): void {
 
   function redraw(): void {
     const per = runs.map((r) => {
-      const { rows, superseded } = rowsToPlot(r.metrics, r.events);
+      const { rows, superseded } = rowsToPlot(r.metrics);
       const s = buildSeries(rows, { smoothing, maxPoints: 2000, x: xAxis, events: r.events, paramsByDepth: r.run.paramsByDepth, superseded });
       return { r, s };
     });
