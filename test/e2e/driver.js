@@ -672,9 +672,14 @@ async function studyChecks(page) {
     const name = await waitFor(() => fs.readdirSync(runs).find((n) => !before.has(n) && /^study-/.test(n) && fs.existsSync(path.join(runs, n, 'study.json'))), 30000, 'the new study folder');
     const dir = path.join(runs, name);
     log('study', name);
-    const toast = page.locator('.notifications-toasts .notification-list-item', { hasText: 'ShapeLab scaling study' }).first();
-    if (await toast.waitFor({ timeout: 10000 }).then(() => true, () => false)) await shot(page, 'study-progress.png');
-    else log('study progress notification not seen (the study may have finished first)');
+    // the progress notification ("ShapeLab scaling study: run i/6 ... | study p%, ETA")
+    const toast = page.locator('.notifications-toasts .notification-toast', { hasText: /scaling study/i }).first();
+    let progress = '';
+    if (await toast.waitFor({ timeout: 20000 }).then(() => true, () => false)) {
+      await waitFor(async () => /run \d+\/6/.test((progress = (await toast.innerText()).replace(/\s+/g, ' '))), 20000, 'a run line in the progress').catch(() => undefined);
+      await page.mouse.move(1000, 48);
+      await shot(page, 'study-progress.png');
+    } else log(`study progress notification not seen; toasts: "${(await page.locator('.notifications-toasts').innerText().catch(() => '')).slice(0, 300)}"`);
     await waitFor(() => {
       const err = fs.existsSync(path.join(dir, 'study.json')) && JSON.parse(fs.readFileSync(path.join(dir, 'study.json'), 'utf8')).runs.find((r) => r.status === 'failed' || r.status === 'diverged');
       if (err) throw new Error(`fatal: run ${err.id || err.dir} ${err.status}`);
@@ -688,7 +693,8 @@ async function studyChecks(page) {
     if (fit.points.length !== 6) throw new Error(`fit.json has ${fit.points.length} points`);
     if (!(fit.bootstrap && fit.bootstrap.samples.length >= 10)) throw new Error('fit.json has fewer than 10 bootstrap samples (no band)');
     study = { name, dir, source: fit.source, points: fit.points.length };
-    return `${name}: ${statuses.length} runs done; ${fit.source}; ${fit.bootstrap.samples.length} bootstrap samples`;
+    if (!progress) throw new Error('no progress notification was shown');
+    return `${name}: ${statuses.length} runs done; ${fit.source}; ${fit.bootstrap.samples.length} bootstrap samples; progress "${progress.slice(0, 160)}"`;
   });
 
   await check('comparison view of the new study: every run\'s curve and the fit curve against the 6 points', async () => {
@@ -697,6 +703,11 @@ async function studyChecks(page) {
     const row = page.locator('.monaco-list-row[aria-level="1"]', { hasText: study.name }).first();
     await row.waitFor({ timeout: 20000 });
     await row.click();
+    // the fit shows its report in the Output panel: hide it (Ctrl+J) so the screenshots show the views
+    if (await page.locator('.part.panel').isVisible().catch(() => false)) {
+      await page.keyboard.press('Control+J');
+      await sleep(500);
+    }
     await treeMenu(page, study.name, 'Compare Selected Runs');
     const c = await webviewFrame(page, 'compare', 30000);
     const s = await waitFor(async () => {
@@ -709,6 +720,7 @@ async function studyChecks(page) {
     const per = s.runPoints.split(',').map(Number);
     if (s.series !== '6' || per.length !== 6 || per.some((n) => !(n > 0))) throw new Error(`loss curves per run: ${s.runPoints} (series ${s.series})`);
     if (s.fit !== '1') throw new Error('no fit curve in the study chart');
+    await page.mouse.move(1000, 48);
     await sleep(800);
     await shot(page, 'study-compare.png');
     await c.$eval('#study', (e) => e.scrollIntoView());
