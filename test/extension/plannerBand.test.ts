@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bandCaption, chartSeries, fitOptions, pickFit } from '../../webview/planner/logic';
 import { bandPolygon } from '../../webview/shared/chartData';
-import { buildFitList, buildHardwareList, defaultRequest, runPlan } from '../../src/extension/logic/plannerBackend';
+import { buildFitList, buildHardwareList, defaultRequest, runPlan, shapeDetail } from '../../src/extension/logic/plannerBackend';
 import type { FitVM, ShapeVM } from '../../webview/shared/messages';
 import { tmpDir } from '../reliability/helpers';
 
@@ -84,6 +84,11 @@ describe('planner: loss band of a local fit', () => {
       const fitRow = out.sources.find((x) => x.name === 'scaling fit')!;
       assert.match(fitRow.source, /^local study study-b: 6 runs, held-out error 2\.0%/);
       assert.match(out.sources.find((x) => x.name === 'predicted loss band')!.value, /^95% band over 20 bootstrap fits/);
+      // the detail of a shape names the study and the shape's own band
+      const d = shapeDetail(out.shapes[0], { ...defaultRequest('h100-sxm', 'completep', hw), fit: 'local-2', budget: 1e18 }, hw, third);
+      const row = d.sources.find((x) => x.name === 'predicted loss')!;
+      assert.equal(row.source, 'local study study-b: 6 runs, held-out error 2.0%');
+      assert.equal(row.value, `${out.shapes[0].predictedLoss.toFixed(4)}, 95% band ${out.shapes[0].lossBand![0].toFixed(4)}-${out.shapes[0].lossBand![1].toFixed(4)}`);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -288,6 +288,8 @@ function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fi
       source: 'time model global batch 2^19 tokens (src/core/plan/steptime.ts); export: batchSize + gradAccum',
     },
   ];
+  const local = fits?.entries.get(req.fit);
+  if (local && shape.lossBand) sources.unshift({ name: 'predicted loss', value: `${shape.predictedLoss.toFixed(4)}, 95% band ${shape.lossBand[0].toFixed(4)}-${shape.lossBand[1].toFixed(4)}`, source: local.source });
   const warnings = [...g.warnings];
   if (ev.memoryAdvice) warnings.unshift(ev.memoryAdvice);
   if (req.parameterization === 'alpha0.5' || req.parameterization === 'sp') warnings.push(`the shape penalty for ${req.parameterization} is an assumption, not a paper fit`);
