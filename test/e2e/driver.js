@@ -672,20 +672,35 @@ async function studyChecks(page) {
     const name = await waitFor(() => fs.readdirSync(runs).find((n) => !before.has(n) && /^study-/.test(n) && fs.existsSync(path.join(runs, n, 'study.json'))), 30000, 'the new study folder');
     const dir = path.join(runs, name);
     log('study', name);
-    // the progress notification ("ShapeLab scaling study: run i/6 ... | study p%, ETA")
-    const toast = page.locator('.notifications-toasts .notification-toast', { hasText: /scaling study/i }).first();
+    // The progress notification ("ShapeLab scaling study: run i/6 ... | study p%, ETA"). With the
+    // smoke-test driver on (run.sh) VS Code shows no toasts, so the check reads the notification
+    // center, kept open until the study and its fit are done.
+    await palette(page, 'Notifications: Show Notifications');
+    const center = page.locator('.notifications-center');
+    const item = (re) => center.locator('.notification-list-item', { hasText: re }).first();
     let progress = '';
-    if (await toast.waitFor({ timeout: 20000 }).then(() => true, () => false)) {
-      await waitFor(async () => /run \d+\/6/.test((progress = (await toast.innerText()).replace(/\s+/g, ' '))), 20000, 'a run line in the progress').catch(() => undefined);
+    await waitFor(async () => {
+      const it = item(/ShapeLab scaling study/);
+      if (!(await it.count())) return '';
+      progress = (await it.innerText()).replace(/\s+/g, ' ');
+      return /run \d+\/6/.test(progress) ? progress : '';
+    }, 30000, 'the study progress notification with a run line').catch((e) => log(`study progress: ${e.message}`));
+    if (progress) {
       await page.mouse.move(1000, 48);
       await shot(page, 'study-progress.png');
-    } else log(`study progress notification not seen; toasts: "${(await page.locator('.notifications-toasts').innerText().catch(() => '')).slice(0, 300)}"`);
+    }
     await waitFor(() => {
       const err = fs.existsSync(path.join(dir, 'study.json')) && JSON.parse(fs.readFileSync(path.join(dir, 'study.json'), 'utf8')).runs.find((r) => r.status === 'failed' || r.status === 'diverged');
       if (err) throw new Error(`fatal: run ${err.id || err.dir} ${err.status}`);
       return fs.existsSync(path.join(dir, 'fit.json'));
     }, 240000, 'fit.json (the study, then shapelab fit)');
-    await waitFor(async () => (await toast.count()) === 0, 30000, 'the progress notification to close');
+    // done: the progress notification is gone and the "fitted" message names the study
+    const fitted = await waitFor(async () => (await item(/ShapeLab scaling study/).count()) === 0 && (await item(new RegExp(`study ${name} fitted`)).count()) > 0, 30000, 'the progress to close and the fitted message').then(() => true, (e) => {
+      log(`study end: ${e.message}`);
+      return false;
+    });
+    await page.keyboard.press('Escape');
+    if (await center.isVisible().catch(() => false)) await center.locator('[aria-label*="Hide Notifications"]').first().click({ timeout: 5000 }).catch(() => log('notification center stays open'));
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'study.json'), 'utf8'));
     const statuses = manifest.runs.map((r) => r.status);
     if (statuses.length !== 6 || statuses.some((s) => s !== 'done')) throw new Error(`study.json runs: ${statuses.join(',')}`);
@@ -693,7 +708,8 @@ async function studyChecks(page) {
     if (fit.points.length !== 6) throw new Error(`fit.json has ${fit.points.length} points`);
     if (!(fit.bootstrap && fit.bootstrap.samples.length >= 10)) throw new Error('fit.json has fewer than 10 bootstrap samples (no band)');
     study = { name, dir, source: fit.source, points: fit.points.length };
-    if (!progress) throw new Error('no progress notification was shown');
+    if (!progress) throw new Error('no progress notification with a run line was shown');
+    if (!fitted) throw new Error('the progress notification did not close with a "fitted" message');
     return `${name}: ${statuses.length} runs done; ${fit.source}; ${fit.bootstrap.samples.length} bootstrap samples; progress "${progress.slice(0, 160)}"`;
   });
 
