@@ -36,34 +36,42 @@ function makeRun(root, name = 'fixture-growth-run', steps = 400, growthAt = 160)
   return dir;
 }
 
-// A study folder (study.json, fit.json) with runs of three shapes whose eval losses follow the law
-// in fit.json, so the comparison view has measured points and a fit curve to draw.
+// A study folder as `shapelab study` and `shapelab fit` write it (study.json: format
+// 'shapelab-study'; fit.json: format 'shapelab-fit'), with runs of three shapes whose eval losses
+// follow the law in fit.json, so the comparison view has measured points and a fit curve to draw.
 function makeStudy(root, name = 'fixture-study') {
   const dir = path.join(root, name);
   fs.mkdirSync(dir, { recursive: true });
   const law = { E: 1.2, A: 60, alpha: 0.3, B: 80, beta: 0.3 };
   const shapes = [[32, 2], [64, 2], [64, 4]];
   const t0 = Date.UTC(2026, 0, 2);
-  fs.writeFileSync(path.join(dir, 'study.json'), JSON.stringify({ name: 'fixture grid', runs: shapes.map(([w, d]) => `w${w}-d${d}`) }, null, 2));
-  fs.writeFileSync(path.join(dir, 'fit.json'), JSON.stringify({ law, points: [] }, null, 2));
+  const D = 200 * 512;
+  const entries = [];
   for (const [w, d] of shapes) {
-    const run = path.join(dir, `w${w}-d${d}`);
+    const label = `w${w}-d${d}`;
+    const run = path.join(dir, label);
     fs.mkdirSync(run, { recursive: true });
     const model = { vocabSize: 256, context: 64, dModel: w, nLayers: d, nHeads: 2, dFf: 4 * w, tiedEmbeddings: false };
-    fs.writeFileSync(path.join(run, 'config.json'), JSON.stringify({ version: 1, label: `w${w}-d${d}`, model, parameterization: 'completep', batchSize: 8, steps: 200 }, null, 2));
+    fs.writeFileSync(path.join(run, 'config.json'), JSON.stringify({ version: 1, label, model, parameterization: 'completep', batchSize: 8, steps: 200 }, null, 2));
     const block = 2 * w + 3 * w * w + 3 * w + w * w + w + 2 * w + w * 4 * w + 4 * w + 4 * w * w + w;
     const N = 256 * w + 64 * w + d * block + 2 * w + w * 256;
     const rows = [];
     for (let s = 1; s <= 200; s++) {
-      const D = s * 512;
-      const loss = law.E + law.A / Math.pow(N, law.alpha) + law.B / Math.pow(D, law.beta);
-      const row = { step: s, tokens: D, loss: +(loss + 0.03 * Math.sin(s)).toFixed(4), lr: 1e-3, gradNorm: 1, tokensPerSec: 20000, tflops: 0.1, time: t0 + s * 100, depth: d };
+      const Ds = s * 512;
+      const loss = law.E + law.A / Math.pow(N, law.alpha) + law.B / Math.pow(Ds, law.beta);
+      const row = { step: s, tokens: Ds, loss: +(loss + 0.03 * Math.sin(s)).toFixed(4), lr: 1e-3, gradNorm: 1, tokensPerSec: 20000, tflops: 0.1, time: t0 + s * 100, depth: d };
       if (s % 20 === 0) row.evalLoss = +loss.toFixed(4);
       rows.push(JSON.stringify(row));
     }
     fs.writeFileSync(path.join(run, 'metrics.jsonl'), rows.join('\n') + '\n');
     fs.writeFileSync(path.join(run, 'events.jsonl'), [{ type: 'start', step: 0, time: t0 }, { type: 'done', step: 200, time: t0 + 20000 }].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const evalLoss = +(law.E + law.A / Math.pow(N, law.alpha) + law.B / Math.pow(D, law.beta)).toFixed(4);
+    entries.push({ id: label, label, dModel: w, nLayers: d, nHeads: 2, dFf: 4 * w, params: N, tokens: D, tokensPerParam: D / N, steps: 200, status: 'done', dir: label, predictedSeconds: 20, seconds: 20, evalLoss });
   }
+  const request = { widths: [32, 64], depths: [2, 4], tpp: 20, tppSpread: 1, steps: 200, context: 64, batchSize: 8, parameterization: 'completep', base: {}, data: { source: 'brown', tokenizer: 'byte' }, ep: 'cpu', seed: 1, evalBatches: 4, name: 'fixture grid', minutes: null };
+  fs.writeFileSync(path.join(dir, 'study.json'), JSON.stringify({ format: 'shapelab-study', version: 1, name: 'fixture grid', createdAt: new Date(t0).toISOString(), request, timing: null, predictedSeconds: 60, runs: entries }, null, 2));
+  const points = entries.map((e) => ({ run: e.label, N: e.params, D: e.tokens, loss: e.evalLoss }));
+  fs.writeFileSync(path.join(dir, 'fit.json'), JSON.stringify({ format: 'shapelab-fit', version: 1, name: 'fixture grid', source: 'local study fixture grid: 3 runs (fixture)', law, points }, null, 2));
   return dir;
 }
 module.exports = { makeRun, makeStudy };

@@ -16,18 +16,22 @@ const events: RunEvent[] = [
 ];
 
 describe('chart data: attempts, axes, markers, CSV', () => {
-  it('rowsToPlot: rows an earlier attempt logged past the rewind are superseded, eval rows merge', () => {
-    const withEval = [...first.slice(0, 4), { step: 4, evalLoss: 6.5 }, ...first.slice(4), ...second];
-    const r = rowsToPlot(withEval, events);
+  it('rowsToPlot: the current history as sent, eval rows merged; greyed rows are the earlier attempts the data lists', () => {
+    const current = [...first.slice(0, 4), { step: 4, evalLoss: 6.5 }, ...second];
+    const r = rowsToPlot(current, [{ attempt: 1, metrics: first.slice(4) }]);
     assert.deepEqual(r.rows.map((x) => x.step), [1, 2, 3, 4, 5, 6, 7, 8]);
-    assert.equal(r.rows[4].loss, 4.5, 'step 5 comes from the second attempt');
+    assert.equal(r.rows[4].loss, 4.5, 'step 5 comes from the current attempt');
     assert.equal(r.rows[3].evalLoss, 6.5);
     assert.deepEqual(r.superseded.map((x) => [x.step, x.loss]), [[5, 5], [6, 4]]);
-    assert.deepEqual(rowsToPlot(first).superseded, [], 'one attempt: nothing superseded');
+    assert.deepEqual(rowsToPlot(first).superseded, [], 'no earlier attempts: nothing greyed');
+    // a restart's attempt starts again at step 1: no guessing from the step order splits the current rows
+    const r2 = rowsToPlot(second, [{ attempt: 1, metrics: first }]);
+    assert.deepEqual(r2.rows.map((x) => x.step), [5, 6, 7, 8]);
+    assert.deepEqual(r2.superseded.map((x) => x.step), [1, 2, 3, 4, 5, 6]);
   });
 
   it('x by tokens: the superseded points sit at the same x as their replacements', () => {
-    const r = rowsToPlot([...first, ...second], events);
+    const r = rowsToPlot([...first.slice(0, 4), ...second], [{ attempt: 1, metrics: first.slice(4) }]);
     const s = buildSeries(r.rows, { x: 'tokens', smoothing: 0, superseded: r.superseded, events });
     assert.deepEqual(s.x, [100, 200, 300, 400, 500, 600, 700, 800]);
     assert.deepEqual(s.lossOld, [null, null, null, null, 5, 4, null, null]);
@@ -39,7 +43,7 @@ describe('chart data: attempts, axes, markers, CSV', () => {
     assert.equal(f(T0 + 6000), 0.1);
     // step 5 of attempt 2 ran 1 s after the resume: 6 s of attempt 1 + 1 s
     assert.equal(f(T0 + 67_000), 7 / 60);
-    const r = rowsToPlot([...first, ...second], events);
+    const r = rowsToPlot([...first.slice(0, 4), ...second], [{ attempt: 1, metrics: first.slice(4) }]);
     const s = buildSeries(r.rows, { x: 'time', smoothing: 0, superseded: r.superseded, events });
     assert.deepEqual(s.x.map((v) => Math.round(v * 60)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const m = placeMarkers(resumeMarkers(events), s, 'time', events, [...first, ...second]);

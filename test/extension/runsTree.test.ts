@@ -7,11 +7,11 @@ import { treeNodes, comparisonIds, deleteRefusal } from '../../src/extension/log
 import { writeChartFiles, freeName, decodePng, defaultChartName } from '../../src/extension/logic/saveChart';
 import { parseNvidiaSmi } from '../../src/extension/logic/hardware';
 import { moveToTrash } from '../../src/extension/logic/trash';
-import { readStudy, studyPoint } from '../../src/extension/logic/study';
+import { readStudy } from '../../src/extension/logic/study';
 import { studyCurve } from '../../webview/shared/chartData';
 import type { RunSummaryVM } from '../../webview/shared/messages';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { makeRun } = require('../e2e/fixture.js') as { makeRun: (root: string, name?: string) => string };
+const { makeRun, makeStudy } = require('../e2e/fixture.js') as { makeRun: (root: string, name?: string) => string; makeStudy: (root: string, name?: string) => string };
 
 const run = (id: string, group?: string, status = 'done'): RunSummaryVM => ({ id, name: id, status, ...(group ? { group } : {}) });
 
@@ -129,30 +129,38 @@ describe('runs tree: groups, labels, delete, compare, saving, hardware, study', 
     assert.ok(!fs.existsSync(path.join(trash, 'info', 'missing.trashinfo')), 'a failed move leaves no info file');
   });
 
-  it('study: final eval loss vs N per run, the fit law from fit.json, and its curve', () => {
-    const dir = path.join(root, 'st');
-    fs.mkdirSync(dir);
+  it('study: read by the core loader; the fit\'s points and law, else the finished runs; a folder that is no study is an error', () => {
+    const dir = makeStudy(root, 'st');
+    const law = { E: 1.2, A: 60, alpha: 0.3, B: 80, beta: 0.3 };
+    let r = readStudy(dir);
+    assert.ok('study' in r, JSON.stringify(r));
+    assert.equal(r.study.name, 'fixture grid');
+    assert.deepEqual(r.study.law, law);
+    // fixture N for width 32, depth 2: embeddings 256*32 + 64*32, 2 blocks of 12*32^2 + 13*32, final norm 2*32, head 32*256
+    assert.equal(r.study.points[0].N, 8192 + 2048 + 2 * (12 * 1024 + 13 * 32) + 64 + 8192);
+    assert.deepEqual(r.study.points.map((p) => p.run), ['w32-d2', 'w64-d2', 'w64-d4']);
+    assert.ok(r.study.points.every((p) => p.D === 102400));
+    // no fit yet: every finished run's final eval loss (a failed run is left out)
+    fs.rmSync(path.join(dir, 'fit.json'));
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'study.json'), 'utf8'));
+    m.runs[1].status = 'failed';
+    fs.writeFileSync(path.join(dir, 'study.json'), JSON.stringify(m));
+    r = readStudy(dir);
+    assert.ok('study' in r);
+    assert.equal(r.study.law, undefined);
+    assert.deepEqual(r.study.points.map((p) => [p.run, p.loss]), [['w32-d2', m.runs[0].evalLoss], ['w64-d4', m.runs[2].evalLoss]]);
+    // a malformed law is not drawn
+    fs.writeFileSync(path.join(dir, 'fit.json'), JSON.stringify({ format: 'shapelab-fit', law: { E: 'x' }, points: [] }));
+    r = readStudy(dir);
+    assert.ok('study' in r && r.study.law === undefined);
+    // a hand-made study.json is not a study manifest: an error, no chart
     fs.writeFileSync(path.join(dir, 'study.json'), JSON.stringify({ name: 'tiny grid' }));
-    const r1 = { run: { ...run('st:a', 'st'), paramsByDepth: { 2: 1000 } }, metrics: [{ step: 1, tokens: 10, loss: 3, depth: 2 }, { step: 2, tokens: 20, loss: 2.9, evalLoss: 3.1, depth: 2 }, { step: 3, tokens: 30, loss: 2.8 }], events: [] };
-    assert.deepEqual(studyPoint(r1), { run: 'st:a', N: 1000, D: 20, loss: 3.1 });
-    const r2 = { run: { ...run('st:b', 'st'), paramsByDepth: { 4: 2000 } }, metrics: [{ step: 1, tokens: 40, evalLoss: 2.5, depth: 4 }], events: [] };
-    const noEval = { run: run('st:c', 'st'), metrics: [{ step: 1, loss: 2 }], events: [] };
-    let s = readStudy(dir, [r1, r2, noEval]);
-    assert.equal(s.name, 'tiny grid');
-    assert.deepEqual(s.points.map((p) => p.run), ['st:a', 'st:b']);
-    assert.equal(s.law, undefined);
-    fs.writeFileSync(path.join(dir, 'fit.json'), JSON.stringify({ law: { E: 1.5, A: 400, alpha: 0.34, B: 410, beta: 0.28 }, points: [] }));
-    s = readStudy(dir, [r1, r2]);
-    assert.deepEqual(s.law, { E: 1.5, A: 400, alpha: 0.34, B: 410, beta: 0.28 });
-    // D/N is 0.02 for both points: the curve at N = 1000 is E + A/1000^alpha + B/20^beta
-    const c = studyCurve([{ N: 1000, D: 20 }, { N: 2000, D: 40 }], s.law!, 3);
+    r = readStudy(dir);
+    assert.ok('error' in r && /not a ShapeLab study manifest/.test(r.error), JSON.stringify(r));
+    // the fit curve: the law along N at the study's D
+    const c = studyCurve([{ N: 1000, D: 20 }, { N: 2000, D: 40 }], law, 3);
     assert.ok(Math.abs(c.N[0] - 1000 / 1.5) < 1e-9 && Math.abs(c.N[2] - 3000) < 1e-9);
-    const at = (n: number) => 1.5 + 400 / Math.pow(n, 0.34) + 410 / Math.pow(0.02 * n, 0.28);
+    const at = (n: number) => 1.2 + 60 / Math.pow(n, 0.3) + 80 / Math.pow(0.02 * n, 0.3);
     c.N.forEach((n, i) => assert.ok(Math.abs(c.loss[i] - at(n)) < 1e-9));
-    // every run on the same 1e5 tokens: the curve is the law at D = 1e5
-    const f = studyCurve([{ N: 1000, D: 1e5 }, { N: 4000, D: 1e5 }], s.law!, 4);
-    f.N.forEach((n, i) => assert.ok(Math.abs(f.loss[i] - (1.5 + 400 / Math.pow(n, 0.34) + 410 / Math.pow(1e5, 0.28))) < 1e-9));
-    fs.writeFileSync(path.join(dir, 'fit.json'), JSON.stringify({ law: { E: 'x' } }));
-    assert.equal(readStudy(dir, [r1]).law, undefined, 'a malformed law is ignored');
   });
 });

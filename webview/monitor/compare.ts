@@ -67,7 +67,7 @@ export function mountCompare(app: HTMLElement, api: Api): void {
 
   function redraw(): void {
     const per = runs.map((r) => {
-      const { rows, superseded } = rowsToPlot(r.metrics, r.events);
+      const { rows, superseded } = rowsToPlot(r.metrics);
       const s = buildSeries(rows, { smoothing, maxPoints: 2000, x: xAxis, events: r.events, paramsByDepth: r.run.paramsByDepth, superseded });
       return { r, s };
     });
@@ -87,6 +87,8 @@ export function mountCompare(app: HTMLElement, api: Api): void {
     const c = el('cmp-charts');
     c.dataset.runs = String(runs.length);
     c.dataset.series = String(series);
+    // loss points drawn per run, in legend order (tests: every run has a curve, not just a column)
+    c.dataset.runPoints = per.map(({ s }) => s.loss.filter((v) => v !== null).length).join(',');
     c.dataset.xAxis = xAxis;
     c.dataset.redraws = String(redraws);
     c.dataset.markers = String(markers.length);

@@ -140,10 +140,8 @@ export function mountMonitor(app: HTMLElement, api: Api, inTab: boolean): void {
   }
 
   function redraw(): void {
-    const { rows, superseded: replayed } = rowsToPlot(metrics, events);
-    // Earlier attempts of a restarted run (attempt files, src/core/runs/attempts.ts) are drawn greyed
-    // with the rows a resume superseded; the host already dropped superseded rows from `metrics`.
-    const superseded = attempts.length ? [...replayed, ...attempts.flatMap((a) => (Array.isArray(a.metrics) ? a.metrics : []))] : replayed;
+    // Earlier attempts of a restarted run (attempt files, src/core/runs/attempts.ts) are drawn greyed.
+    const { rows, superseded } = rowsToPlot(metrics, attempts);
     const s = buildSeries(rows, { smoothing, maxPoints: 3000, x: xAxis, events, paramsByDepth: run?.paramsByDepth, superseded });
     markers = placeMarkers([...growthMarkers(events), ...resumeMarkers(events)], s, xAxis, events, metrics);
     for (const { def, box } of boxes) setData(box, positiveOnly([s.x, ...def.series.map((d) => s[d.col])] as never, logY));

@@ -2,7 +2,7 @@
  * Pure planner-form logic (no DOM, unit-tested): the chart's series per budget kind, budget
  * conversion when the kind changes, and form fields <-> request.
  */
-import { BUDGET_LIMITS, type BudgetKind, type FormFields, type PlanRequest, type ShapeVM } from '../shared/messages';
+import { BUDGET_LIMITS, SCALING_FITS, type BudgetKind, type FitVM, type FormFields, type PlanRequest, type ShapeVM } from '../shared/messages';
 
 export interface ChartSeries {
   /** What x is: wall-clock hours (FLOPs budget) or parameters (GPU-hours budget: hours are fixed). */
@@ -12,6 +12,12 @@ export interface ChartSeries {
   xs: number[];
   all: (number | null)[];
   front: (number | null)[];
+  /**
+   * The 95% band of the front's predicted loss (a local fit's bootstrap, ShapeVM.lossBand): at
+   * the front's columns that carry a band, null elsewhere. All null for a published fit.
+   */
+  bandLo: (number | null)[];
+  bandHi: (number | null)[];
   /** order[i] is the shape drawn at column i (click-to-select). */
   order: ShapeVM[];
 }
@@ -34,6 +40,7 @@ export function chartSeries(shapes: readonly ShapeVM[], kind: BudgetKind): Chart
       xs: order.map((s) => s.hours as number),
       all: order.map((s) => s.predictedLoss),
       front: order.map((s) => (s.pareto ? s.predictedLoss : null)),
+      ...bandOf(order, (s) => s.pareto),
       order,
     };
   }
@@ -53,8 +60,35 @@ export function chartSeries(shapes: readonly ShapeVM[], kind: BudgetKind): Chart
     xs: order.map((s) => s.params),
     all: order.map((s) => s.predictedLoss),
     front,
+    ...bandOf(order, (_s, i) => front[i] !== null),
     order,
   };
+}
+
+function bandOf(order: readonly ShapeVM[], onFront: (s: ShapeVM, i: number) => boolean): { bandLo: (number | null)[]; bandHi: (number | null)[] } {
+  const ok = (s: ShapeVM, i: number) => onFront(s, i) && !!s.lossBand && Number.isFinite(s.lossBand[0]) && Number.isFinite(s.lossBand[1]);
+  return { bandLo: order.map((s, i) => (ok(s, i) ? (s.lossBand as [number, number])[0] : null)), bandHi: order.map((s, i) => (ok(s, i) ? (s.lossBand as [number, number])[1] : null)) };
+}
+
+/**
+ * What the shaded band is, for the chart's caption: the fit the results were planned with, and how
+ * many of the front's shapes carry a band. Undefined when nothing is banded (published fits).
+ */
+export function bandCaption(s: Pick<ChartSeries, 'bandLo'>, fit: FitVM | undefined): string | undefined {
+  const n = s.bandLo.filter((v) => v !== null).length;
+  if (!n) return undefined;
+  return `Shaded: 95% band of the predicted loss over the fit's bootstrap samples \u2014 ${fit ? fit.source || fit.name : 'local fit'}`;
+}
+
+/** The "Scaling fit" options: what the host sent (published + local studies), else the published fits. */
+export function fitOptions(fits: readonly FitVM[] | undefined): FitVM[] {
+  if (fits && fits.length) return fits.slice();
+  return SCALING_FITS.map((id) => ({ id, name: id, source: '', local: false }));
+}
+
+/** The fit to show: the one asked for when the list has it, else the fallback (a study's fit file may be gone). */
+export function pickFit(wanted: string | undefined, fits: readonly FitVM[], fallback: string): string {
+  return wanted !== undefined && fits.some((f) => f.id === wanted) ? wanted : fallback;
 }
 
 /** Training FLOPs one GPU-hour buys, from the current results (the time model's own ratio). */

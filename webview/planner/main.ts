@@ -13,18 +13,18 @@ import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
 import '@vscode-elements/elements/dist/vscode-label/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-divider/index.js';
-import { uPlot, autoSize, axisValues, palette } from '../shared/charts';
+import { uPlot, autoSize, axisValues, bandPlugin, palette } from '../shared/charts';
 import { fmt } from '../shared/chartData';
 import { hours as fmtHours, initText } from '../../src/core/plan/format';
 import { attempt } from '../shared/validate';
 import { handleSelectAllInTextFields, isMac } from '../shared/selectAll';
 import {
-  BUDGET_KINDS, BudgetKind, FORM_FIELDS, FormFields, HardwareVM, HostToPlanner, PARAMETERIZATION_IDS, PlanRequest, PlannerToHost, PRECISIONS, ProxyChoice, ProxyPreviewVM, SCALING_FITS, ShapeDetailVM, ShapeVM, SourcedValue,
+  BUDGET_KINDS, BudgetKind, FitVM, FORM_FIELDS, FormFields, HardwareVM, HostToPlanner, PARAMETERIZATION_IDS, PlanRequest, PlannerToHost, PRECISIONS, ProxyChoice, ProxyPreviewVM, ShapeDetailVM, ShapeVM, SourcedValue,
   hostMessageType, validatePlanRequest,
 } from '../shared/messages';
 import { SortKey, sortShapes } from './table';
 import {
-  chartSeries, convertBudget, fieldsOf, flopsPerGpuHourFromPeak, flopsPerGpuHourFromShapes, formatBudget, friendlyError, parseNumber, rawRequest, sameRequest,
+  bandCaption, chartSeries, convertBudget, fieldsOf, fitOptions, pickFit, flopsPerGpuHourFromPeak, flopsPerGpuHourFromShapes, formatBudget, friendlyError, parseNumber, rawRequest, sameRequest,
 } from './logic';
 
 /** Pause after the last keystroke before a re-plan. */
@@ -49,6 +49,8 @@ interface State {
   detail?: ShapeDetailVM;
   sort: { key: SortKey; dir: 1 | -1 };
   elapsedMs?: number;
+  /** The "Scaling fit" list the host sent last (published + local studies). */
+  fits?: FitVM[];
 }
 
 const restored = vscode.getState() as Partial<State> | undefined;
@@ -66,6 +68,10 @@ let formReady = false;
 let proxySteps = 200;
 const save = () => vscode.setState(state);
 const post = (m: PlannerToHost) => vscode.postMessage(m);
+
+function fitOptionHtml(f: FitVM): string {
+  return `<vscode-option value="${esc(f.id)}"${f.source ? ` description="${esc(f.source)}"` : ''}>${esc(f.local ? f.name : f.id)}</vscode-option>`;
+}
 
 const app = document.getElementById('app')!;
 // No <form>: the CSP has no form-action, so a submission (Enter in a form-associated field) would be
@@ -93,7 +99,7 @@ app.innerHTML = `
       <vscode-label for="parameterization">Parameterization</vscode-label>
       <vscode-single-select id="parameterization">${PARAMETERIZATION_IDS.map((p) => `<vscode-option value="${p}">${p}</vscode-option>`).join('')}</vscode-single-select>
       <vscode-label for="fit">Scaling fit</vscode-label>
-      <vscode-single-select id="fit">${SCALING_FITS.map((p) => `<vscode-option value="${p}">${p}</vscode-option>`).join('')}</vscode-single-select>
+      <vscode-single-select id="fit">${fitOptions(restored && typeof restored === 'object' ? restored.fits : undefined).map(fitOptionHtml).join('')}</vscode-single-select>
       <vscode-label for="precision" title="fp32: ShapeLab's local trainer; bf16: mixed precision on tensor cores (cluster runs)">Precision</vscode-label>
       <vscode-single-select id="precision">${PRECISIONS.map((p) => `<vscode-option value="${p}">${p}</vscode-option>`).join('')}</vscode-single-select>
     </div>
@@ -119,7 +125,7 @@ app.innerHTML = `
     <div class="results-head"><h2>Shapes</h2><span id="results-meta" class="muted"></span></div>
     <p id="stale-note" class="warn" hidden></p>
     <div id="warnings"></div>
-    <div class="pareto"><h3 id="chart-title">Pareto front: predicted loss vs wall-clock hours</h3><div id="pareto-chart"></div></div>
+    <div class="pareto"><h3 id="chart-title">Pareto front: predicted loss vs wall-clock hours</h3><p id="band-note" class="muted small" hidden></p><div id="pareto-chart"></div></div>
     <div class="table-wrap"><table id="results-table"><thead></thead><tbody></tbody></table></div>
     <details id="sources-box"><summary>Sources and conventions</summary><table id="sources"><tbody></tbody></table></details>
   </section>
@@ -382,6 +388,14 @@ function renderChart(): void {
   $('chart-title').textContent = series.title;
   const pal = palette();
   const loss = (_u: uPlot, v: number | null) => (v === null ? '\u2013' : v.toFixed(4));
+  // A local fit's bootstrap band around the front: shaded, with its edges as series so the y-axis
+  // covers it and the legend reads the band at the cursor.
+  const fitVM = state.fits?.find((f) => f.id === state.resultsFor?.fit);
+  const caption = bandCaption(series, fitVM);
+  const note = $('band-note');
+  note.hidden = !caption;
+  note.textContent = caption ?? '';
+  const edge = { stroke: pal.blue, width: 1, dash: [4, 3], spanGaps: true, points: { show: false }, value: loss };
   chart = new uPlot(
     {
       width: Math.max(300, host.clientWidth || 500),
@@ -397,9 +411,11 @@ function renderChart(): void {
         { label: series.xKey === 'params' ? 'params' : 'hours', value: (_u, v) => (series.xKey === 'params' ? (v === null ? '\u2013' : fmt(v)) : fmtHours(v)) },
         { label: 'shape', stroke: pal.faint, width: 0, paths: () => null, points: { show: true, size: 5, fill: pal.faint }, value: loss },
         { label: series.xKey === 'params' ? 'lowest loss at this size' : 'Pareto front', stroke: pal.blue, width: 2, spanGaps: true, points: { show: true, size: 6, fill: pal.blue }, value: loss },
+        ...(caption ? [{ label: '95% band, upper', ...edge }, { label: '95% band, lower', ...edge }] : []),
       ],
+      plugins: caption ? [bandPlugin(() => ({ xs: series.xs, lo: series.bandLo, hi: series.bandHi, color: pal.blue }), host)] : [],
     },
-    [series.xs, series.all, series.front],
+    caption ? [series.xs, series.all, series.front, series.bandHi, series.bandLo] : [series.xs, series.all, series.front],
     host,
   );
   chartResize = autoSize(chart, host, 220);
@@ -411,6 +427,7 @@ function renderChart(): void {
   host.uplot = chart;
   host.dataset.points = String(series.xs.length);
   host.dataset.xKey = series.xKey;
+  host.dataset.bandPoints = String(series.bandLo.filter((v) => v !== null).length);
   host.dataset.requestId = String(pending);
 }
 
@@ -432,7 +449,7 @@ function renderDetail(): void {
   box.innerHTML = `
     <div class="detail-head">
       <h2 id="detail-title">d_model ${s.dModel} \u00d7 ${s.nLayers} layers</h2>
-      <span class="muted">${s.nHeads} heads \u00d7 ${s.dHead}, d_ff ${s.dFf} \u00b7 ${fmt(s.params)} params \u00b7 ${fmt(s.tokens)} tokens \u00b7 loss ${s.predictedLoss.toFixed(4)} \u00b7 ${fmtHours(s.hours)}</span>
+      <span class="muted">${s.nHeads} heads \u00d7 ${s.dHead}, d_ff ${s.dFf} \u00b7 ${fmt(s.params)} params \u00b7 ${fmt(s.tokens)} tokens \u00b7 loss ${s.predictedLoss.toFixed(4)}${s.lossBand ? ` (95% band ${s.lossBand[0].toFixed(4)}\u2013${s.lossBand[1].toFixed(4)})` : ''} \u00b7 ${fmtHours(s.hours)}</span>
       <div class="row actions">
         <vscode-button id="train-btn">Train this</vscode-button>
         <vscode-button id="export-json-btn" secondary>Export JSON</vscode-button>
@@ -587,6 +604,12 @@ window.addEventListener('message', (ev: MessageEvent) => {
     case 'init': {
       hardware = m.hardware;
       defaults = m.defaults.request;
+      const fits = fitOptions(m.fits);
+      state.fits = fits;
+      const fitSel = field('fit');
+      // The fit the form shows now (a re-init keeps it when the new list still has it).
+      const keepFit = formReady ? fitSel.value : undefined;
+      fitSel.innerHTML = fits.map(fitOptionHtml).join('');
       proxySteps = m.defaults.proxySteps;
       const gpu = field('gpu');
       const keep = gpu.value;
@@ -602,14 +625,20 @@ window.addEventListener('message', (ev: MessageEvent) => {
       // wait a frame so the select has seen its new options
       requestAnimationFrame(() => {
         if (formReady) {
-          // a second init (settings changed): the user's inputs stay as they are
+          // a second init (settings changed, a study fitted): the user's inputs stay as they are;
+          // a local fit that left the list falls back to the default fit and re-plans
           if (keep) gpu.value = keep;
+          const fit = pickFit(keepFit, fits, m.defaults.request.fit);
+          fitSel.value = fit;
+          if (fit !== keepFit) onEdit(0);
+          else if (state.shapes.length) renderChart(); // the band caption names the fit from the new list
           return;
         }
         // What the user typed last (this webview's state, else the host's copy, which survives
         // closing the panel), else the last request, else the defaults.
         const fields = state.fields ?? m.saved ?? (state.request ? fieldsOf(state.request) : fieldsOf(m.defaults.request));
-        setFields({ ...fieldsOf(m.defaults.request), ...fields });
+        // a saved local fit id whose study is gone (or renumbered by a reload) is not offered
+        setFields({ ...fieldsOf(m.defaults.request), ...fields, fit: pickFit(fields.fit, fits, m.defaults.request.fit) });
         formReady = true;
         state.fields = readFields();
         save();

@@ -2,7 +2,7 @@
  * Chart data shaping for the training monitor: metrics rows -> aligned uPlot columns, smoothing,
  * growth-event markers. Pure functions, no DOM, no `vscode`.
  */
-import type { MetricPoint, RunEvent } from './messages';
+import type { AttemptSeries, MetricPoint, RunEvent } from './messages';
 import { compact } from '../../src/core/plan/format';
 
 /** uPlot's AlignedData: x column then y columns; null = gap. */
@@ -92,28 +92,14 @@ export type XAxis = (typeof X_AXES)[number];
 export const X_LABELS: Record<XAxis, string> = { step: 'step', tokens: 'tokens', flops: 'FLOPs (6ND)', time: 'wall time (min)' };
 
 /**
- * The rows to plot and the rows an earlier attempt logged past the point a resume rewound to
- * (superseded: drawn greyed). The extension host already applies the run format's rule
- * (src/core/runs/history.ts: a resume event's rewindTo + metricsBytes) before it sends rows, so for
- * live runs this finds nothing to split; it still splits logs that reach the webview unfiltered
- * (in file order, a row whose step is below the highest step seen starts a new attempt).
+ * The rows to plot and the rows drawn greyed, as the run data says: `metrics` is the current
+ * attempt's one history (the host applied src/core/runs/history.ts, so rows a resume superseded
+ * are already gone), and `attempts` are the earlier attempts of a restarted run
+ * (metrics.attempt-N.jsonl, oldest first). Nothing is inferred from the order of the steps.
  */
-export function rowsToPlot(metrics: readonly MetricPoint[], _events: readonly RunEvent[] = []): { rows: MetricPoint[]; superseded: MetricPoint[] } {
-  let current: MetricPoint[] = [];
-  const superseded: MetricPoint[] = [];
-  let maxStep = -Infinity;
-  for (const r of metrics) {
-    if (!Number.isFinite(r.step)) continue;
-    if (r.step < maxStep) {
-      const keep: MetricPoint[] = [];
-      for (const c of current) (c.step >= r.step ? superseded : keep).push(c);
-      current = keep;
-      maxStep = Math.max(...current.map((c) => c.step), -Infinity);
-    }
-    current.push(r);
-    if (r.step > maxStep) maxStep = r.step;
-  }
-  return { rows: dedupeByStep(current), superseded: dedupeByStep(superseded) };
+export function rowsToPlot(metrics: readonly MetricPoint[], attempts: readonly AttemptSeries[] = []): { rows: MetricPoint[]; superseded: MetricPoint[] } {
+  const old = attempts.flatMap((a) => (a && Array.isArray(a.metrics) ? a.metrics : []));
+  return { rows: dedupeByStep(metrics), superseded: dedupeByStep(old) };
 }
 
 /** Parameter count per depth (growth changes it); the host computes it from config.json. */
@@ -423,3 +409,21 @@ export function studyCurve(
 /** Distinct colours for runs in a comparison (theme chart colours first). */
 export const RUN_COLOR_KEYS = ['blue', 'orange', 'green', 'purple', 'red', 'yellow'] as const;
 export const EXTRA_RUN_COLORS = ['#4dc9c9', '#e377c2', '#8c8c3a', '#7f7fff', '#c9844d', '#5fa55f'];
+
+/**
+ * The outline of an uncertainty band as one polygon in data units: the upper edge left to right,
+ * then the lower edge right to left. Columns where either edge is missing are stepped over (the
+ * band spans them, like a line with spanGaps), so a front interleaved with off-front shapes is one
+ * band. Empty when no column has both edges.
+ */
+export function bandPolygon(xs: ReadonlyArray<number | null>, lo: ReadonlyArray<number | null>, hi: ReadonlyArray<number | null>): Array<[number, number]> {
+  const idx: number[] = [];
+  xs.forEach((x, i) => {
+    const a = lo[i], b = hi[i];
+    if (x !== null && a !== null && a !== undefined && b !== null && b !== undefined && Number.isFinite(x) && Number.isFinite(a) && Number.isFinite(b)) idx.push(i);
+  });
+  idx.sort((i, j) => (xs[i] as number) - (xs[j] as number));
+  const upper = idx.map((i): [number, number] => [xs[i] as number, Math.max(lo[i] as number, hi[i] as number)]);
+  const lower = idx.map((i): [number, number] => [xs[i] as number, Math.min(lo[i] as number, hi[i] as number)]).reverse();
+  return [...upper, ...lower];
+}

@@ -4,7 +4,7 @@
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { GrowthMarker, fmt, markerNear } from './chartData';
+import { GrowthMarker, bandPolygon, fmt, markerNear } from './chartData';
 
 export function cssVar(name: string, fallback: string): string {
   const v = getComputedStyle(document.body).getPropertyValue(name).trim();
@@ -84,6 +84,48 @@ export function growthMarkerPlugin(getMarkers: () => readonly GrowthMarker[]): u
         const w = u.over.clientWidth;
         tip.style.left = `${Math.min(Math.max(0, x + 8), Math.max(0, w - 220))}px`;
         tip.style.top = '4px';
+      },
+    },
+  };
+}
+
+/**
+ * Shades an uncertainty band (lower and upper edge per x) under the series, on uPlot's canvas
+ * (`drawAxes` hook: after the grid, before the lines). `host.dataset.bandDrawn` counts the
+ * outline's vertices of the last draw, for tests: 0 when nothing was drawn.
+ */
+export function bandPlugin(
+  get: () => { xs: ReadonlyArray<number | null>; lo: ReadonlyArray<number | null>; hi: ReadonlyArray<number | null>; color: string },
+  host?: HTMLElement,
+): uPlot.Plugin {
+  return {
+    hooks: {
+      drawAxes: (u: uPlot) => {
+        const b = get();
+        const poly = bandPolygon(b.xs, b.lo, b.hi);
+        if (host) host.dataset.bandDrawn = String(poly.length);
+        if (!poly.length) return;
+        const { ctx } = u;
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+        ctx.clip();
+        ctx.beginPath();
+        poly.forEach(([x, y], i) => {
+          const px = u.valToPos(x, 'x', true), py = u.valToPos(y, 'y', true);
+          if (i === 0) ctx.moveTo(px, py);
+          else ctx.lineTo(px, py);
+        });
+        ctx.closePath();
+        ctx.globalAlpha = 0.22;
+        ctx.fillStyle = b.color;
+        ctx.fill();
+        // a band of one point (or of one x) has no area: a vertical bar shows it
+        ctx.globalAlpha = 0.6;
+        ctx.strokeStyle = b.color;
+        ctx.lineWidth = Math.max(1, devicePixelRatio);
+        if (new Set(poly.map((p) => p[0])).size === 1) ctx.stroke();
+        ctx.restore();
       },
     },
   };

@@ -21,23 +21,34 @@ export interface FitList {
   /** Local fits by the id the webview knows ('local-1', ...); published fits resolve by name. */
   entries: Map<string, CoreScalingFit>;
   vms: FitVM[];
+  /** The fit.json behind each local id. */
+  files?: Map<string, string>;
 }
 
-/** The "Scaling fit" list: the published fits, then the fit.json of every study under the runs folder. */
-export function buildFitList(runsFolder: string): FitList {
+/**
+ * The "Scaling fit" list: the published fits, then the fit.json of every study under the runs
+ * folder. Given the previous list, a file keeps its id and a new file gets a number never used
+ * before: a study finishing while the planner is open must not turn the user's chosen 'local-1'
+ * into another study's fit.
+ */
+export function buildFitList(runsFolder: string, prev?: FitList): FitList {
   const entries = new Map<string, CoreScalingFit>();
+  const files = new Map<string, string>();
   const vms: FitVM[] = SCALING_FIT_IDS.map((k) => SCALING_FITS[k]).map((f) => ({ id: f.id as FitVM['id'], name: f.name, source: f.source, local: false }));
-  findLocalFits(runsFolder).forEach((e, i) => {
+  const idOfFile = new Map([...(prev?.files ?? new Map<string, string>())].map(([id, file]) => [file, id]));
+  let next = Math.max(0, ...[...(prev?.files?.keys() ?? [])].map((id) => Number(id.slice('local-'.length)))) + 1;
+  for (const e of findLocalFits(runsFolder)) {
     try {
-      const id = `local-${i + 1}` as const;
       const f = loadLocalFit(e.file);
+      const id = (idOfFile.get(e.file) ?? `local-${next++}`) as `local-${number}`;
       entries.set(id, f);
+      files.set(id, e.file);
       vms.push({ id, name: f.name, source: f.source, local: true });
     } catch {
       /* findLocalFits already dropped unreadable files; a race with a rewrite is dropped too */
     }
-  });
-  return { entries, vms };
+  }
+  return { entries, vms, files };
 }
 
 export interface HardwareList {
@@ -190,6 +201,8 @@ export function runPlan(req: PlanRequest, hw: HardwareList, fits?: FitList): Pla
     sources.push({ name: 'compute-optimal (6ND)', value: `N ${r.computeOptimal.params.toExponential(2)}, D ${r.computeOptimal.tokens.toExponential(2)}`, source: ctx.fit.source });
     sources.push({ name: '20 tokens/param (6ND)', value: `N ${r.fixedTokensPerParam.params.toExponential(2)}, D ${r.fixedTokensPerParam.tokens.toExponential(2)}`, source: 'CompleteP (Dey et al. 2025) used 20 TPP' });
   }
+  const boot = fits?.entries.get(req.fit)?.bootstrap?.length ?? 0;
+  if (raw.candidates.some((c) => c.lossBand)) sources.push({ name: 'predicted loss band', value: `95% band over ${boot} bootstrap fits (shaded on the chart)`, source: `${ctx.fit.source}; bootstrap of shapelab fit (src/core/study/lawFit.ts), times each shape's penalty` });
   // raw.warnings first: memory-bound and too-few-optimizer-steps verdicts (src/core/plan/search.ts)
   const warnings = [...raw.warnings, ...raw.notes];
   if (!raw.candidates.length) {
@@ -275,6 +288,8 @@ function detailWithGrowth(shape: ShapeVM, req: PlanRequest, hw: HardwareList, fi
       source: 'time model global batch 2^19 tokens (src/core/plan/steptime.ts); export: batchSize + gradAccum',
     },
   ];
+  const local = fits?.entries.get(req.fit);
+  if (local && shape.lossBand) sources.unshift({ name: 'predicted loss', value: `${shape.predictedLoss.toFixed(4)}, 95% band ${shape.lossBand[0].toFixed(4)}-${shape.lossBand[1].toFixed(4)}`, source: local.source });
   const warnings = [...g.warnings];
   if (ev.memoryAdvice) warnings.unshift(ev.memoryAdvice);
   if (req.parameterization === 'alpha0.5' || req.parameterization === 'sp') warnings.push(`the shape penalty for ${req.parameterization} is an assumption, not a paper fit`);

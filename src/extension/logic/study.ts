@@ -1,44 +1,30 @@
 /**
- * A study (or experiment) folder for the comparison view: its runs' measured final eval losses
- * against N, and the fitted law when the folder has a fit.json (`law` {E, A, alpha, B, beta}, as
- * `shapelab fit --json` writes it). Until the study branch's core loader lands, this reads
- * study.json and the run folders directly. No `vscode` import.
+ * A study folder for the comparison view, read by the core's loader (src/core/study/loadStudy.ts:
+ * study.json and fit.json as `shapelab study` and `shapelab fit` wrote them). The points are the
+ * fit's own (the runs it used, N as the planner counts params, D the trained tokens), so the drawn
+ * curve and the points agree; before a fit, every finished run's final eval loss. No `vscode` import.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { rowsToPlot } from '../../../webview/shared/chartData';
-import { readJsonObject as readJson } from './runFolder';
-import type { MetricPoint, RunEvent, RunSummaryVM, StudyVM } from '../../../webview/shared/messages';
+import { loadStudy } from '../../core/study/loadStudy';
+import type { StudyVM } from '../../../webview/shared/messages';
 
-export function isStudyFolder(dir: string): boolean {
-  return fs.existsSync(path.join(dir, 'study.json'));
-}
+const LAW_KEYS = ['E', 'A', 'alpha', 'B', 'beta'] as const;
 
-/** The law from fit.json, or undefined when absent or not five finite numbers. */
-export function readFitLaw(dir: string): StudyVM['law'] {
-  const law = readJson(path.join(dir, 'fit.json'))?.law as Record<string, unknown> | undefined;
-  if (!law) return undefined;
-  const keys = ['E', 'A', 'alpha', 'B', 'beta'] as const;
-  if (!keys.every((k) => typeof law[k] === 'number' && Number.isFinite(law[k]))) return undefined;
-  return { E: law.E as number, A: law.A as number, alpha: law.alpha as number, B: law.B as number, beta: law.beta as number };
-}
-
-/** Final eval loss, its tokens D and the parameter count N at the depth it was measured, per run. */
-export function studyPoint(r: { run: RunSummaryVM; metrics: MetricPoint[]; events: RunEvent[] }): StudyVM['points'][number] | undefined {
-  const { rows } = rowsToPlot(r.metrics, r.events);
-  let last: MetricPoint | undefined;
-  for (const p of rows) if (p.evalLoss !== undefined) last = p;
-  if (!last || last.tokens === undefined || !(last.tokens > 0)) return undefined;
-  const pbd = r.run.paramsByDepth ?? {};
-  const N = (last.depth !== undefined ? pbd[last.depth] : undefined) ?? Object.values(pbd)[0];
-  if (N === undefined) return undefined;
-  return { run: r.run.name, N, D: last.tokens, loss: last.evalLoss as number };
-}
-
-export function readStudy(dir: string, runs: Array<{ run: RunSummaryVM; metrics: MetricPoint[]; events: RunEvent[] }>): StudyVM {
-  const manifest = readJson(path.join(dir, 'study.json'));
-  const name = typeof manifest?.name === 'string' && manifest.name ? manifest.name.slice(0, 120) : path.basename(dir);
-  const points = runs.map(studyPoint).filter((p): p is StudyVM['points'][number] => !!p);
-  const law = readFitLaw(dir);
-  return law ? { name, points, law } : { name, points };
+/** The study view of DIR, or an error message when DIR is not a readable study (no, or a broken, study.json). */
+export function readStudy(dir: string): { study: StudyVM } | { error: string } {
+  let v: ReturnType<typeof loadStudy>;
+  try {
+    // the comparison draws the runs' own curves; of the loader's curves only one point per run is needed
+    v = loadStudy(dir, { maxCurvePoints: 1 });
+  } catch (e) {
+    return { error: (e as Error).message.split('\n')[0] };
+  }
+  const name = (v.name || path.basename(dir)).slice(0, 120);
+  const law = v.fit?.law as Record<string, unknown> | undefined;
+  if (v.fit && law && LAW_KEYS.every((k) => typeof law[k] === 'number' && Number.isFinite(law[k]))) {
+    const points = v.fit.points.filter((p) => p.N > 0 && p.D > 0 && Number.isFinite(p.loss)).map((p) => ({ run: p.run, N: p.N, D: p.D, loss: p.loss }));
+    return { study: { name, points, law: { E: law.E as number, A: law.A as number, alpha: law.alpha as number, B: law.B as number, beta: law.beta as number } } };
+  }
+  const points = v.runs.filter((r) => r.status === 'done' && r.evalLoss !== null).map((r) => ({ run: r.label, N: r.params, D: r.tokens, loss: r.evalLoss as number }));
+  return { study: { name, points } };
 }

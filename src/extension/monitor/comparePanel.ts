@@ -73,7 +73,11 @@ export class ComparePanel {
     }
     let study: StudyVM | undefined;
     const groupDir = this.group ? this.groupDir(runs) : undefined;
-    if (groupDir) study = readStudy(groupDir, runs);
+    if (groupDir) {
+      const r = readStudy(groupDir);
+      if ('study' in r) study = r.study;
+      else this.out.appendLine(`[compare] ${r.error}`);
+    }
     this.lastPosted = { runs: runs.map((r) => r.run.id), study };
     const m: HostToMonitor = study ? { type: 'compare', runs, study } : { type: 'compare', runs };
     void this.panel.webview.postMessage(m).then(undefined, (e) => this.out.appendLine(`[compare] postMessage failed: ${e}`));

@@ -26,6 +26,8 @@ export class PlannerPanel {
   private hw: HardwareList;
   /** Published fits + local studies' fits (rebuilt on every init: a study may have finished since). */
   private fits: FitList = { entries: new Map(), vms: [] };
+  /** The last list of any panel: local ids stay the same file's across panels of this session. */
+  private static lastFits: FitList | undefined;
   private lastRequest: PlanRequest | undefined;
   private shapes = new Map<string, ShapeVM>();
   private selectedId: string | undefined;
@@ -47,6 +49,8 @@ export class PlannerPanel {
   static show(ctx: vscode.ExtensionContext, out: vscode.OutputChannel, training: TrainingManager): PlannerPanel {
     if (PlannerPanel.current) {
       PlannerPanel.current.panel.reveal();
+      // A visible panel is not reloaded by reveal(): offer a study fitted since it opened.
+      PlannerPanel.current.refreshFits();
       return PlannerPanel.current;
     }
     const panel = vscode.window.createWebviewPanel(PlannerPanel.viewType, 'ShapeLab Planner', vscode.ViewColumn.Active, {
@@ -113,11 +117,18 @@ export class PlannerPanel {
     }
   }
 
-  private sendInit(): void {
+  /** Re-sends init (the webview keeps its inputs) when the fit list changed. */
+  refreshFits(): void {
+    const next = buildFitList(config.runsFolder(this.ctx), PlannerPanel.lastFits ?? this.fits);
+    if (JSON.stringify(next.vms) !== JSON.stringify(this.fits.vms)) this.sendInit(next);
+  }
+
+  private sendInit(fits = buildFitList(config.runsFolder(this.ctx), PlannerPanel.lastFits ?? this.fits)): void {
+    this.fits = PlannerPanel.lastFits = fits;
     this.post({
       type: 'init',
       hardware: this.hw.vms,
-      fits: (this.fits = buildFitList(config.runsFolder(this.ctx))).vms,
+      fits: fits.vms,
       defaults: { request: defaultRequest(config.defaultGpu(), config.defaultParameterization(), this.hw), proxySteps: config.proxySteps() },
       backendAvailable: true,
       saved: this.savedInputs(),
