@@ -702,18 +702,31 @@ async function ui() {
 }
 
 // ---- scaling study (issue 12): a tiny study through the real command, its comparison, and the
-// planner with its local fit. The key binding (run.sh: keybindings.json) calls
-// shapelab.runScalingStudy with a 3 x 2 grid of 60 steps: the palette entry asks for minutes and
-// sizes the grid to them, which on this machine's CPU is about 17 minutes at the smallest.
+// planner with its local fit. From the palette: "Run Scaling Study" > "Quick trial" > 60 steps
+// (3 widths x 2 depths; a study sized to minutes needs ~17 minutes on this machine's CPU).
 async function studyChecks(page) {
   const runs = path.join(ws, 'runs');
   let study;
   await check('scaling study from its command (tiny grid, CPU): progress, 6 runs done, fit.json written', async () => {
     const before = new Set(fs.readdirSync(runs));
     await palette(page, 'View: Close All Editors');
-    // focus the workbench (the runs tree), not a webview, so the key binding reaches VS Code
-    await page.locator('.monaco-list-row', { hasText: 'fixture-growth-run' }).first().click();
-    await page.keyboard.press('Control+Shift+Alt+9');
+    await palette(page, 'ShapeLab: Run Scaling Study');
+    // An unfinished study in the folder makes the first pick "New study..." / "Resume ..."
+    const input = page.locator('.quick-input-widget input');
+    const rows = page.locator('.quick-input-list .monaco-list-row');
+    await rows.first().waitFor({ timeout: 15000 });
+    if ((await rows.filter({ hasText: 'New study...' }).count()) > 0) {
+      await input.fill('New study');
+      await rows.filter({ hasText: 'New study...' }).first().waitFor({ timeout: 5000 });
+      await page.keyboard.press('Enter');
+      await rows.filter({ hasText: 'Quick trial' }).first().waitFor({ timeout: 15000 });
+    }
+    await input.fill('Quick trial');
+    await rows.filter({ hasText: 'Quick trial' }).first().waitFor({ timeout: 5000 });
+    await page.keyboard.press('Enter');
+    await waitFor(async () => /Steps per run/.test(await page.locator('.quick-input-widget').innerText()), 15000, 'the steps prompt');
+    await input.fill('60');
+    await page.keyboard.press('Enter');
     const name = await waitFor(() => fs.readdirSync(runs).find((n) => !before.has(n) && /^study-/.test(n) && fs.existsSync(path.join(runs, n, 'study.json'))), 30000, 'the new study folder');
     const dir = path.join(runs, name);
     log('study', name);

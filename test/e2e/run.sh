@@ -42,10 +42,6 @@ cat > "$RUN/ud/User/settings.json" <<JSON
   "chat.commandCenter.enabled": false
 }
 JSON
-# The scaling-study check: the palette command sizes a grid to minutes (about 17 min on 2 CPU
-# cores at the smallest), so the e2e presses a key bound to the same command with a tiny grid
-# (3 widths x 2 depths, 60 steps: 6 runs, the fewest the 5-parameter fit accepts).
-cat > "$RUN/ud/User/keybindings.json" <<JSON
 [{ "key": "ctrl+shift+alt+9", "command": "shapelab.runScalingStudy", "args": { "args": ["--widths", "32,48,64", "--depths", "1,2", "--steps", "60", "--batch-size", "8", "--context", "64"] } }]
 JSON
 echo "bind-addr: 127.0.0.1:$PORT" > "$RUN/cs.yaml"

@@ -37,6 +37,26 @@ export async function runScalingStudy(ctx: vscode.ExtensionContext, out: vscode.
     dir = pick.dir;
     args = ['study', '--resume', dir];
   } else {
+    const kind = await vscode.window.showQuickPick(
+      [
+        { label: 'Sized to minutes', description: '4 widths x 2 depths, 20 tokens/param, sized to this device', quick: false },
+        { label: 'Quick trial', description: `${QUICK_TRIAL.widths.split(',').length} widths x ${QUICK_TRIAL.depths.split(',').length} depths, a fixed number of steps per run: checks the whole loop in about a minute; too short to plan with`, quick: true },
+      ],
+      { title: 'ShapeLab: Run Scaling Study', placeHolder: 'What kind of study?' },
+    );
+    if (!kind) return undefined;
+    dir = path.join(runsFolder, `study-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}`);
+    if (kind.quick) {
+      const steps = await vscode.window.showInputBox({
+        title: 'ShapeLab: Run Scaling Study (quick trial)',
+        prompt: `Steps per run (${QUICK_TRIAL.widths.split(',').length * QUICK_TRIAL.depths.split(',').length} runs, widths ${QUICK_TRIAL.widths}, depths ${QUICK_TRIAL.depths}, batch ${QUICK_TRIAL.batch} x ${QUICK_TRIAL.context} tokens)`,
+        value: '60',
+        validateInput: (s) => (/^\d+$/.test(s.trim()) && Number(s) >= 10 && Number(s) <= 100000 ? undefined : 'a whole number of steps, 10 to 100000'),
+      });
+      if (!steps) return undefined;
+      args = ['study', '--widths', QUICK_TRIAL.widths, '--depths', QUICK_TRIAL.depths, '--steps', steps.trim(), '--batch-size', String(QUICK_TRIAL.batch), '--context', String(QUICK_TRIAL.context), '--out', dir];
+      return runWith(ctx, out, runsFolder, args, dir, ep);
+    }
     const minutes = await vscode.window.showInputBox({
       title: 'ShapeLab: Run Scaling Study',
       prompt: 'Minutes for the whole grid (4 widths x 2 depths, sized to this device)',
@@ -44,11 +64,18 @@ export async function runScalingStudy(ctx: vscode.ExtensionContext, out: vscode.
       validateInput: (s) => (Number(s) > 0 && Number.isFinite(Number(s)) ? undefined : 'a positive number of minutes'),
     });
     if (!minutes) return undefined;
-    dir = path.join(runsFolder, `study-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}`);
     args = ['study', '--minutes', minutes, '--out', dir];
   }
   return runWith(ctx, out, runsFolder, args, dir, ep);
 }
+
+/**
+ * The palette's quick trial: the smallest grid `shapelab fit` accepts (6 runs >= its 5 parameters),
+ * tiny shapes and a fixed step count, so the whole loop (runs, fit, comparison, planner band) can
+ * be seen on a CPU in about a minute; a sized study of the smallest ladder window needs ~17
+ * minutes on a 2-core CPU.
+ */
+const QUICK_TRIAL = { widths: '32,48,64', depths: '1,2', batch: 8, context: 64 };
 
 /** `executeCommand('shapelab.runScalingStudy', { args: ['--widths', '32,48', '--depths', '1,2', '--steps', '60'] })` */
 export interface StudyCommandOptions {
