@@ -42,8 +42,6 @@ cat > "$RUN/ud/User/settings.json" <<JSON
   "chat.commandCenter.enabled": false
 }
 JSON
-[{ "key": "ctrl+shift+alt+9", "command": "shapelab.runScalingStudy", "args": { "args": ["--widths", "32,48,64", "--depths", "1,2", "--steps", "60", "--batch-size", "8", "--context", "64"] } }]
-JSON
 echo "bind-addr: 127.0.0.1:$PORT" > "$RUN/cs.yaml"
 CS=("$N24/bin/node" "$W/cs/node_modules/code-server/out/node/entry.js")
 FLAGS=(--config "$RUN/cs.yaml" --auth none --disable-telemetry --disable-update-check --disable-workspace-trust --user-data-dir "$RUN/ud" --extensions-dir "$RUN/exts")
