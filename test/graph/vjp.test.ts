@@ -68,6 +68,10 @@ const cases: Case[] = [
   { op: 'Softmax', name: 'last axis', feeds: { a: f([2, 3, 5], 39, -2, 2) }, build: (g, x) => g.softmax(x.a, -1) },
   { op: 'LayerNormalization', name: '1024 rows (two-stage gamma/beta sums)', feeds: { a: f([1024, 4], 53, -2, 2), w: f([4], 54, 0.5, 1.5), b: f([4], 55) }, build: (g, x) => g.layerNorm(x.a, x.w, x.b)[0] },
   { op: 'LayerNormalization', name: 'x, gamma, beta', feeds: { a: f([2, 3, 6], 40, -2, 2), w: f([6], 41, 0.5, 1.5), b: f([6], 42) }, build: (g, x) => g.layerNorm(x.a, x.w, x.b)[0] },
+  // Unit gain and zero bias as constants (gpt.ts's folded LayerNorm): the rule takes x̂ from the
+  // output and skips dy·γ; the same finite differences must hold.
+  { op: 'LayerNormalization', name: 'constant unit gain and zero bias (x only)', feeds: { a: f([2, 3, 6], 56, -2, 2) }, build: (g, x) => g.layerNorm(x.a, g.constF([1, 1, 1, 1, 1, 1], [6]), g.constF([0, 0, 0, 0, 0, 0], [6]))[0] },
+  { op: 'LayerNormalization', name: 'constant unit gain, learned bias', feeds: { a: f([2, 3, 6], 57, -2, 2), b: f([6], 58) }, build: (g, x) => g.layerNorm(x.a, g.constF([1, 1, 1, 1, 1, 1], [6]), x.b)[0] },
   { op: 'Gather', name: 'embedding rows with repeats', feeds: { w: f([5, 3], 43), idx: i64([0, 2, 2, 4, 0, 1], [6, 1]) }, build: (g, x) => g.gather(x.w, x.idx) },
   { op: 'Gather', name: 'embedding rows via the one-hot GEMM form', feeds: { w: f([5, 3], 46), idx: i64([0, 2, 2, 4, 0, 1], [6, 1]) }, build: (g, x) => { g.gatherGrad = 'onehot'; return g.gather(x.w, x.idx); } },
   { op: 'GatherElements', name: 'pick targets along axis 1', feeds: { a: f([4, 5], 44), idx: i64([1, 0, 4, 4], [4, 1]) }, build: (g, x) => g.gatherElements(x.a, x.idx, 1) },

@@ -1,0 +1,96 @@
+import { strict as assert } from 'node:assert';
+import * as ort from 'onnxruntime-node';
+import { Graph } from '../../src/core/graph/ir';
+import { serialize } from '../../src/core/graph/onnx';
+import { crossEntropyWithGrad, paramLayout, totalParams, type ModelShape } from '../../src/core/model/gpt';
+import { initParams } from '../../src/core/model/init';
+import { DEFAULT_BASE, transfer } from '../../src/core/param/parameterization';
+import { buildGradAccumulate } from '../../src/core/train/graphs';
+import { rand } from '../helpers/gradcheck';
+
+/**
+ * Session 4's step-graph switches (SHAPELAB_ENGINE_OFF=lnfold, scalefold, xent) each change how
+ * the step is computed, never what: with the switch off and on, the same parameters and batch
+ * must give the same loss and flat gradient within float32 tolerance (CPU EP).
+ */
+async function lossAndGrad(off: string, tied: boolean): Promise<{ loss: number; grad: Float32Array }> {
+  const before = process.env.SHAPELAB_ENGINE_OFF;
+  process.env.SHAPELAB_ENGINE_OFF = off;
+  try {
+    const shape: ModelShape = { vocab: 13, context: 6, dModel: 8, nLayers: 2, nHeads: 2, dFf: 16, tiedEmbeddings: tied };
+    // Base width below the model width: every multiplier differs from 1 (q scale, residual, output).
+    const t = transfer({ ...DEFAULT_BASE, baseWidth: 4, baseDepth: 1, initStd: 0.5, outputMultiplier: 2 }, { width: 8, depth: 2 }, 'completep');
+    const layout = paramLayout(shape, t);
+    const P = initParams(layout, 4);
+    // LayerNorm gains/biases away from 1/0 so the folds are exercised.
+    for (let i = 0; i < P.length; i++) P[i] += 0.1 * Math.sin(i * 1.3);
+    const N = totalParams(layout), rows = 2 * 6;
+    const tok = BigInt64Array.from({ length: rows }, (_, i) => BigInt((i * 5 + 3) % 13));
+    const tgt = BigInt64Array.from({ length: rows }, (_, i) => BigInt((i * 7 + 1) % 13));
+    const s = await ort.InferenceSession.create(serialize(buildGradAccumulate(shape, t, layout, 2)), { executionProviders: ['cpu'] });
+    const out = await s.run({
+      params: new ort.Tensor('float32', P, [N]),
+      grad_in: new ort.Tensor('float32', new Float32Array(N), [N]),
+      tokens: new ort.Tensor('int64', tok, [rows, 1]),
+      targets: new ort.Tensor('int64', tgt, [rows, 1]),
+    });
+    await s.release();
+    return { loss: (out.loss.data as Float32Array)[0], grad: out.grad_out.data as Float32Array };
+  } finally {
+    if (before === undefined) delete process.env.SHAPELAB_ENGINE_OFF;
+    else process.env.SHAPELAB_ENGINE_OFF = before;
+  }
+}
+
+describe('step-graph switches lnfold, scalefold, xent: off and on train the same model (CPU EP)', () => {
+  for (const tied of [true, false]) {
+    for (const off of ['lnfold', 'scalefold', 'xent', 'lnfold,scalefold,xent']) {
+      it(`${tied ? 'tied' : 'untied'} embeddings, SHAPELAB_ENGINE_OFF=${off}: same loss and gradient as all on`, async () => {
+        const on = await lossAndGrad('', tied), o = await lossAndGrad(off, tied);
+        assert.ok(Math.abs(on.loss - o.loss) <= 1e-5 * Math.abs(on.loss), `loss ${on.loss} vs ${o.loss}`);
+        const scale = Math.max(...Array.from(on.grad, Math.abs));
+        assert.ok(scale > 1e-3, 'gradient is not trivially zero');
+        let worst = 0;
+        for (let i = 0; i < on.grad.length; i++) worst = Math.max(worst, Math.abs(on.grad[i] - o.grad[i]));
+        assert.ok(worst <= 1e-5 * scale, `max |grad difference| ${worst} vs max |grad| ${scale}`);
+      });
+    }
+  }
+});
+
+describe('crossEntropyWithGrad: hand-written d loss / d logits', () => {
+  it('equals central differences of a float64 cross-entropy, and its loss equals that cross-entropy', async () => {
+    const rows = 5, V = 7;
+    const logits = rand(rows * V, 21, -3, 3);
+    const targets = [0, 6, 3, 3, 1];
+    // Independent reference in float64: mean over rows of logsumexp(row) - row[target].
+    const ce = (z: Float64Array) => {
+      let sum = 0;
+      for (let r = 0; r < rows; r++) {
+        const row = z.subarray(r * V, (r + 1) * V);
+        const m = Math.max(...row);
+        sum += m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0)) - row[targets[r]];
+      }
+      return sum / rows;
+    };
+    const g = new Graph('xent');
+    const x = g.input('logits', 'float32', [rows, V]);
+    const t = g.input('targets', 'int64', [rows, 1]);
+    const { loss, dLogits } = crossEntropyWithGrad(g, x, t);
+    g.output(g.identity(loss, 'loss'));
+    g.output(g.identity(dLogits, 'dlogits'));
+    const s = await ort.InferenceSession.create(serialize(g), { executionProviders: ['cpu'] });
+    const out = await s.run({ logits: new ort.Tensor('float32', logits, [rows, V]), targets: new ort.Tensor('int64', BigInt64Array.from(targets.map(BigInt)), [rows, 1]) });
+    await s.release();
+    const z = Float64Array.from(logits);
+    assert.ok(Math.abs((out.loss.data as Float32Array)[0] - ce(z)) < 1e-5);
+    const d = out.dlogits.data as Float32Array;
+    const h = 1e-4;
+    for (let i = 0; i < rows * V; i++) {
+      const zp = Float64Array.from(z); zp[i] += h;
+      const zm = Float64Array.from(z); zm[i] -= h;
+      const numeric = (ce(zp) - ce(zm)) / (2 * h);
+      assert.ok(Math.abs(d[i] - numeric) < 1e-6, `dlogits[${i}]: ${d[i]} vs numeric ${numeric}`);
+    }
+  });
+});
