@@ -23,6 +23,7 @@ const cases: Case[] = [
   { op: 'Erf', name: 'elementwise', feeds: { a: f([5], 15) }, build: (g, x) => g.erf(x.a) },
   { op: 'Pow', name: 'constant exponent 3', feeds: { a: f([5], 16, 0.5, 1.5) }, build: (g, x) => g.pow(x.a, g.constF(3)) },
   { op: 'Gelu', name: 'exact erf form', feeds: { a: f([6], 17, -3, 3) }, build: (g, x) => g.gelu(x.a) },
+  { op: 'Gelu', name: 'exact erf form, the longer backward (SHAPELAB_ENGINE_OFF=gelubwd)', feeds: { a: f([6], 59, -3, 3) }, build: (g, x) => { g.shortGeluGrad = false; return g.gelu(x.a); } },
   { op: 'Clip', name: 'bounds [-0.5, 0.5]', feeds: { a: f([8], 18) }, build: (g, x) => g.clip(x.a, g.constF(-0.5), g.constF(0.5)) },
   { op: 'Where', name: 'mask by a > b', feeds: { a: f([2, 3], 19), b: f([2, 3], 20) }, build: (g, x) => g.where(g.greater(x.a, g.constF(0.1)), x.a, g.mul(x.b, x.b)) },
   { op: 'MatMul', name: '2-D', feeds: { a: f([3, 4], 21), b: f([4, 5], 22) }, build: (g, x) => g.matmul(x.a, x.b) },

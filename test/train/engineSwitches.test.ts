@@ -6,10 +6,11 @@ import { crossEntropyWithGrad, paramLayout, totalParams, type ModelShape } from 
 import { initParams } from '../../src/core/model/init';
 import { DEFAULT_BASE, transfer } from '../../src/core/param/parameterization';
 import { buildGradAccumulate } from '../../src/core/train/graphs';
+import { gradients } from '../../src/core/graph/autodiff';
 import { rand } from '../helpers/gradcheck';
 
 /**
- * Session 4's step-graph switches (SHAPELAB_ENGINE_OFF=lnfold, scalefold, xent) each change how
+ * Session 4's step-graph switches (SHAPELAB_ENGINE_OFF=lnfold, scalefold, xent, gelubwd) each change how
  * the step is computed, never what: with the switch off and on, the same parameters and batch
  * must give the same loss and flat gradient within float32 tolerance (CPU EP).
  */
@@ -42,9 +43,9 @@ async function lossAndGrad(off: string, tied: boolean): Promise<{ loss: number; 
   }
 }
 
-describe('step-graph switches lnfold, scalefold, xent: off and on train the same model (CPU EP)', () => {
+describe('step-graph switches lnfold, scalefold, xent, gelubwd: off and on train the same model (CPU EP)', () => {
   for (const tied of [true, false]) {
-    for (const off of ['lnfold', 'scalefold', 'xent', 'lnfold,scalefold,xent']) {
+    for (const off of ['lnfold', 'scalefold', 'xent', 'gelubwd', 'lnfold,scalefold,xent,gelubwd']) {
       it(`${tied ? 'tied' : 'untied'} embeddings, SHAPELAB_ENGINE_OFF=${off}: same loss and gradient as all on`, async () => {
         const on = await lossAndGrad('', tied), o = await lossAndGrad(off, tied);
         assert.ok(Math.abs(on.loss - o.loss) <= 1e-5 * Math.abs(on.loss), `loss ${on.loss} vs ${o.loss}`);
@@ -94,3 +95,33 @@ describe('crossEntropyWithGrad: hand-written d loss / d logits', () => {
     }
   });
 });
+
+describe('GELU backward (short form) far from 0', () => {
+  it('is Φ(x) + x·φ(x) where exp(x²/2) overflows float32, with no NaN', async () => {
+    const xs = [-40, -14, -13, -5, 0, 1e-3, 5, 13, 14, 40];
+    const g = new Graph('gelu');
+    const x = g.input('x', 'float32', [xs.length]);
+    const [dx] = gradients(g, g.reduceSum(g.gelu(x), [0], false), [x]);
+    g.output(g.identity(dx, 'dx'));
+    const s = await ort.InferenceSession.create(serialize(g), { executionProviders: ['cpu'] });
+    const d = (await s.run({ x: new ort.Tensor('float32', Float32Array.from(xs), [xs.length]) })).dx.data as Float32Array;
+    await s.release();
+    // Reference in float64: Φ from the complementary error function's tail, exact for these x
+    // (|Φ(x) - (x > 0 ? 1 : 0)| < 1e-6 beyond |x| = 5), and φ(x) = exp(-x²/2)/√(2π).
+    xs.forEach((v, i) => {
+      const phi = Math.exp(-v * v / 2) / Math.sqrt(2 * Math.PI);
+      const cdf = Math.abs(v) >= 5 ? (v > 0 ? 1 : 0) : 0.5 * (1 + erf(v / Math.SQRT2));
+      assert.ok(Number.isFinite(d[i]) && Math.abs(d[i] - (cdf + v * phi)) < 2e-6, `x = ${v}: ${d[i]} vs ${cdf + v * phi}`);
+    });
+  });
+});
+
+/** erf by its Maclaurin series (float64, converges quickly for |z| < 4). */
+function erf(z: number): number {
+  let term = z, sum = z;
+  for (let n = 1; n < 80; n++) {
+    term *= (-z * z) / n;
+    sum += term / (2 * n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}

@@ -143,6 +143,15 @@ const rules: Record<string, VjpRule> = {
     if (n.attrs.approximate === 'tanh') throw new GraphError('Gelu(tanh) gradient not implemented; use the exact form');
     // d/dx [x Phi(x)] = Phi(x) + x phi(x)
     const x = n.inputs[0];
+    if (g.shortGeluGrad) {
+      // Φ(x) = 0.5·erf(a) + 0.5 with a = x/√2 (erf ∈ [-1, 1], so HardSigmoid's clip never binds);
+      // x·φ(x) = (x/√(2π)) / exp(a²). exp(a²) overflows to +inf for |x| > ~13, where the quotient
+      // is 0, the true limit (no NaN).
+      const a = g.scale(x, Math.SQRT1_2);
+      const cdf = g.hardSigmoid(g.erf(a), 0.5, 0.5);
+      const xpdf = g.div(g.scale(x, 1 / Math.sqrt(2 * Math.PI)), g.exp(g.mul(a, a)));
+      return [g.mul(dy!, g.add(cdf, xpdf))];
+    }
     const cdf = g.scale(g.add(g.constF(1), g.erf(g.scale(x, Math.SQRT1_2))), 0.5);
     const pdf = g.scale(g.exp(g.scale(g.mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
     return [g.mul(dy!, g.add(cdf, g.mul(x, pdf)))];

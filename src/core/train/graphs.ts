@@ -223,6 +223,8 @@ export const ENGINE_SWITCHES = {
   lnfold: 'LayerNorm affine folded into the next linear',
   /** q scale, residual and output multipliers folded into weights (ForwardOptions.foldScale). */
   scalefold: 'constant multipliers folded into weights',
+  /** GELU backward in fewer full-size kernels (Graph.shortGeluGrad). */
+  gelubwd: 'shorter GELU backward',
   /** Cross-entropy backward written out as (softmax − one-hot) / rows (Forward.dLogits). */
   xent: 'hand-written cross-entropy gradient',
 } as const;
@@ -248,6 +250,7 @@ function lossAndGradient(g: Graph, shape: ModelShape, t: Transfer, layout: Param
   g.splitK = splitKFromEnv();
   const off = engineOffFromEnv();
   g.cheapTranspose = !off.has('wgrad');
+  g.shortGeluGrad = !off.has('gelubwd');
   const { tokens, targets } = dataInputs(g, shape, batch);
   const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, ...forwardSwitches(off) });
   const grads = off.has('xent') ? gradients(g, fwd.loss, fwd.params) : gradients(g, fwd.logits, fwd.params, fwd.dLogits);
