@@ -79,7 +79,7 @@ describe('crossEntropyWithGrad: hand-written d loss / d logits', () => {
     const t = g.input('targets', 'int64', [rows, 1]);
     const { loss, dLogits } = crossEntropyWithGrad(g, x, t);
     g.output(g.identity(loss, 'loss'));
-    g.output(g.identity(dLogits, 'dlogits'));
+    g.output(g.identity(dLogits(), 'dlogits'));
     const s = await ort.InferenceSession.create(serialize(g), { executionProviders: ['cpu'] });
     const out = await s.run({ logits: new ort.Tensor('float32', logits, [rows, V]), targets: new ort.Tensor('int64', BigInt64Array.from(targets.map(BigInt)), [rows, 1]) });
     await s.release();

@@ -106,8 +106,11 @@ export interface Forward {
   /** Per-parameter values (slices of the flat vector) in layout order; autodiff targets. */
   params: string[];
   residualAbsMean?: string;
-  /** d loss / d logits written out (softmax − one-hot) / rows, for seeding the backward pass. */
-  dLogits: string;
+  /**
+   * Builds d loss / d logits written out, (softmax − one-hot) / rows, for seeding the backward
+   * pass; on demand, because onnxruntime keeps unused nodes (they would still run).
+   */
+  dLogits: () => string;
 }
 
 /**
@@ -227,7 +230,7 @@ export function crossEntropy(g: Graph, logits: string, targets: string): string 
  * zeros Expand, ScatterElements, Add). Only nodes that the seed reaches are used; the autodiff
  * backward of the loss ops is never built when the caller seeds `gradients` with it.
  */
-export function crossEntropyWithGrad(g: Graph, logits: string, targets: string): { loss: string; dLogits: string } {
+export function crossEntropyWithGrad(g: Graph, logits: string, targets: string): { loss: string; dLogits: () => string } {
   const mx = g.reduceMax(logits, [1], true);
   // Subtracting the row max is gradient-neutral for log-sum-exp minus the picked logit.
   g.stopGradient.add(mx);
@@ -237,9 +240,11 @@ export function crossEntropyWithGrad(g: Graph, logits: string, targets: string):
   const lse = g.log(sum);
   const picked = g.gatherElements(z, targets, 1);
   const loss = g.reduceMean(g.sub(lse, picked), [0, 1], false);
-  const rows = g.shape(logits)[0];
-  const probs = g.div(e, g.scale(sum, rows));
-  const minus = g.initializer(g.fresh('xent_onehot'), 'float32', [rows, 1], new Float32Array(rows).fill(-1 / rows));
-  const dLogits = g.scatterElementsAdd(probs, targets, minus, 1);
+  const dLogits = () => {
+    const rows = g.shape(logits)[0];
+    const probs = g.div(e, g.scale(sum, rows));
+    const minus = g.initializer(g.fresh('xent_onehot'), 'float32', [rows, 1], new Float32Array(rows).fill(-1 / rows));
+    return g.scatterElementsAdd(probs, targets, minus, 1);
+  };
   return { loss, dLogits };
 }

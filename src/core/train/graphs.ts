@@ -253,7 +253,7 @@ function lossAndGradient(g: Graph, shape: ModelShape, t: Transfer, layout: Param
   g.shortGeluGrad = !off.has('gelubwd');
   const { tokens, targets } = dataInputs(g, shape, batch);
   const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, ...forwardSwitches(off) });
-  const grads = off.has('xent') ? gradients(g, fwd.loss, fwd.params) : gradients(g, fwd.logits, fwd.params, fwd.dLogits);
+  const grads = off.has('xent') ? gradients(g, fwd.loss, fwd.params) : gradients(g, fwd.logits, fwd.params, fwd.dLogits());
   return { loss: fwd.loss, G: concatTree(g, grads.map((d) => g.reshape(d, [g.shape(d).reduce((a, b) => a * b, 1)])), 0) };
 }
 
