@@ -22,6 +22,7 @@ const cases: Case[] = [
   { op: 'Sigmoid', name: 'elementwise', feeds: { a: f([5], 14) }, build: (g, x) => g.sigmoid(x.a) },
   { op: 'Erf', name: 'elementwise', feeds: { a: f([5], 15) }, build: (g, x) => g.erf(x.a) },
   { op: 'Pow', name: 'constant exponent 3', feeds: { a: f([5], 16, 0.5, 1.5) }, build: (g, x) => g.pow(x.a, g.constF(3)) },
+  { op: 'MatMul', name: 'row vector times matrix (outer-product and reshaped gradients): [1,4] x [4,3]', feeds: { a: f([1, 4], 60), b: f([4, 3], 61) }, build: (g, x) => g.matmul(x.a, x.b) },
   { op: 'Gelu', name: 'exact erf form', feeds: { a: f([6], 17, -3, 3) }, build: (g, x) => g.gelu(x.a) },
   { op: 'Gelu', name: 'exact erf form, the longer backward (SHAPELAB_ENGINE_OFF=gelubwd)', feeds: { a: f([6], 59, -3, 3) }, build: (g, x) => { g.shortGeluGrad = false; return g.gelu(x.a); } },
   { op: 'Clip', name: 'bounds [-0.5, 0.5]', feeds: { a: f([8], 18) }, build: (g, x) => g.clip(x.a, g.constF(-0.5), g.constF(0.5)) },

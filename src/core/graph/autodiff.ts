@@ -173,6 +173,14 @@ const rules: Record<string, VjpRule> = {
   MatMul: (g, n, [dy], w) => {
     const [a, b] = n.inputs;
     const sa = g.shape(a), sb = g.shape(b);
+    if (sa.length === 2 && sb.length === 2 && sa[0] === 1) {
+      // A row vector times a matrix (gpt.ts's folded LayerNorm bias β·W): dy·bᵀ is (b·dyᵀ)ᵀ with
+      // both transposes of vectors mere reshapes, and aᵀ·dy is an outer product, a broadcast Mul.
+      const [k, nn] = sb;
+      const da = w[0] ? g.reshape(g.matmul(b, g.reshape(dy!, [nn, 1])), [1, k]) : undefined;
+      const db = w[1] ? g.mul(g.reshape(a, [k, 1]), dy!) : undefined;
+      return [da, db];
+    }
     // Explicit Transposes + MatMul: onnxruntime's WebGPU MatMul is several times faster than its
     // Gemm with transpose flags (measured on an H100/H200, bench/train-throughput.ts --profile).
     const da = w[0] ? unbroadcast(g, transposedProduct(g, dy!, b, 'b'), sa) : undefined;
