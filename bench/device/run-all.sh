@@ -59,11 +59,11 @@ for w in $what; do case $w in
   torchdist) bash bench/device/torch-dist-check.sh ;;
   engine)
     # Issue 10 part 2: the step graph's changes, each turned off once (SHAPELAB_ENGINE_OFF, see
-    # src/core/train/graphs.ts), all off, the session-4 ones (lnfold, scalefold, xent, gelubwd)
+    # src/core/train/graphs.ts), all off, the session-4 ones (lnfold, scalefold, xent, gelubwd, smaxbwd)
     # off together, and the old 'bucket' buffer caches once; default first and last (run-to-run
     # noise). Read 'step ms' per preset: a change wins where its off run is slower.
     # About 5-6 minutes on an H200 (ENGINE_RUNS picks a subset of runs, ENGINE_PRESETS of presets).
-    for run in ${ENGINE_RUNS:-'default|' 'off-wgrad|wgrad' 'off-qkv|qkv' 'off-adamw|adamw' 'off-lnfold|lnfold' 'off-scalefold|scalefold' 'off-xent|xent' 'off-gelubwd|gelubwd' 'off-s4|lnfold,scalefold,xent,gelubwd' 'off-all|wgrad,qkv,adamw,lnfold,scalefold,xent,gelubwd' 'bucket|' 'default-again|'}; do
+    for run in ${ENGINE_RUNS:-'default|' 'off-wgrad|wgrad' 'off-qkv|qkv' 'off-adamw|adamw' 'off-lnfold|lnfold' 'off-scalefold|scalefold' 'off-xent|xent' 'off-gelubwd|gelubwd' 'off-smaxbwd|smaxbwd' 'off-s4|lnfold,scalefold,xent,gelubwd,smaxbwd' 'off-all|wgrad,qkv,adamw,lnfold,scalefold,xent,gelubwd,smaxbwd' 'bucket|' 'default-again|'}; do
       name=${run%%|*}; off=${run#*|}; opts='{}'; ceil=''
       [ "$name" = bucket ] && opts='{"storageBufferCacheMode":"bucket","uniformBufferCacheMode":"bucket"}'
       [ "$name" = default ] && ceil=4096

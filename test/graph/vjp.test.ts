@@ -67,6 +67,8 @@ const cases: Case[] = [
   { op: 'Concat', name: 'axis 0', feeds: { a: f([1, 3], 35), b: f([2, 3], 36) }, build: (g, x) => g.concat([x.a, g.mul(x.b, x.b)], 0) },
   { op: 'ReduceSum', name: 'axes [0,2] keepdims', feeds: { a: f([2, 3, 4], 37) }, build: (g, x) => g.reduceSum(x.a, [0, 2], true) },
   { op: 'ReduceMean', name: 'axis 1 no keepdims', feeds: { a: f([2, 3, 4], 38) }, build: (g, x) => g.reduceMean(x.a, [1], false) },
+  { op: 'Softmax', name: 'read only by o = softmax·v (row sums from o and do, Graph.softmaxValueProduct)', feeds: { a: f([2, 3, 5], 62, -2, 2), v: f([2, 5, 4], 63) }, build: (g, x) => { const y = g.softmax(x.a, -1); const o = g.matmul(y, x.v); g.softmaxValueProduct.set(y, o); return o; } },
+  { op: 'Softmax', name: 'registered with softmax·v but read twice (falls back to the score row sums)', feeds: { a: f([2, 3, 5], 64, -2, 2), v: f([2, 5, 4], 65) }, build: (g, x) => { const y = g.softmax(x.a, -1); const o = g.matmul(y, x.v); g.softmaxValueProduct.set(y, o); return g.add(o, g.reduceSum(g.mul(y, y), [-1], true)); } },
   { op: 'Softmax', name: 'last axis', feeds: { a: f([2, 3, 5], 39, -2, 2) }, build: (g, x) => g.softmax(x.a, -1) },
   { op: 'LayerNormalization', name: '1024 rows (two-stage gamma/beta sums)', feeds: { a: f([1024, 4], 53, -2, 2), w: f([4], 54, 0.5, 1.5), b: f([4], 55) }, build: (g, x) => g.layerNorm(x.a, x.w, x.b)[0] },
   { op: 'LayerNormalization', name: 'x, gamma, beta', feeds: { a: f([2, 3, 6], 40, -2, 2), w: f([6], 41, 0.5, 1.5), b: f([6], 42) }, build: (g, x) => g.layerNorm(x.a, x.w, x.b)[0] },

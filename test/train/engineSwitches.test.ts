@@ -10,7 +10,7 @@ import { gradients } from '../../src/core/graph/autodiff';
 import { rand } from '../helpers/gradcheck';
 
 /**
- * Session 4's step-graph switches (SHAPELAB_ENGINE_OFF=lnfold, scalefold, xent, gelubwd) each change how
+ * Session 4's step-graph switches (SHAPELAB_ENGINE_OFF=lnfold, scalefold, xent, gelubwd, smaxbwd) each change how
  * the step is computed, never what: with the switch off and on, the same parameters and batch
  * must give the same loss and flat gradient within float32 tolerance (CPU EP).
  */
@@ -43,9 +43,9 @@ async function lossAndGrad(off: string, tied: boolean): Promise<{ loss: number; 
   }
 }
 
-describe('step-graph switches lnfold, scalefold, xent, gelubwd: off and on train the same model (CPU EP)', () => {
+describe('step-graph switches lnfold, scalefold, xent, gelubwd, smaxbwd: off and on train the same model (CPU EP)', () => {
   for (const tied of [true, false]) {
-    for (const off of ['lnfold', 'scalefold', 'xent', 'gelubwd', 'lnfold,scalefold,xent,gelubwd']) {
+    for (const off of ['lnfold', 'scalefold', 'xent', 'gelubwd', 'smaxbwd', 'lnfold,scalefold,xent,gelubwd,smaxbwd']) {
       it(`${tied ? 'tied' : 'untied'} embeddings, SHAPELAB_ENGINE_OFF=${off}: same loss and gradient as all on`, async () => {
         const on = await lossAndGrad('', tied), o = await lossAndGrad(off, tied);
         assert.ok(Math.abs(on.loss - o.loss) <= 1e-5 * Math.abs(on.loss), `loss ${on.loss} vs ${o.loss}`);

@@ -6,7 +6,8 @@
 import { Graph, GraphError, type Node, type Shape } from './ir';
 
 /** Emits nodes computing d(loss)/d(input_i) for each input given d(loss)/d(output_j). */
-export type VjpRule = (g: Graph, node: Node, dOut: (string | undefined)[], want: boolean[]) => (string | undefined)[];
+/** gradOf: the (complete) gradient of a value whose producer the backward pass has already passed. */
+export type VjpRule = (g: Graph, node: Node, dOut: (string | undefined)[], want: boolean[], gradOf: (v: string) => string | undefined) => (string | undefined)[];
 
 /**
  * Sums a [rows, cols] matrix over its rows. A GPU reduction along a non-innermost axis gives each
@@ -92,6 +93,12 @@ function constInts(g: Graph, name: string): number[] {
   if (!init || init.dtype !== 'int64') throw new GraphError(`expected an int64 constant for '${name}'`);
   return Array.from(init.data as BigInt64Array, (v) => Number(v));
 }
+/** Whether `o = MatMul(y, ·)` is the only node that reads `y` (y over its last axis). */
+function soleMatMulConsumer(g: Graph, y: string, o: string): boolean {
+  const readers = g.nodes.filter((n) => n.inputs.includes(y));
+  return readers.length === 1 && readers[0].op === 'MatMul' && readers[0].inputs[0] === y && readers[0].inputs[1] !== y && readers[0].outputs[0] === o;
+}
+
 /** Whether `name` is a float initializer with every element equal to `v`. */
 function constFilled(g: Graph, name: string, v: number): boolean {
   const init = g.initializers.get(name);
@@ -245,10 +252,15 @@ const rules: Record<string, VjpRule> = {
     const kept = s.map((d, i) => (axes.includes(i) ? 1 : d));
     return [g.expand(g.reshape(g.scale(dy!, 1 / count), kept), s), undefined];
   },
-  Softmax: (g, n, [dy]) => {
+  Softmax: (g, n, [dy], _w, gradOf) => {
     const axis = attrInt(n, 'axis', -1);
     const y = n.outputs[0];
-    const dot = g.reduceSum(g.mul(dy!, y), [axis], true);
+    // Attention (Graph.softmaxValueProduct): when y's only consumer is o = y·v, the row sums
+    // Σⱼ dyᵢⱼ·yᵢⱼ = Σⱼ (do·vᵀ)ᵢⱼ·yᵢⱼ = Σₖ doᵢₖ·oᵢₖ, over head_dim values instead of T
+    // (FlashAttention's D = rowsum(dO ∘ O), Dao et al. 2022, arXiv:2205.14135, Alg. 4).
+    const o = g.softmaxValueProduct.get(y);
+    const dOut = o !== undefined && soleMatMulConsumer(g, y, o) ? gradOf(o) : undefined;
+    const dot = dOut ? g.reduceSum(g.mul(dOut, o!), [-1], true) : g.reduceSum(g.mul(dy!, y), [axis], true);
     return [g.mul(y, g.sub(dy!, dot))];
   },
   LayerNormalization: (g, n, dys, w) => {
@@ -330,7 +342,7 @@ export function gradients(g: Graph, loss: string, wrt: string[], seed?: string):
     if (dOut.every((d) => d === undefined)) continue;
     const rule = rules[node.op];
     if (!rule) throw new GraphError(`no gradient rule for op ${node.op}`);
-    const dIn = rule(g, node, dOut, node.inputs.map((i) => needs.has(i)));
+    const dIn = rule(g, node, dOut, node.inputs.map((i) => needs.has(i)), (v) => grads.get(v));
     node.inputs.forEach((inp, i) => {
       const d = dIn[i];
       if (d && inp && needs.has(inp)) accumulate(inp, d);

@@ -86,6 +86,13 @@ export class Graph {
    * off): Φ(x) as one HardSigmoid of erf, and x·φ(x) as one Div by exp(x²/2) (autodiff Gelu rule).
    */
   shortGeluGrad = true;
+  /**
+   * Softmax output → the MatMul output o = softmax·v that reads it (attention). The Softmax
+   * backward then takes its row sums from o and do (head_dim wide) instead of the T-wide scores
+   * (SHAPELAB_ENGINE_OFF=smaxbwd leaves this empty). Checked again by the rule: the MatMul
+   * must be the softmax's only consumer.
+   */
+  readonly softmaxValueProduct = new Map<string, string>();
   private counter = 0;
   /** The node that produced each value (for transpose-of-transpose folding and reuse). */
   private readonly producers = new Map<string, Node>();

@@ -98,6 +98,12 @@ export interface ForwardOptions {
    * false (SHAPELAB_ENGINE_OFF=scalefold) scales the activations as before.
    */
   foldScale?: boolean;
+  /**
+   * Attention's softmax backward takes its row sums from the attention output (head_dim wide)
+   * instead of the T-wide scores (Graph.softmaxValueProduct; default). false:
+   * SHAPELAB_ENGINE_OFF=smaxbwd.
+   */
+  softmaxRowsFromOutput?: boolean;
 }
 
 export interface Forward {
@@ -200,6 +206,7 @@ export function buildForward(g: Graph, s: ModelShape, t: Transfer, layout: Param
     }
     const att = g.softmax(g.add(g.matmul(q, kT), maskC), -1);
     const y = g.matmul(att, v);
+    if (o.softmaxRowsFromOutput ?? true) g.softmaxValueProduct.set(att, y);
     const ctx = g.reshape(g.transpose(y, g.shape(y).length === 5 ? [0, 1, 3, 2, 4] : [0, 2, 1, 3]), [BT, d]);
     const rW = (name: string) => (foldScale && r !== 1 ? g.mul(p[name], g.constF(r)) : p[name]);
     x = g.add(x, foldedScale(linear(ctx, rW(pre + 'attn.proj.weight'), rW(pre + 'attn.proj.bias')), r));

@@ -223,6 +223,8 @@ export const ENGINE_SWITCHES = {
   lnfold: 'LayerNorm affine folded into the next linear',
   /** q scale, residual and output multipliers folded into weights (ForwardOptions.foldScale). */
   scalefold: 'constant multipliers folded into weights',
+  /** Attention softmax backward's row sums from the head_dim-wide output (ForwardOptions.softmaxRowsFromOutput). */
+  smaxbwd: 'softmax backward row sums from the attention output',
   /** GELU backward in fewer full-size kernels (Graph.shortGeluGrad). */
   gelubwd: 'shorter GELU backward',
   /** Cross-entropy backward written out as (softmax − one-hot) / rows (Forward.dLogits). */
@@ -241,8 +243,8 @@ export function engineOffFromEnv(env: NodeJS.ProcessEnv = process.env): Set<Engi
 }
 
 /** The forward graph's switches (ForwardOptions) for a set of SHAPELAB_ENGINE_OFF names. */
-export function forwardSwitches(off: Set<EngineSwitch>): { fusedQkv: boolean; foldNorm: boolean; foldScale: boolean } {
-  return { fusedQkv: !off.has('qkv'), foldNorm: !off.has('lnfold'), foldScale: !off.has('scalefold') };
+export function forwardSwitches(off: Set<EngineSwitch>): { fusedQkv: boolean; foldNorm: boolean; foldScale: boolean; softmaxRowsFromOutput: boolean } {
+  return { fusedQkv: !off.has('qkv'), foldNorm: !off.has('lnfold'), foldScale: !off.has('scalefold'), softmaxRowsFromOutput: !off.has('smaxbwd') };
 }
 
 /** Forward, loss and the flat gradient of every parameter (layout order). */
