@@ -59,6 +59,24 @@ describe('step-graph switches lnfold, scalefold, xent, gelubwd, smaxbwd: off and
   }
 });
 
+describe('each step-graph switch changes the generated graph', () => {
+  // Guards the equivalence tests above against a switch that silently stops applying.
+  const opsOf = (off: string) => {
+    const before = process.env.SHAPELAB_ENGINE_OFF;
+    process.env.SHAPELAB_ENGINE_OFF = off;
+    try {
+      const shape: ModelShape = { vocab: 13, context: 6, dModel: 8, nLayers: 1, nHeads: 2, dFf: 16, tiedEmbeddings: true };
+      const t = transfer({ ...DEFAULT_BASE, baseWidth: 4, baseDepth: 1 }, { width: 8, depth: 1 }, 'completep');
+      const g = buildGradAccumulate(shape, t, paramLayout(shape, t), 2);
+      return g.nodes.map((n) => `${n.op}:${n.outputs.map((o) => g.shape(o).join('x')).join(',')}`).join(' ');
+    } finally {
+      if (before === undefined) delete process.env.SHAPELAB_ENGINE_OFF;
+      else process.env.SHAPELAB_ENGINE_OFF = before;
+    }
+  };
+  for (const off of ['lnfold', 'scalefold', 'xent', 'gelubwd', 'smaxbwd']) it(off, () => assert.notEqual(opsOf(off), opsOf('')));
+});
+
 describe('crossEntropyWithGrad: hand-written d loss / d logits', () => {
   it('equals central differences of a float64 cross-entropy, and its loss equals that cross-entropy', async () => {
     const rows = 5, V = 7;

@@ -95,7 +95,8 @@ function constInts(g: Graph, name: string): number[] {
 }
 /** Whether `o = MatMul(y, ·)` is the only node that reads `y` (y over its last axis). */
 function soleMatMulConsumer(g: Graph, y: string, o: string): boolean {
-  const readers = g.nodes.filter((n) => n.inputs.includes(y));
+  // Forward readers only: backward nodes that read y (e.g. yᵀ for dv) pass no gradient to it.
+  const readers = g.nodes.slice(0, g.backwardFrom).filter((n) => n.inputs.includes(y));
   return readers.length === 1 && readers[0].op === 'MatMul' && readers[0].inputs[0] === y && readers[0].inputs[1] !== y && readers[0].outputs[0] === o;
 }
 
@@ -330,6 +331,7 @@ export function gradients(g: Graph, loss: string, wrt: string[], seed?: string):
     }
   }
   if (!needs.has(loss)) throw new GraphError(`loss '${loss}' does not depend on the requested inputs`);
+  g.backwardFrom = g.nodes.length;
   const grads = new Map<string, string>();
   grads.set(loss, seed ?? g.expand(g.constF(1), g.shape(loss)));
   const accumulate = (name: string, d: string) => {

@@ -93,6 +93,8 @@ export class Graph {
    * must be the softmax's only consumer.
    */
   readonly softmaxValueProduct = new Map<string, string>();
+  /** Index of the first node `gradients` appended (the forward is everything before it). */
+  backwardFrom = Infinity;
   private counter = 0;
   /** The node that produced each value (for transpose-of-transpose folding and reuse). */
   private readonly producers = new Map<string, Node>();
