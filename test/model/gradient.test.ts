@@ -13,8 +13,11 @@ describe('whole-model gradient vs finite differences (CPU EP)', () => {
   // that can be a transposed product taken as one (kernelValues 0), as wide presets do.
   // LayerNorm affine and constant multipliers unfolded, softmax row sums from the scores
   // (SHAPELAB_ENGINE_OFF=lnfold, scalefold, smaxbwd).
-  const variants: [Parameterization, boolean, string, { fusedQkv?: boolean; kernelValues?: number; foldNorm?: boolean; foldScale?: boolean; softmaxRowsFromOutput?: boolean }][] = [
+  const variants: [Parameterization, boolean, string, { fusedQkv?: boolean; kernelValues?: number; foldNorm?: boolean | 'always'; foldScale?: boolean; softmaxRowsFromOutput?: boolean }][] = [
     ['completep', true, '', {}],
+    // B·T = 10 here, so the default size rule folds no LayerNorm: force it.
+    ['completep', true, ', every LayerNorm folded', { foldNorm: 'always' }],
+    ['sp', false, ', every LayerNorm folded', { foldNorm: 'always' }],
     ['completep', false, ', LayerNorm affine and multipliers unfolded', { foldNorm: false, foldScale: false }],
     ['sp', true, ', multipliers unfolded', { foldScale: false }],
     ['alpha0.5', false, ', LayerNorm affine unfolded', { foldNorm: false }],

@@ -18,14 +18,15 @@ async function lossAndGrad(off: string, tied: boolean): Promise<{ loss: number; 
   const before = process.env.SHAPELAB_ENGINE_OFF;
   process.env.SHAPELAB_ENGINE_OFF = off;
   try {
-    const shape: ModelShape = { vocab: 13, context: 6, dModel: 8, nLayers: 2, nHeads: 2, dFf: 16, tiedEmbeddings: tied };
+    // B·T = 64 >= 2 × every linear's width (the LayerNorm fold's size rule), so every fold applies.
+    const shape: ModelShape = { vocab: 13, context: 32, dModel: 8, nLayers: 2, nHeads: 2, dFf: 16, tiedEmbeddings: tied };
     // Base width below the model width: every multiplier differs from 1 (q scale, residual, output).
     const t = transfer({ ...DEFAULT_BASE, baseWidth: 4, baseDepth: 1, initStd: 0.5, outputMultiplier: 2 }, { width: 8, depth: 2 }, 'completep');
     const layout = paramLayout(shape, t);
     const P = initParams(layout, 4);
     // LayerNorm gains/biases away from 1/0 so the folds are exercised.
     for (let i = 0; i < P.length; i++) P[i] += 0.1 * Math.sin(i * 1.3);
-    const N = totalParams(layout), rows = 2 * 6;
+    const N = totalParams(layout), rows = 2 * 32;
     const tok = BigInt64Array.from({ length: rows }, (_, i) => BigInt((i * 5 + 3) % 13));
     const tgt = BigInt64Array.from({ length: rows }, (_, i) => BigInt((i * 7 + 1) % 13));
     const s = await ort.InferenceSession.create(serialize(buildGradAccumulate(shape, t, layout, 2)), { executionProviders: ['cpu'] });
@@ -65,7 +66,7 @@ describe('each step-graph switch changes the generated graph', () => {
     const before = process.env.SHAPELAB_ENGINE_OFF;
     process.env.SHAPELAB_ENGINE_OFF = off;
     try {
-      const shape: ModelShape = { vocab: 13, context: 6, dModel: 8, nLayers: 1, nHeads: 2, dFf: 16, tiedEmbeddings: true };
+      const shape: ModelShape = { vocab: 13, context: 32, dModel: 8, nLayers: 1, nHeads: 2, dFf: 16, tiedEmbeddings: true };
       const t = transfer({ ...DEFAULT_BASE, baseWidth: 4, baseDepth: 1 }, { width: 8, depth: 1 }, 'completep');
       const g = buildGradAccumulate(shape, t, paramLayout(shape, t), 2);
       return g.nodes.map((n) => `${n.op}:${n.outputs.map((o) => g.shape(o).join('x')).join(',')}`).join(' ');

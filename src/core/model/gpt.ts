@@ -88,9 +88,11 @@ export interface ForwardOptions {
    * LN(x; γ, β)·W + b = x̂·(diag(γ)·W) + (β·W + b). The LayerNorm runs with unit gain and zero
    * bias, so its output is x̂ and its backward needs neither the recomputed x̂ nor dy·γ, and the
    * gain/bias gradients become weight-sized products instead of row sums over B·T.
-   * false (SHAPELAB_ENGINE_OFF=lnfold) keeps the affine LayerNorm.
+   * Only where the linear's output width n is at most B·T / 2 (see normLinear); 'always'
+   * ignores that rule (tests on tiny batches). false (SHAPELAB_ENGINE_OFF=lnfold) keeps the
+   * affine LayerNorm.
    */
-  foldNorm?: boolean;
+  foldNorm?: boolean | 'always';
   /**
    * Fold the constant multipliers that follow a linear (attention's q scale, the residual
    * branch multiplier, the output multiplier) into its weight and bias (default): a weight-sized
@@ -160,7 +162,11 @@ export function buildForward(g: Graph, s: ModelShape, t: Transfer, layout: Param
     const n = g.shape(w)[1];
     let W = w, bias = b;
     let h: string;
-    if (foldNorm) {
+    // The fold trades ~5 passes over the B·T × d activations (x̂ recomputed, dy·γ, the row sums
+    // of dγ and dβ) for ~5 over the d × n weight (γ·W, its two gradients, β·W's outer product):
+    // it pays while n is well below B·T (25m: n ≤ 2048 vs B·T 8192), not at wide's qkv and fc
+    // (n 3072 and 4096 vs B·T 4096), by values moved (bench/step-kernels.ts --values).
+    if (foldNorm === 'always' || (foldNorm && 2 * n <= BT)) {
       [h] = g.layerNorm(x2d, g.constF(new Array(d).fill(1), [d]), g.constF(new Array(d).fill(0), [d]));
       const betaW = g.reshape(g.matmul(g.reshape(p[ln + '.bias'], [1, d]), w), [n]);
       bias = bias ? g.add(bias, betaW) : betaW;
