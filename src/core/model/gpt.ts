@@ -240,8 +240,8 @@ export function crossEntropy(g: Graph, logits: string, targets: string): string 
  * crossEntropy and its gradient d loss / d logits = (softmax − one-hot) / rows, written from the
  * forward's exp(z) and row sums: one Div and one ScatterElements(add) of −1/rows at the targets,
  * where the generic backward of the same ops takes about six [rows, V] passes (Expand, Mul, a
- * zeros Expand, ScatterElements, Add). Only nodes that the seed reaches are used; the autodiff
- * backward of the loss ops is never built when the caller seeds `gradients` with it.
+ * zeros Expand, ScatterElements, Add). A caller that seeds `gradients` at the logits with it
+ * never builds the autodiff backward of the loss ops (SHAPELAB_ENGINE_OFF=xent does).
  */
 export function crossEntropyWithGrad(g: Graph, logits: string, targets: string): { loss: string; dLogits: () => string } {
   const mx = g.reduceMax(logits, [1], true);
