@@ -5,7 +5,7 @@
  * it depends on the depth, not on the width, and is measured here on whatever adapter there is
  * (lavapipe is enough).
  *
- *   npx tsx bench/step-kernels.ts [--ep webgpu|cpu] [--depth 8] [--values 25m|wide] [--json FILE]
+ *   npx tsx bench/step-kernels.ts [--ep webgpu|cpu] [--depth 8] [--json FILE]
  *
  * A second table counts the values each op type writes in the 25m preset's step (V 256, T 256,
  * d 512, L 8, H 8, B 32, tied, as bench/train-throughput.ts), read from the generated graph
@@ -56,15 +56,10 @@ async function opCounts(ep: Ep, depth: number): Promise<Map<string, number>> {
   return counts;
 }
 
-/** bench/train-throughput.ts's 25m and wide presets (d, heads, batch). */
-const VALUE_PRESETS: Record<string, { d: number; H: number; B: number }> = { '25m': { d: 512, H: 8, B: 32 }, wide: { d: 1024, H: 16, B: 16 } };
-
-function valuesWritten(preset: string): Map<string, { nodes: number; values: number }> {
-  const v = VALUE_PRESETS[preset];
-  if (!v) throw new Error(`--values: one of ${Object.keys(VALUE_PRESETS).join(', ')}`);
-  const shape: ModelShape = { vocab: 256, context: 256, dModel: v.d, nLayers: 8, nHeads: v.H, dFf: 4 * v.d, tiedEmbeddings: true };
-  const t = transfer(DEFAULT_BASE, { width: v.d, depth: 8 }, 'completep');
-  const g = buildTrainStep(shape, t, paramLayout(shape, t), v.B, DEFAULT_OPTIMIZER);
+function valuesWritten(): Map<string, { nodes: number; values: number }> {
+  const shape: ModelShape = { vocab: 256, context: 256, dModel: 512, nLayers: 8, nHeads: 8, dFf: 2048, tiedEmbeddings: true };
+  const t = transfer(DEFAULT_BASE, { width: 512, depth: 8 }, 'completep');
+  const g = buildTrainStep(shape, t, paramLayout(shape, t), 32, DEFAULT_OPTIMIZER);
   const out = new Map<string, { nodes: number; values: number }>();
   for (const n of g.nodes) {
     if (n.op === 'Reshape' || n.op === 'Identity') continue; // no GPU work
@@ -93,13 +88,9 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.op} | ${r.fixed} | ${r.perBlock} | ${r.atL} |`);
   console.log(`| **total** | ${total.fixed} | ${total.perBlock} | ${total.atL} |`);
-  // Reshape is an alias on onnxruntime's EPs (no dispatch, no copy): the rest is what launches.
-  const rs = rows.find((r) => r.op === 'Reshape') ?? { fixed: 0, perBlock: 0, atL: 0 };
-  console.log(`| **dispatched (all but Reshape)** | ${total.fixed - rs.fixed} | ${total.perBlock - rs.perBlock} | ${total.atL - rs.atL} |`);
-  const preset = arg('values', '25m');
-  const written = [...valuesWritten(preset).entries()].sort((a, b) => b[1].values - a[1].values);
+  const written = [...valuesWritten().entries()].sort((a, b) => b[1].values - a[1].values);
   console.log('');
-  console.log(`${preset} preset step, generated graph before onnxruntime's fusions: values written per op type`);
+  console.log('25m preset step, generated graph before onnxruntime\'s fusions: values written per op type');
   console.log('| op | nodes | values written (M) |');
   console.log('|---|---|---|');
   for (const [op, r] of written) console.log(`| ${op} | ${r.nodes} | ${(r.values / 1e6).toFixed(1)} |`);

@@ -59,16 +59,15 @@ for w in $what; do case $w in
   torchdist) bash bench/device/torch-dist-check.sh ;;
   engine)
     # Issue 10 part 2: the step graph's changes, each turned off once (SHAPELAB_ENGINE_OFF, see
-    # src/core/train/graphs.ts), all off, the session-4 ones (lnfold, scalefold, xent, gelubwd, smaxbwd)
-    # off together, and the old 'bucket' buffer caches once; default first and last (run-to-run
-    # noise). Read 'step ms' per preset: a change wins where its off run is slower.
-    # About 5-6 minutes on an H200 (ENGINE_RUNS picks a subset of runs, ENGINE_PRESETS of presets).
-    for run in ${ENGINE_RUNS:-'default|' 'off-wgrad|wgrad' 'off-qkv|qkv' 'off-adamw|adamw' 'off-lnfold|lnfold' 'off-scalefold|scalefold' 'off-xent|xent' 'off-gelubwd|gelubwd' 'off-smaxbwd|smaxbwd' 'off-s4|lnfold,scalefold,xent,gelubwd,smaxbwd' 'off-all|wgrad,qkv,adamw,lnfold,scalefold,xent,gelubwd,smaxbwd' 'bucket|' 'default-again|'}; do
+    # src/core/train/graphs.ts), and the old 'bucket' buffer caches once; default first and last
+    # (run-to-run noise). Read 'step ms' per preset: a change wins where its off run is slower.
+    # About 3-4 minutes on an H200.
+    for run in ${ENGINE_RUNS:-'default|' 'off-wgrad|wgrad' 'off-qkv|qkv' 'off-adamw|adamw' 'off-all|wgrad,qkv,adamw' 'bucket|' 'default-again|'}; do
       name=${run%%|*}; off=${run#*|}; opts='{}'; ceil=''
       [ "$name" = bucket ] && opts='{"storageBufferCacheMode":"bucket","uniformBufferCacheMode":"bucket"}'
       [ "$name" = default ] && ceil=4096
       echo "== $name: SHAPELAB_ENGINE_OFF=$off SHAPELAB_WEBGPU_OPTIONS=$opts" | tee -a "$OUT/engine.txt"
-      (cd "$OUT" && SHAPELAB_ENGINE_OFF=$off SHAPELAB_WEBGPU_OPTIONS=$opts timeout 150 node "$app/bench-train.js" --ep webgpu --presets ${ENGINE_PRESETS:-small,25m,wide} --steps 20 --ceiling "$ceil" --json "$OUT/engine-$name.json" 2>&1 | grep -v Warning | tail -5 | tee -a "$OUT/engine.txt")
+      (cd "$OUT" && SHAPELAB_ENGINE_OFF=$off SHAPELAB_WEBGPU_OPTIONS=$opts timeout 150 node "$app/bench-train.js" --ep webgpu --presets small,25m,wide --steps 20 --ceiling "$ceil" --json "$OUT/engine-$name.json" 2>&1 | grep -v Warning | tail -5 | tee -a "$OUT/engine.txt")
     done ;;
   growth-paper|growth-old)
     # Growth defaults from evidence (issue 13): scratch vs G_stack at equal FLOPs on the 25m preset,

@@ -6,8 +6,7 @@
 import { Graph, GraphError, type Node, type Shape } from './ir';
 
 /** Emits nodes computing d(loss)/d(input_i) for each input given d(loss)/d(output_j). */
-/** gradOf: the (complete) gradient of a value whose producer the backward pass has already passed. */
-export type VjpRule = (g: Graph, node: Node, dOut: (string | undefined)[], want: boolean[], gradOf: (v: string) => string | undefined) => (string | undefined)[];
+export type VjpRule = (g: Graph, node: Node, dOut: (string | undefined)[], want: boolean[]) => (string | undefined)[];
 
 /**
  * Sums a [rows, cols] matrix over its rows. A GPU reduction along a non-innermost axis gives each
@@ -93,18 +92,6 @@ function constInts(g: Graph, name: string): number[] {
   if (!init || init.dtype !== 'int64') throw new GraphError(`expected an int64 constant for '${name}'`);
   return Array.from(init.data as BigInt64Array, (v) => Number(v));
 }
-/** Whether `o = MatMul(y, ·)` is the only node that reads `y` (y over its last axis). */
-function soleMatMulConsumer(g: Graph, y: string, o: string): boolean {
-  // Forward readers only: backward nodes that read y (e.g. yᵀ for dv) pass no gradient to it.
-  const readers = g.nodes.slice(0, g.backwardFrom).filter((n) => n.inputs.includes(y));
-  return readers.length === 1 && readers[0].op === 'MatMul' && readers[0].inputs[0] === y && readers[0].inputs[1] !== y && readers[0].outputs[0] === o;
-}
-
-/** Whether `name` is a float initializer with every element equal to `v`. */
-function constFilled(g: Graph, name: string, v: number): boolean {
-  const init = g.initializers.get(name);
-  return !!init && init.dtype === 'float32' && (init.data as Float32Array).every((e) => e === v);
-}
 function constFloat(g: Graph, name: string): number | undefined {
   const init = g.initializers.get(name);
   if (!init || init.dtype !== 'float32' || init.data.length !== 1) return undefined;
@@ -151,15 +138,6 @@ const rules: Record<string, VjpRule> = {
     if (n.attrs.approximate === 'tanh') throw new GraphError('Gelu(tanh) gradient not implemented; use the exact form');
     // d/dx [x Phi(x)] = Phi(x) + x phi(x)
     const x = n.inputs[0];
-    if (g.shortGeluGrad) {
-      // Φ(x) = 0.5·erf(a) + 0.5 with a = x/√2 (erf ∈ [-1, 1], so HardSigmoid's clip never binds);
-      // x·φ(x) = (x/√(2π)) / exp(a²). exp(a²) overflows to +inf for |x| > ~13, where the quotient
-      // is 0, the true limit (no NaN).
-      const a = g.scale(x, Math.SQRT1_2);
-      const cdf = g.hardSigmoid(g.erf(a), 0.5, 0.5);
-      const xpdf = g.div(g.scale(x, 1 / Math.sqrt(2 * Math.PI)), g.exp(g.mul(a, a)));
-      return [g.mul(dy!, g.add(cdf, xpdf))];
-    }
     const cdf = g.scale(g.add(g.constF(1), g.erf(g.scale(x, Math.SQRT1_2))), 0.5);
     const pdf = g.scale(g.exp(g.scale(g.mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
     return [g.mul(dy!, g.add(cdf, g.mul(x, pdf)))];
@@ -181,14 +159,6 @@ const rules: Record<string, VjpRule> = {
   MatMul: (g, n, [dy], w) => {
     const [a, b] = n.inputs;
     const sa = g.shape(a), sb = g.shape(b);
-    if (sa.length === 2 && sb.length === 2 && sa[0] === 1) {
-      // A row vector times a matrix (gpt.ts's folded LayerNorm bias β·W): dy·bᵀ is (b·dyᵀ)ᵀ with
-      // both transposes of vectors mere reshapes, and aᵀ·dy is an outer product, a broadcast Mul.
-      const [k, nn] = sb;
-      const da = w[0] ? g.reshape(g.matmul(b, g.reshape(dy!, [nn, 1])), [1, k]) : undefined;
-      const db = w[1] ? g.mul(g.reshape(a, [k, 1]), dy!) : undefined;
-      return [da, db];
-    }
     // Explicit Transposes + MatMul: onnxruntime's WebGPU MatMul is several times faster than its
     // Gemm with transpose flags (measured on an H100/H200, bench/train-throughput.ts --profile).
     const da = w[0] ? unbroadcast(g, transposedProduct(g, dy!, b, 'b'), sa) : undefined;
@@ -253,36 +223,28 @@ const rules: Record<string, VjpRule> = {
     const kept = s.map((d, i) => (axes.includes(i) ? 1 : d));
     return [g.expand(g.reshape(g.scale(dy!, 1 / count), kept), s), undefined];
   },
-  Softmax: (g, n, [dy], _w, gradOf) => {
+  Softmax: (g, n, [dy]) => {
     const axis = attrInt(n, 'axis', -1);
     const y = n.outputs[0];
-    // Attention (Graph.softmaxValueProduct): when y's only consumer is o = y·v, the row sums
-    // Σⱼ dyᵢⱼ·yᵢⱼ = Σⱼ (do·vᵀ)ᵢⱼ·yᵢⱼ = Σₖ doᵢₖ·oᵢₖ, over head_dim values instead of T
-    // (FlashAttention's D = rowsum(dO ∘ O), Dao et al. 2022, arXiv:2205.14135, Alg. 4).
-    const o = g.softmaxValueProduct.get(y);
-    const dOut = o !== undefined && soleMatMulConsumer(g, y, o) ? gradOf(o) : undefined;
-    const dot = dOut ? g.reduceSum(g.mul(dOut, o!), [-1], true) : g.reduceSum(g.mul(dy!, y), [axis], true);
+    const dot = g.reduceSum(g.mul(dy!, y), [axis], true);
     return [g.mul(y, g.sub(dy!, dot))];
   },
-  LayerNormalization: (g, n, dys, w) => {
+  LayerNormalization: (g, n, dys) => {
     const [x, gamma, beta] = n.inputs;
-    const [y, mean, inv] = n.outputs;
+    const [, mean, inv] = n.outputs;
     const dy = dys[0];
     if (!dy) return [undefined, undefined, undefined];
     if (dys[1] || dys[2]) throw new GraphError('gradients through LayerNormalization statistics are not supported');
     const s = g.shape(x);
-    // With a constant unit gain and zero bias (gpt.ts folds the affine into the next linear) the
-    // output is x̂ itself and dx̂ = dy: two full-size passes fewer, and no recomputed x̂.
-    const unitGain = constFilled(g, gamma, 1), unitAffine = unitGain && constFilled(g, beta, 0);
-    const xhat = unitAffine ? y : g.mul(g.sub(x, mean), inv);
+    const xhat = g.mul(g.sub(x, mean), inv);
     const rows = s.slice(0, -1).reduce((a, b) => a * b, 1), cols = s[s.length - 1];
-    const dgamma = w[1] ? g.reshape(sumRows(g, g.reshape(g.mul(dy, xhat), [rows, cols])), g.shape(gamma)) : undefined;
-    const dbeta = w[2] ? g.reshape(sumRows(g, g.reshape(dy, [rows, cols])), g.shape(beta)) : undefined;
+    const dgamma = g.reshape(sumRows(g, g.reshape(g.mul(dy, xhat), [rows, cols])), g.shape(gamma));
+    const dbeta = g.reshape(sumRows(g, g.reshape(dy, [rows, cols])), g.shape(beta));
     // dx = inv * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-    const dxhat = unitGain ? dy : g.mul(dy, gamma);
+    const dxhat = g.mul(dy, gamma);
     const m1 = g.reduceMean(dxhat, [-1], true);
     const m2 = g.reduceMean(g.mul(dxhat, xhat), [-1], true);
-    const dx = w[0] ? g.mul(inv, g.sub(g.sub(dxhat, m1), g.mul(xhat, m2))) : undefined;
+    const dx = g.mul(inv, g.sub(g.sub(dxhat, m1), g.mul(xhat, m2)));
     return [dx, dgamma, dbeta];
   },
   Gather: (g, n, [dy]) => {
@@ -331,7 +293,6 @@ export function gradients(g: Graph, loss: string, wrt: string[], seed?: string):
     }
   }
   if (!needs.has(loss)) throw new GraphError(`loss '${loss}' does not depend on the requested inputs`);
-  g.backwardFrom = g.nodes.length;
   const grads = new Map<string, string>();
   grads.set(loss, seed ?? g.expand(g.constF(1), g.shape(loss)));
   const accumulate = (name: string, d: string) => {
@@ -344,7 +305,7 @@ export function gradients(g: Graph, loss: string, wrt: string[], seed?: string):
     if (dOut.every((d) => d === undefined)) continue;
     const rule = rules[node.op];
     if (!rule) throw new GraphError(`no gradient rule for op ${node.op}`);
-    const dIn = rule(g, node, dOut, node.inputs.map((i) => needs.has(i)), (v) => grads.get(v));
+    const dIn = rule(g, node, dOut, node.inputs.map((i) => needs.has(i)));
     node.inputs.forEach((inp, i) => {
       const d = dIn[i];
       if (d && inp && needs.has(inp)) accumulate(inp, d);

@@ -81,20 +81,6 @@ export class Graph {
    * saves clearly more than a dispatch. Tests set 0 to take that form on small shapes.
    */
   kernelValues = 1 << 18;
-  /**
-   * GELU backward in 9 full-size kernels instead of 11 (SHAPELAB_ENGINE_OFF=gelubwd turns it
-   * off): Φ(x) as one HardSigmoid of erf, and x·φ(x) as one Div by exp(x²/2) (autodiff Gelu rule).
-   */
-  shortGeluGrad = true;
-  /**
-   * Softmax output → the MatMul output o = softmax·v that reads it (attention). The Softmax
-   * backward then takes its row sums from o and do (head_dim wide) instead of the T-wide scores
-   * (SHAPELAB_ENGINE_OFF=smaxbwd leaves this empty). Checked again by the rule: the MatMul
-   * must be the softmax's only consumer.
-   */
-  readonly softmaxValueProduct = new Map<string, string>();
-  /** Index of the first node `gradients` appended (the forward is everything before it). */
-  backwardFrom = Infinity;
   private counter = 0;
   /** The node that produced each value (for transpose-of-transpose folding and reuse). */
   private readonly producers = new Map<string, Node>();
@@ -204,8 +190,6 @@ export class Graph {
   identity(x: string, name?: string) {
     return this.node('Identity', [x], [{ dtype: this.dtype(x), shape: this.shape(x), name }])[0];
   }
-  /** max(0, min(1, alpha·x + beta)): an affine map in one kernel where the clip cannot bind. */
-  hardSigmoid(x: string, alpha: number, beta: number) { return this.unary('HardSigmoid', x, { alpha: { float: alpha }, beta: { float: beta } }); }
   /** GELU (opset 20), 'none' = exact erf form. */
   gelu(x: string) { return this.unary('Gelu', x, { approximate: 'none' }); }
   scale(x: string, s: number) { return s === 1 ? x : this.mul(x, this.constF(s)); }

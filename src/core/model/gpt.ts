@@ -83,29 +83,6 @@ export interface ForwardOptions {
    * false keeps one transpose per tensor (SHAPELAB_ENGINE_OFF=qkv, for measurement).
    */
   fusedQkv?: boolean;
-  /**
-   * Fold each pre-linear LayerNorm's gain and bias into the linear that reads it (default):
-   * LN(x; γ, β)·W + b = x̂·(diag(γ)·W) + (β·W + b). The LayerNorm runs with unit gain and zero
-   * bias, so its output is x̂ and its backward needs neither the recomputed x̂ nor dy·γ, and the
-   * gain/bias gradients become weight-sized products instead of row sums over B·T.
-   * Only where the linear's output width n is at most B·T / 2 (see normLinear); 'always'
-   * ignores that rule (tests on tiny batches). false (SHAPELAB_ENGINE_OFF=lnfold) keeps the
-   * affine LayerNorm.
-   */
-  foldNorm?: boolean | 'always';
-  /**
-   * Fold the constant multipliers that follow a linear (attention's q scale, the residual
-   * branch multiplier, the output multiplier) into its weight and bias (default): a weight-sized
-   * Mul instead of a B·T·d one in the forward and another in the backward.
-   * false (SHAPELAB_ENGINE_OFF=scalefold) scales the activations as before.
-   */
-  foldScale?: boolean;
-  /**
-   * Attention's softmax backward takes its row sums from the attention output (head_dim wide)
-   * instead of the T-wide scores (Graph.softmaxValueProduct; default). false:
-   * SHAPELAB_ENGINE_OFF=smaxbwd.
-   */
-  softmaxRowsFromOutput?: boolean;
 }
 
 export interface Forward {
@@ -114,11 +91,6 @@ export interface Forward {
   /** Per-parameter values (slices of the flat vector) in layout order; autodiff targets. */
   params: string[];
   residualAbsMean?: string;
-  /**
-   * Builds d loss / d logits written out, (softmax − one-hot) / rows, for seeding the backward
-   * pass; on demand, because onnxruntime keeps unused nodes (they would still run).
-   */
-  dLogits: () => string;
 }
 
 /**
@@ -155,42 +127,10 @@ export function buildForward(g: Graph, s: ModelShape, t: Transfer, layout: Param
   const qScale = t.attentionScale(dh);
   // MatMul + Add rather than Gemm: faster on onnxruntime's WebGPU EP (see autodiff MatMul rule).
   const linear = (x2d: string, w: string, b: string) => g.add(g.matmul(x2d, w), b);
-  const foldNorm = o.foldNorm ?? true, foldScale = o.foldScale ?? true;
-  // LN(x)·W + b, times `scale` (a number, or per output column) when foldScale; otherwise the
-  // caller scales the result, or this scales the normalized input (scaleInput).
-  const normLinear = (x2d: string, ln: string, w: string, b: string | undefined, scale: number | number[], scaleInput = false): string => {
-    const n = g.shape(w)[1];
-    let W = w, bias = b;
-    let h: string;
-    // The fold trades ~5 passes over the B·T × d activations (x̂ recomputed, dy·γ, the row sums
-    // of dγ and dβ) for ~5 over the d × n weight (γ·W, its two gradients, β·W's outer product):
-    // it pays while n is well below B·T (25m: n ≤ 2048 vs B·T 8192), not at wide's qkv and fc
-    // (n 3072 and 4096 vs B·T 4096), by values moved (bench/step-kernels.ts --values).
-    if (foldNorm === 'always' || (foldNorm && 2 * n <= BT)) {
-      [h] = g.layerNorm(x2d, g.constF(new Array(d).fill(1), [d]), g.constF(new Array(d).fill(0), [d]));
-      const betaW = g.reshape(g.matmul(g.reshape(p[ln + '.bias'], [1, d]), w), [n]);
-      bias = bias ? g.add(bias, betaW) : betaW;
-      W = g.mul(g.reshape(p[ln + '.weight'], [d, 1]), w);
-    } else [h] = g.layerNorm(x2d, p[ln + '.weight'], p[ln + '.bias']);
-    if (!foldScale && scaleInput) h = g.scale(h, scale as number);
-    if (foldScale) {
-      const cols = typeof scale === 'number' ? undefined : scale;
-      if (cols || scale !== 1) {
-        const sc = cols ? g.constF(cols, [1, n]) : g.constF(scale as number);
-        W = g.mul(W, sc);
-        if (bias) bias = g.mul(bias, cols ? g.constF(cols, [n]) : sc);
-      }
-    }
-    const y = g.matmul(h, W);
-    return bias ? g.add(y, bias) : y;
-  };
-  const foldedScale = (v: string, s: number) => (foldScale ? v : g.scale(v, s));
   for (let i = 0; i < s.nLayers; i++) {
     const pre = `h.${i}.`;
-    // q's scale folded into the q columns of the projection (foldScale), else applied below.
-    const qkvScale = [...new Array(d).fill(qScale), ...new Array(2 * d).fill(1)];
-    const qkv = normLinear(x, pre + 'ln1', p[pre + 'attn.qkv.weight'], p[pre + 'attn.qkv.bias'], qkvScale);
-    const qs = foldScale ? 1 : qScale;
+    const [a] = g.layerNorm(x, p[pre + 'ln1.weight'], p[pre + 'ln1.bias']);
+    const qkv = linear(a, p[pre + 'attn.qkv.weight'], p[pre + 'attn.qkv.bias']);
     let q: string, kT: string, v: string;
     if (o.fusedQkv ?? true) {
       // [B,T,3,H,dh] -> [3,B,H,T,dh]: one transpose for the three, rank 5 throughout (no per-head
@@ -200,64 +140,44 @@ export function buildForward(g: Graph, s: ModelShape, t: Transfer, layout: Param
       // (one per output again), so on its EPs this saves 1 transpose and 4 reshapes per block.
       const heads = g.transpose(g.reshape(qkv, [B, T, 3, H, dh]), [2, 0, 3, 1, 4]);
       const [q1, k1, v1] = g.split(heads, 0, [1, 1, 1]);
-      q = g.scale(q1, qs);
+      q = g.scale(q1, qScale);
       kT = g.transpose(k1, [0, 1, 2, 4, 3]);
       v = v1;
     } else {
       const [q0, k0, v0] = g.split(qkv, 1, [d, d, d]);
       // Scaling q (B*T*d values) is cheaper than scaling the scores (B*H*T*T).
-      q = g.transpose(g.reshape(g.scale(q0, qs), [B, T, H, dh]), [0, 2, 1, 3]);
+      q = g.transpose(g.reshape(g.scale(q0, qScale), [B, T, H, dh]), [0, 2, 1, 3]);
       kT = g.transpose(g.reshape(k0, [B, T, H, dh]), [0, 2, 3, 1]);
       v = g.transpose(g.reshape(v0, [B, T, H, dh]), [0, 2, 1, 3]);
     }
     const att = g.softmax(g.add(g.matmul(q, kT), maskC), -1);
     const y = g.matmul(att, v);
-    if (o.softmaxRowsFromOutput ?? true) g.softmaxValueProduct.set(att, y);
     const ctx = g.reshape(g.transpose(y, g.shape(y).length === 5 ? [0, 1, 3, 2, 4] : [0, 2, 1, 3]), [BT, d]);
-    const rW = (name: string) => (foldScale && r !== 1 ? g.mul(p[name], g.constF(r)) : p[name]);
-    x = g.add(x, foldedScale(linear(ctx, rW(pre + 'attn.proj.weight'), rW(pre + 'attn.proj.bias')), r));
-    const hdn = g.gelu(normLinear(x, pre + 'ln2', p[pre + 'mlp.fc.weight'], p[pre + 'mlp.fc.bias'], 1));
-    x = g.add(x, foldedScale(linear(hdn, rW(pre + 'mlp.proj.weight'), rW(pre + 'mlp.proj.bias')), r));
+    x = g.add(x, g.scale(linear(ctx, p[pre + 'attn.proj.weight'], p[pre + 'attn.proj.bias']), r));
+    const [m] = g.layerNorm(x, p[pre + 'ln2.weight'], p[pre + 'ln2.bias']);
+    const hdn = g.gelu(linear(m, p[pre + 'mlp.fc.weight'], p[pre + 'mlp.fc.bias']));
+    x = g.add(x, g.scale(linear(hdn, p[pre + 'mlp.proj.weight'], p[pre + 'mlp.proj.bias']), r));
   }
   let residualAbsMean: string | undefined;
   if (o.residualStat) {
     residualAbsMean = g.reduceMean(g.abs(x), [0, 1], false);
     g.stopGradient.add(residualAbsMean);
   }
-  const wOut = s.tiedEmbeddings ? g.transpose(p.wte, [1, 0]) : p['lm_head.weight'];
-  // Unfolded, the output multiplier scales the [BT,d] input: cheaper than the [BT,V] logits.
-  const logits = normLinear(x, 'ln_f', wOut, undefined, t.outputMultiplier, true);
-  const { loss, dLogits } = crossEntropyWithGrad(g, logits, targets);
-  return { loss, logits, params, residualAbsMean, dLogits };
+  const [hf] = g.layerNorm(x, p['ln_f.weight'], p['ln_f.bias']);
+  // Scaling the [BT,d] input is cheaper than scaling the [BT,V] logits.
+  const hs = g.scale(hf, t.outputMultiplier);
+  const logits = s.tiedEmbeddings ? g.matmul(hs, g.transpose(p.wte, [1, 0])) : g.matmul(hs, p['lm_head.weight']);
+  const loss = crossEntropy(g, logits, targets);
+  return { loss, logits, params, residualAbsMean };
 }
 
 /** Mean cross-entropy from primitives that stay on the GPU (no LogSoftmax / SoftmaxCrossEntropyLoss). */
 export function crossEntropy(g: Graph, logits: string, targets: string): string {
-  return crossEntropyWithGrad(g, logits, targets).loss;
-}
-
-/**
- * crossEntropy and its gradient d loss / d logits = (softmax − one-hot) / rows, written from the
- * forward's exp(z) and row sums: one Div and one ScatterElements(add) of −1/rows at the targets,
- * where the generic backward of the same ops takes about six [rows, V] passes (Expand, Mul, a
- * zeros Expand, ScatterElements, Add). A caller that seeds `gradients` at the logits with it
- * never builds the autodiff backward of the loss ops (SHAPELAB_ENGINE_OFF=xent does).
- */
-export function crossEntropyWithGrad(g: Graph, logits: string, targets: string): { loss: string; dLogits: () => string } {
   const mx = g.reduceMax(logits, [1], true);
   // Subtracting the row max is gradient-neutral for log-sum-exp minus the picked logit.
   g.stopGradient.add(mx);
   const z = g.sub(logits, mx);
-  const e = g.exp(z);
-  const sum = g.reduceSum(e, [1], true);
-  const lse = g.log(sum);
+  const lse = g.log(g.reduceSum(g.exp(z), [1], true));
   const picked = g.gatherElements(z, targets, 1);
-  const loss = g.reduceMean(g.sub(lse, picked), [0, 1], false);
-  const dLogits = () => {
-    const rows = g.shape(logits)[0];
-    const probs = g.div(e, g.scale(sum, rows));
-    const minus = g.initializer(g.fresh('xent_onehot'), 'float32', [rows, 1], new Float32Array(rows).fill(-1 / rows));
-    return g.scatterElementsAdd(probs, targets, minus, 1);
-  };
-  return { loss, dLogits };
+  return g.reduceMean(g.sub(lse, picked), [0, 1], false);
 }

@@ -219,16 +219,6 @@ export const ENGINE_SWITCHES = {
   qkv: 'fused q/k/v head split',
   /** AdamW with per-row hyperparameters and fewer full-length passes (addAdamW). */
   adamw: 'AdamW per-row hyperparameters and folded scalars',
-  /** LayerNorm gain and bias folded into the next linear (ForwardOptions.foldNorm). */
-  lnfold: 'LayerNorm affine folded into the next linear',
-  /** q scale, residual and output multipliers folded into weights (ForwardOptions.foldScale). */
-  scalefold: 'constant multipliers folded into weights',
-  /** Attention softmax backward's row sums from the head_dim-wide output (ForwardOptions.softmaxRowsFromOutput). */
-  smaxbwd: 'softmax backward row sums from the attention output',
-  /** GELU backward in fewer full-size kernels (Graph.shortGeluGrad). */
-  gelubwd: 'shorter GELU backward',
-  /** Cross-entropy backward written out as (softmax − one-hot) / rows (Forward.dLogits). */
-  xent: 'hand-written cross-entropy gradient',
 } as const;
 export type EngineSwitch = keyof typeof ENGINE_SWITCHES;
 
@@ -242,20 +232,14 @@ export function engineOffFromEnv(env: NodeJS.ProcessEnv = process.env): Set<Engi
   return off;
 }
 
-/** The forward graph's switches (ForwardOptions) for a set of SHAPELAB_ENGINE_OFF names. */
-export function forwardSwitches(off: Set<EngineSwitch>): { fusedQkv: boolean; foldNorm: boolean; foldScale: boolean; softmaxRowsFromOutput: boolean } {
-  return { fusedQkv: !off.has('qkv'), foldNorm: !off.has('lnfold'), foldScale: !off.has('scalefold'), softmaxRowsFromOutput: !off.has('smaxbwd') };
-}
-
 /** Forward, loss and the flat gradient of every parameter (layout order). */
 function lossAndGradient(g: Graph, shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, P: string): { loss: string; G: string } {
   g.splitK = splitKFromEnv();
   const off = engineOffFromEnv();
   g.cheapTranspose = !off.has('wgrad');
-  g.shortGeluGrad = !off.has('gelubwd');
   const { tokens, targets } = dataInputs(g, shape, batch);
-  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, ...forwardSwitches(off) });
-  const grads = off.has('xent') ? gradients(g, fwd.loss, fwd.params) : gradients(g, fwd.logits, fwd.params, fwd.dLogits());
+  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, fusedQkv: !off.has('qkv') });
+  const grads = gradients(g, fwd.loss, fwd.params);
   return { loss: fwd.loss, G: concatTree(g, grads.map((d) => g.reshape(d, [g.shape(d).reduce((a, b) => a * b, 1)])), 0) };
 }
 
@@ -305,7 +289,7 @@ export function buildEval(shape: ModelShape, t: Transfer, layout: ParamSpec[], b
   const g = new Graph('eval');
   const P = g.input('params', 'float32', [totalParams(layout)]);
   const { tokens, targets } = dataInputs(g, shape, batch);
-  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, residualStat: opts.residualStat, ...forwardSwitches(engineOffFromEnv()) });
+  const fwd = buildForward(g, shape, t, layout, P, tokens, targets, { batch, residualStat: opts.residualStat, fusedQkv: !engineOffFromEnv().has('qkv') });
   g.output(g.identity(fwd.loss, 'loss'));
   if (fwd.residualAbsMean) g.output(g.identity(fwd.residualAbsMean, 'residual_abs_mean'));
   return g;
