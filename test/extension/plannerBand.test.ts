@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bandCaption, chartSeries, fitOptions, pickFit } from '../../webview/planner/logic';
 import { bandPolygon } from '../../webview/shared/chartData';
-import { buildFitList, buildHardwareList, defaultRequest, runPlan, shapeDetail } from '../../src/extension/logic/plannerBackend';
+import { buildFitList, buildHardwareList, defaultRequest, fitIdsToSave, restoreFitIds, runPlan, shapeDetail } from '../../src/extension/logic/plannerBackend';
 import type { FitVM, ShapeVM } from '../../webview/shared/messages';
 import { tmpDir } from '../reliability/helpers';
 
@@ -57,6 +57,26 @@ describe('planner: loss band of a local fit', () => {
     assert.equal(pickFit('local-3', host, 'besiroglu'), 'local-3');
     assert.equal(pickFit('local-1', host, 'besiroglu'), 'besiroglu');
     assert.equal(pickFit(undefined, host, 'besiroglu'), 'besiroglu');
+  });
+
+  it('ids survive a window reload through the saved [id, path] pairs; malformed saved values are dropped', () => {
+    const root = tmpDir('fitreload');
+    try {
+      const write = (name: string) => {
+        fs.mkdirSync(path.join(root, name), { recursive: true });
+        fs.writeFileSync(path.join(root, name, 'fit.json'), JSON.stringify({ format: 'shapelab-fit', name, source: `local study ${name}`, law: { E: 1.1, A: 40, alpha: 0.3, B: 40, beta: 0.3 }, points: [{ N: 1e5, D: 2e6 }] }));
+      };
+      write('study-a');
+      const saved = JSON.parse(JSON.stringify(fitIdsToSave(buildFitList(root)))); // through JSON, as workspaceState stores it
+      assert.deepEqual(saved, [['local-1', path.resolve(root, 'study-a', 'fit.json')]]);
+      write('study-b'); // finished while the window was closed; sorts first
+      const local = (l: ReturnType<typeof buildFitList>) => l.vms.filter((v) => v.local).map((v) => [v.id, v.name]);
+      assert.deepEqual(local(buildFitList(root)), [['local-1', 'local fit (study-b)'], ['local-2', 'local fit (study-a)']], 'without the saved ids the numbering moves');
+      assert.deepEqual(local(buildFitList(root, restoreFitIds(saved))), [['local-2', 'local fit (study-b)'], ['local-1', 'local fit (study-a)']]);
+      for (const bad of [undefined, 'x', {}, [['/etc/passwd', 'x']], [[1, 2]], [['local-1']]]) assert.equal(restoreFitIds(bad), undefined, JSON.stringify(bad));
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('a rebuilt list keeps each file\'s id; a new study gets a new number, never a reused one', () => {

@@ -15,7 +15,7 @@ import {
 import { PROXY_DEFAULTS, defaultProxyWidth, proxyCost, proxyRunConfig, proxyShape, proxyTransfer, proxyWidthChoices, type PlannedShape, type ProxyData } from '../../core/plan/proxy';
 import { gib, transferCaveat } from '../../core/plan/format';
 import { defaultPrecision } from '../../core/plan/hardware';
-import type { FitVM, HardwareVM, PlanRequest, ProxyChoice, ProxyPreviewVM, ShapeDetailVM, ShapeVM, SourcedValue, ParameterizationId } from '../../../webview/shared/messages';
+import { LOCAL_FIT_ID, type FitVM, type HardwareVM, type PlanRequest, type ProxyChoice, type ProxyPreviewVM, type ShapeDetailVM, type ShapeVM, type SourcedValue, type ParameterizationId } from '../../../webview/shared/messages';
 
 export interface FitList {
   /** Local fits by the id the webview knows ('local-1', ...); published fits resolve by name. */
@@ -49,6 +49,23 @@ export function buildFitList(runsFolder: string, prev?: FitList): FitList {
     }
   }
   return { entries, vms, files };
+}
+
+/** The local ids of a list as workspaceState keeps them: [id, fit.json path] pairs. */
+export function fitIdsToSave(list: FitList): [string, string][] {
+  return [...(list.files ?? new Map<string, string>())];
+}
+
+/**
+ * A saved [id, path] list (fitIdsToSave) as the `prev` of buildFitList, so after a window reload
+ * the planner's saved 'local-2' still means the same study's fit.json (a study finished since
+ * would otherwise renumber the list). Anything malformed is dropped.
+ */
+export function restoreFitIds(v: unknown): FitList | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const files = new Map<string, string>();
+  for (const e of v) if (Array.isArray(e) && typeof e[0] === 'string' && LOCAL_FIT_ID.test(e[0]) && typeof e[1] === 'string') files.set(e[0], e[1]);
+  return files.size ? { entries: new Map(), vms: [], files } : undefined;
 }
 
 export interface HardwareList {

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FormFields, HostToPlanner, PlanRequest, ProxyChoice, ShapeVM, parsePlannerMessage, validateFormFields } from '../../../webview/shared/messages';
-import { HardwareList, buildFitList, buildHardwareList, defaultRequest, planDocument, proxyConfig, proxyPreview, runPlan, shapeDetail, type FitList } from '../logic/plannerBackend';
+import { HardwareList, buildFitList, buildHardwareList, defaultRequest, fitIdsToSave, planDocument, proxyConfig, proxyPreview, restoreFitIds, runPlan, shapeDetail, type FitList } from '../logic/plannerBackend';
 import type { ProxyData } from '../../core/plan/proxy';
 import { RejectLog, webviewHtml, webviewOptions } from '../webviewUtil';
 import type { TrainingManager } from '../training/trainingManager';
@@ -11,6 +11,8 @@ import * as config from '../config';
 
 /** workspaceState key of the form's raw inputs (they survive closing the panel and reloads). */
 const INPUTS_KEY = 'shapelab.planner.inputs';
+/** workspaceState key of the local fits' ids ([id, fit.json] pairs): the saved inputs name one by id. */
+const FIT_IDS_KEY = 'shapelab.planner.localFitIds';
 
 /**
  * The planner panel (one at a time). Its view state lives in the webview (getState/setState) and
@@ -117,14 +119,20 @@ export class PlannerPanel {
     }
   }
 
+  /** The list the ids continue from: this session's, else the one saved before a reload. */
+  private previousFits(): FitList {
+    return PlannerPanel.lastFits ?? restoreFitIds(this.ctx.workspaceState.get<unknown>(FIT_IDS_KEY)) ?? this.fits;
+  }
+
   /** Re-sends init (the webview keeps its inputs) when the fit list changed. */
   refreshFits(): void {
-    const next = buildFitList(config.runsFolder(this.ctx), PlannerPanel.lastFits ?? this.fits);
+    const next = buildFitList(config.runsFolder(this.ctx), this.previousFits());
     if (JSON.stringify(next.vms) !== JSON.stringify(this.fits.vms)) this.sendInit(next);
   }
 
-  private sendInit(fits = buildFitList(config.runsFolder(this.ctx), PlannerPanel.lastFits ?? this.fits)): void {
+  private sendInit(fits = buildFitList(config.runsFolder(this.ctx), this.previousFits())): void {
     this.fits = PlannerPanel.lastFits = fits;
+    void this.ctx.workspaceState.update(FIT_IDS_KEY, fitIdsToSave(fits)).then(undefined, () => undefined);
     this.post({
       type: 'init',
       hardware: this.hw.vms,
