@@ -380,6 +380,22 @@ async function ui() {
     return notes.join(', ');
   });
 
+  await check('Ctrl+Z in a planner field is the browser\'s own undo of that field (no round trip to VS Code)', async () => {
+    const f = await webviewFrame(page, 'planner');
+    const before = await f.$eval('#gpuCount', (e) => e.value);
+    await typeInto(f, page, 'gpuCount', '24');
+    await traceKeys(f);
+    await page.keyboard.press('Control+Z');
+    await sleep(400); // a forwarded undo would come back as execCommand(undo) within this
+    const v = await f.$eval('#gpuCount', (e) => e.value);
+    const keys = await keyTrace(f);
+    if (/Ctrl\+z reached the window|execCommand\(undo\)/i.test(keys)) throw new Error(`Ctrl+Z went to VS Code; keys: ${keys}`);
+    if (v === '24' || !(v === before || v === '2')) throw new Error(`after Ctrl+Z the field shows ${v} (typed 24 over ${before}); keys: ${keys}`);
+    await typeInto(f, page, 'gpuCount', before);
+    await waitFor(async () => (await f.$eval('#results', (e) => e.dataset.stale)) === '0' && !(await f.$eval('#status', (e) => e.textContent)), 30000, `the plan for ${before} GPUs`);
+    return `typed 24 over ${before}, Ctrl+Z -> ${v}`;
+  });
+
   await check('typing fast right after a dropdown re-plan keeps every character (6 tries)', async () => {
     const f = await webviewFrame(page, 'planner');
     const tries = ['64', '16', '128', '32', '256', '8'];

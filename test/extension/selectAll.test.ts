@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { handleSelectAllInTextFields, isMac, selectAllTarget, type SelectAllKey } from '../../webview/shared/selectAll';
+import { handleSelectAllInTextFields, isMac, selectAllTarget, undoRedoTarget, type SelectAllKey } from '../../webview/shared/selectAll';
 
 // Plain objects stand in for DOM elements and events (the repository has no DOM shim); the
 // e2e check 'Ctrl+A in a planner field selects its text at once ...' covers the real browser.
@@ -49,6 +49,25 @@ describe('Select All inside webview text fields (issue 14)', () => {
     const typed = key('6', {}, input);
     listener!(typed as unknown as KeyboardEvent);
     assert.deepEqual([input.selected, typed.prevented, typed.stopped], [1, false, false]);
+  });
+
+  it('Undo/Redo in a text field stays with the browser (stopped before VS Code, not prevented); elsewhere they go on', () => {
+    const input = el('INPUT', 'text');
+    for (const [k, mods, mac] of [['z', { ctrlKey: true }, false], ['Z', { ctrlKey: true, shiftKey: true }, false], ['y', { ctrlKey: true }, false], ['z', { metaKey: true }, true], ['z', { metaKey: true, shiftKey: true }, true]] as const) {
+      assert.equal(undoRedoTarget(key(k, mods, input), mac), input, `${k} ${JSON.stringify(mods)} mac ${mac}`);
+    }
+    assert.equal(undoRedoTarget(key('y', { metaKey: true }, input), true), undefined, 'Cmd+Y is not redo on macOS');
+    assert.equal(undoRedoTarget(key('z', { ctrlKey: true }, input), true), undefined);
+    assert.equal(undoRedoTarget(key('z', { ctrlKey: true, altKey: true }, input), false), undefined);
+    assert.equal(undoRedoTarget(key('z', { ctrlKey: true }, el('INPUT', 'checkbox')), false), undefined);
+    let listener: ((e: KeyboardEvent) => void) | undefined;
+    handleSelectAllInTextFields({ addEventListener: (_t, l) => { listener = l; } }, false);
+    const e = key('z', { ctrlKey: true }, input);
+    listener!(e as unknown as KeyboardEvent);
+    assert.deepEqual([input.selected, e.prevented, e.stopped], [0, false, true]);
+    const table = key('z', { ctrlKey: true }, el('TD'));
+    listener!(table as unknown as KeyboardEvent);
+    assert.deepEqual([table.prevented, table.stopped], [false, false]);
   });
 
   it('isMac reads navigator.platform', () => {

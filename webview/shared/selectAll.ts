@@ -52,16 +52,34 @@ export function selectAllTarget(e: SelectAllKey, mac: boolean): TextControl | un
   return textControl(e.composedPath()[0]);
 }
 
+/**
+ * Undo / Redo in a text field: Ctrl+Z, Ctrl+Shift+Z, Ctrl+Y (Cmd+Z, Cmd+Shift+Z on macOS). VS
+ * Code's preload calls preventDefault on these and has the workbench send execCommand('undo')
+ * back, the same asynchronous round trip as Select All (a character typed right after Ctrl+Z can
+ * be undone instead of the edit before it). Kept from the preload, the browser's own undo of the
+ * field runs at once.
+ */
+export function undoRedoTarget(e: SelectAllKey, mac: boolean): TextControl | undefined {
+  if (e.altKey || (mac ? !e.metaKey || e.ctrlKey : !e.ctrlKey || e.metaKey)) return undefined;
+  const k = e.key.toLowerCase();
+  if (!(k === 'z' || (k === 'y' && !mac && !e.shiftKey))) return undefined;
+  return textControl(e.composedPath()[0]);
+}
+
 interface KeydownTarget {
   addEventListener(type: 'keydown', listener: (e: KeyboardEvent) => void): void;
 }
 
 /**
- * Handles Select All in text fields under `doc`. A bubbling listener on the document runs after
+ * Handles Select All (and keeps Undo/Redo native) in text fields under `doc`. A bubbling listener on the document runs after
  * the field's own handlers and before the window's, so stopPropagation keeps the key from VS Code.
  */
 export function handleSelectAllInTextFields(doc: KeydownTarget, mac: boolean): void {
   doc.addEventListener('keydown', (e) => {
+    if (undoRedoTarget(e, mac)) {
+      e.stopPropagation(); // not preventDefault: the browser's undo of this field is the point
+      return;
+    }
     const t = selectAllTarget(e, mac);
     if (!t) return;
     e.preventDefault();
