@@ -22,6 +22,7 @@ const API = {
   CreateEnv: [3, 'void* CreateEnv(int level, const char* logid, _Out_ void** out)'],
   CreateSessionFromArray: [8, 'void* CreateSessionFromArray(void* env, const uint8_t* data, size_t len, void* opts, _Out_ void** out)'],
   Run: [9, 'void* Run(void* sess, void* runOpts, const char** inNames, void** inVals, size_t nIn, const char** outNames, size_t nOut, _Inout_ void** outVals)'],
+  CreateRunOptions: [39, 'void* CreateRunOptions(_Out_ void** out)'],
   CreateSessionOptions: [10, 'void* CreateSessionOptions(_Out_ void** out)'],
   SetSessionGraphOptimizationLevel: [23, 'void* SetSessionGraphOptimizationLevel(void* opts, int level)'],
   CreateTensorAsOrtValue: [48, 'void* CreateTensorAsOrtValue(void* alloc, const int64_t* shape, size_t n, int type, _Out_ void** out)'],
@@ -34,6 +35,7 @@ const API = {
   ReleaseMemoryInfo: [94, 'void ReleaseMemoryInfo(void* p)'],
   ReleaseSession: [95, 'void ReleaseSession(void* p)'],
   ReleaseValue: [96, 'void ReleaseValue(void* p)'],
+  ReleaseRunOptions: [97, 'void ReleaseRunOptions(void* p)'],
   ReleaseSessionOptions: [100, 'void ReleaseSessionOptions(void* p)'],
   GetAvailableProviders: [125, 'void* GetAvailableProviders(_Out_ void** out, _Out_ int* n)'],
   AddSessionConfigEntry: [130, 'void* AddSessionConfigEntry(void* opts, const char* key, const char* value)'],
@@ -44,6 +46,7 @@ const API = {
   ReleaseIoBinding: [135, 'void ReleaseIoBinding(void* p)'],
   BindInput: [136, 'void* BindInput(void* binding, const char* name, void* value)'],
   BindOutput: [137, 'void* BindOutput(void* binding, const char* name, void* value)'],
+  AddRunConfigEntry: [165, 'void* AddRunConfigEntry(void* runOpts, const char* key, const char* value)'],
   SynchronizeBoundOutputs: [203, 'void* SynchronizeBoundOutputs(void* binding)'],
   SessionOptionsAppendExecutionProvider: [216, 'void* SessionOptionsAppendExecutionProvider(void* opts, const char* name, const char** keys, const char** values, size_t n)'],
 } as const;
@@ -182,9 +185,20 @@ export class FfiSession {
   rebindInput(b: unknown, name: string, value: unknown) {
     this.env.o.check(this.env.o.f.BindInput(b, name, value), `BindInput ${name}`);
   }
-  runBinding(b: unknown, sync = true) {
+  /**
+   * Run options with run config entries, e.g. { gpu_graph_id: '1' }: onnxruntime keeps one
+   * captured graph per id (key kOrtRunOptionsConfigCudaGraphAnnotation, shared by the CUDA, DML and
+   * WebGPU EPs), which is what lets two bindings (ping-pong buffers) each replay their own capture.
+   */
+  runOptions(config: Record<string, string>): unknown {
     const o = this.env.o;
-    o.check(o.f.RunWithBinding(this.sess, null, b), 'RunWithBinding');
+    const ro = out(o, 'CreateRunOptions', 'CreateRunOptions');
+    for (const [k, v] of Object.entries(config)) o.check(o.f.AddRunConfigEntry(ro, k, v), `AddRunConfigEntry ${k}`);
+    return ro;
+  }
+  runBinding(b: unknown, sync = true, runOptions: unknown = null) {
+    const o = this.env.o;
+    o.check(o.f.RunWithBinding(this.sess, runOptions, b), 'RunWithBinding');
     if (sync) o.check(o.f.SynchronizeBoundOutputs(b), 'SynchronizeBoundOutputs');
   }
   release() {
