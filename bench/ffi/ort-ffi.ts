@@ -12,7 +12,8 @@
 import * as path from 'node:path';
 import koffi from 'koffi';
 
-export const LIB = path.resolve(__dirname, '../../node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1');
+/** The library onnxruntime-node itself loads (its binding links it by $ORIGIN), so both share one copy. */
+export const LIB = process.env.SHAPELAB_ORT_LIB ?? path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin/napi-v6/linux/x64/libonnxruntime.so.1');
 
 /** [index in OrtApi, C prototype]; every status-returning entry returns OrtStatus* (null = OK). */
 const API = {
