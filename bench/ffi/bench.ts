@@ -12,7 +12,7 @@
  * On lavapipe (Mesa's CPU Vulkan driver) the "GPU" is the CPU: the numbers are host overhead plus
  * CPU-emulated kernels, not GPU behaviour.
  *
- *   npx tsx bench/ffi/bench.ts [--ops 200] [--n 256] [--runs 30] [--rounds 3]
+ *   npx tsx bench/ffi/bench.ts [--ops 200] [--n 256] [--runs 30] [--rounds 3] [--pending K | --ffi-only]
  *   GPU (device machine): see bench/ffi/README.md
  */
 import * as ort from 'onnxruntime-node';
@@ -26,6 +26,12 @@ const arg = (k: string, d: number) => {
 const OPS = arg('ops', 200), N = arg('n', 256), RUNS = arg('runs', 30), ROUNDS = arg('rounds', 3), WARM = 3;
 // Same EP options for every variant: the WebGPU device is process-wide and the first session decides.
 const EP_OPTS: Record<string, string> = { storageBufferCacheMode: 'simple', uniformBufferCacheMode: 'simple' };
+// --pending K: maxNumPendingDispatches for the FFI sessions (unreachable from the Node binding). It may
+// bind at WebGPU context creation like the cache modes, so with it the node variants are left out
+// and the FFI sessions create the context.
+const PENDING = arg('pending', 0);
+const FFI_ONLY = PENDING > 0 || process.argv.includes('--ffi-only');
+const FFI_OPTS: Record<string, string> = PENDING ? { ...EP_OPTS, maxNumPendingDispatches: String(PENDING) } : EP_OPTS;
 const NO_CPU = { 'session.disable_cpu_ep_fallback': '1' };
 
 const m = chainModel(OPS, N);
@@ -74,7 +80,7 @@ async function nodeVariants(): Promise<Variant[]> {
       setup: async () => {
         const s = await ort.InferenceSession.create(m.bytes, gpu);
         return async (runs) => {
-          let x = x0;
+          let x: Float32Array = x0;
           const t = performance.now();
           for (let r = 0; r < runs; r++) x = (await s.run({ x: new ort.Tensor('float32', x, [N]) })).y.data as Float32Array;
           return { y: x, loop: performance.now() - t };
@@ -85,12 +91,12 @@ async function nodeVariants(): Promise<Variant[]> {
 }
 
 function ffiVariants(env: FfiEnv): Variant[] {
-  const up = env.session(identityModel(N), 'webgpu', EP_OPTS, NO_CPU);
-  const down = env.session(identityModel(N), 'webgpu', EP_OPTS, NO_CPU);
+  const up = env.session(identityModel(N), 'webgpu', FFI_OPTS, NO_CPU);
+  const down = env.session(identityModel(N), 'webgpu', FFI_OPTS, NO_CPU);
   const bound = (capture: boolean): Variant => ({
     name: capture ? 'ffi-capture' : 'ffi-bind',
     setup: async () => {
-      const s = env.session(m.bytes, 'webgpu', { ...EP_OPTS, enableGraphCapture: capture ? '1' : '0' }, NO_CPU);
+      const s = env.session(m.bytes, 'webgpu', { ...FFI_OPTS, enableGraphCapture: capture ? '1' : '0' }, NO_CPU);
       const alloc = s.webgpuAllocator();
       const A = s.deviceTensor(alloc, [N]), B = s.deviceTensor(alloc, [N]);
       const hx = env.hostTensor([N]), hy = env.hostTensor([N]);
@@ -117,7 +123,7 @@ function ffiVariants(env: FfiEnv): Variant[] {
     {
       name: 'ffi-cpuio',
       setup: async () => {
-        const s = env.session(m.bytes, 'webgpu', EP_OPTS, NO_CPU);
+        const s = env.session(m.bytes, 'webgpu', FFI_OPTS, NO_CPU);
         const hx = env.hostTensor([N]);
         return async (runs) => {
           hx.data.set(x0);
@@ -136,8 +142,8 @@ function ffiVariants(env: FfiEnv): Variant[] {
 
 async function main() {
   const o = loadOrt();
-  console.log(`onnxruntime ${o.version} (C API ${o.apiVersion}), chain of ${OPS} kernels on ${N} floats, ${RUNS} runs x ${ROUNDS} rounds; EP options ${JSON.stringify(EP_OPTS)}`);
-  const variants = [...(await nodeVariants()), ...ffiVariants(new FfiEnv(o))];
+  console.log(`onnxruntime ${o.version} (C API ${o.apiVersion}), chain of ${OPS} kernels on ${N} floats, ${RUNS} runs x ${ROUNDS} rounds; EP options ${JSON.stringify(FFI_OPTS)}`);
+  const variants = [...(FFI_ONLY ? [] : await nodeVariants()), ...ffiVariants(new FfiEnv(o))];
   const fns = await Promise.all(variants.map((v) => v.setup()));
   const want = refAfter(RUNS), wantWarm = refAfter(WARM);
   const times: number[][] = variants.map(() => []), loops: number[][] = variants.map(() => []);
@@ -155,7 +161,7 @@ async function main() {
       if (!(e < 1e-3)) throw new Error(`${variants[i].name}: result off by ${e}`);
     }
   const base = Math.min(...times[0]);
-  console.log(`\n| variant | ms/run (best of ${ROUNDS}) | median | us/kernel | vs node-gpu | run-loop ms/run (host enqueue, best) |`);
+  console.log(`\n| variant | ms/run (best of ${ROUNDS}) | median | us/kernel | vs first row | run-loop ms/run (host enqueue, best) |`);
   console.log('|---|---|---|---|---|---|');
   variants.forEach((v, i) => {
     const s = [...times[i]].sort((a, b) => a - b), best = s[0], med = s[Math.floor(s.length / 2)];
