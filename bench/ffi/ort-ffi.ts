@@ -54,6 +54,11 @@ const API = {
 type Name = keyof typeof API;
 
 export const FLOAT = 1; // ONNXTensorElementDataType
+/** ONNXTensorElementDataType of the graph builder's dtypes. */
+export const ELEM = { float32: 1, int32: 6, int64: 7, bool: 9 } as const;
+const KOFFI_ELEM = { float32: 'float', int32: 'int32_t', int64: 'int64_t', bool: 'uint8_t' } as const;
+const BYTES = { float32: 4, int32: 4, int64: 8, bool: 1 } as const;
+export type Dtype = keyof typeof ELEM;
 const OrtDeviceAllocator = 0, OrtMemTypeDefault = 0;
 /** The WebGPU EP's device memory name (onnxruntime core/framework/allocator.h: WEBGPU_BUFFER). */
 export const WEBGPU_BUFFER = 'WebGPU_Buffer';
@@ -132,11 +137,15 @@ export class FfiEnv {
    * onnxruntime keeps the pointer in the OrtValue, so staging memory must not move.
    */
   hostTensor(shape: number[]): { value: unknown; data: Float32Array; mem: unknown } {
+    const t = this.hostTensorOf(shape, 'float32');
+    return { ...t, data: new Float32Array(t.bytes) };
+  }
+  hostTensorOf(shape: number[], dtype: Dtype): { value: unknown; bytes: ArrayBuffer; mem: unknown } {
     const n = shape.reduce((a, b) => a * b, 1);
-    const mem = koffi.alloc('float', n);
-    const data = new Float32Array(koffi.view(mem, n * 4));
-    const value = out(this.o, 'CreateTensorWithDataAsOrtValue', 'CreateTensorWithDataAsOrtValue', this.cpuInfo, mem, n * 4, shape.map(BigInt), shape.length, FLOAT);
-    return { value, data, mem };
+    const mem = koffi.alloc(KOFFI_ELEM[dtype], Math.max(n, 1));
+    const bytes = koffi.view(mem, n * BYTES[dtype]);
+    const value = out(this.o, 'CreateTensorWithDataAsOrtValue', 'CreateTensorWithDataAsOrtValue', this.cpuInfo, mem, n * BYTES[dtype], shape.map(BigInt), shape.length, ELEM[dtype]);
+    return { value, bytes, mem };
   }
   /** Float data of a CPU tensor (copied). */
   read(value: unknown, n: number): Float32Array {
@@ -168,8 +177,8 @@ export class FfiSession {
       o.f.ReleaseMemoryInfo(info);
     }
   }
-  deviceTensor(alloc: unknown, shape: number[]): unknown {
-    return out(this.env.o, 'CreateTensorAsOrtValue', 'CreateTensorAsOrtValue(WebGPU)', alloc, shape.map(BigInt), shape.length, FLOAT);
+  deviceTensor(alloc: unknown, shape: number[], dtype: Dtype = 'float32'): unknown {
+    return out(this.env.o, 'CreateTensorAsOrtValue', 'CreateTensorAsOrtValue(WebGPU)', alloc, shape.map(BigInt), shape.length, ELEM[dtype]);
   }
   binding(inputs: Record<string, unknown>, outputs: Record<string, unknown>): unknown {
     const o = this.env.o;
