@@ -29,9 +29,9 @@ export function chainReference(x: Float32Array, consts: { op: 'Mul' | 'Add'; c: 
 }
 
 /** y = Identity(x): moves a tensor between CPU and device through IO binding. */
-export function identityModel(n: number | number[]): Uint8Array {
+export function identityModel(n: number | number[], dtype: 'float32' | 'int64' = 'float32'): Uint8Array {
   const g = new Graph('copy');
-  const x = g.input('x', 'float32', typeof n === 'number' ? [n] : n);
+  const x = g.input('x', dtype, typeof n === 'number' ? [n] : n);
   g.output(g.identity(x, 'y'));
   return serialize(g);
 }

@@ -11,6 +11,11 @@
  * upload each new batch and the step scalars into fixed device buffers before each run (small
  * copies, not measured here).
  *
+ * FINDING (lavapipe, 2026-11-30): with enableGraphCapture=1 this step computes a different update
+ * from the uncaptured run already at the capturing run (every parameter's AdamW m differs; the loss,
+ * computed from the inputs, agrees), so consecutive losses diverge; DIAG=2 prints the per-parameter
+ * differences. The 200-kernel elementwise chain (selfcheck.ts) is exact under capture. Not localized.
+ *
  * Timing: Engine.step reads the loss every step (a host sync); the FFI variants are timed both
  * reading the loss every step ("sync") and only at the end ("nosync").
  * On lavapipe the kernels run on the CPU: only the host-side difference is meaningful there.
@@ -90,8 +95,13 @@ function ffiRun(env: FfiEnv, capture: boolean) {
     const t = env.hostTensorOf(g.shape(k), g.dtype(k) as Dtype);
     if (v instanceof BigInt64Array) new BigInt64Array(t.bytes).set(v);
     else new Float32Array(t.bytes).set(Array.from(v as ArrayLike<number>));
-    fixed[k] = t.value;
     keep.push(t);
+    if (process.env.FFI_FIXED_ON_CPU) { fixed[k] = t.value; continue; }
+    // Upload into a device buffer of this session's allocator (an int64 Identity may run on the CPU
+    // EP: onnxruntime then copies its output into the bound device buffer).
+    const u = env.session(identityModel(g.shape(k), g.dtype(k) as 'float32' | 'int64'), 'webgpu', EP_OPTS);
+    fixed[k] = dev(k);
+    u.runBinding(u.binding({ x: t.value }, { y: fixed[k] }));
   }
   const missing = g.inputs.filter((n) => !(n in fixed) && !['params', 'm', 'v'].includes(n));
   if (missing.length) throw new Error(`inputs not bound: ${missing}`);
@@ -118,7 +128,12 @@ function ffiRun(env: FfiEnv, capture: boolean) {
     if (sync) down.runBinding(bLoss);
     return lossHost.data[0];
   };
-  return { reset: () => { reset(); k = 0; }, step, readLoss: () => { down.runBinding(bLoss); return lossHost.data[0]; } };
+  // Diagnostic: always the A->B binding (same inputs every run), so every loss must equal the first.
+  const downN = env.session(identityModel(N), 'webgpu', EP_OPTS, NO_CPU);
+  const hostN = env.hostTensor([N]);
+  const dump = (set: 'A' | 'B', k: 'params' | 'm' | 'v') => { downN.runBinding(downN.binding({ x: (set === 'A' ? A : B)[k] }, { y: hostN.value })); return Float32Array.from(hostN.data); };
+  const stepSame = () => { s.runBinding(bAB, false, ro[0]); down.runBinding(bLoss); return lossHost.data[0]; };
+  return { dump, stepSame, reset: () => { reset(); k = 0; }, step, readLoss: () => { down.runBinding(bLoss); return lossHost.data[0]; } };
 }
 
 async function main() {
@@ -128,8 +143,25 @@ async function main() {
   const env = new FfiEnv(o);
   const rows: { name: string; ms: number[] }[] = [{ name: 'engine (onnxruntime-node)', ms: eng.msPerStep }];
   const seqs: number[][] = [];
+  const diag: Float32Array[] = [];
   for (const capture of [false, true]) {
     const f = ffiRun(env, capture);
+    f.reset();
+    if (process.env.DIAG === "1") { f.reset(); console.log(`capture=${capture} same-input runs:`, [0, 1, 2, 3].map(() => f.stepSame())); }
+    if (process.env.DIAG) {
+      f.reset();
+      f.step(true);
+      diag.push(f.dump('B', 'm'));
+      if (diag.length === 2) for (const l of layout) {
+        let e = 0, mag = 0;
+        for (let i = l.offset; i < l.offset + l.size; i++) { e = Math.max(e, Math.abs(diag[0][i] - diag[1][i])); mag = Math.max(mag, Math.abs(diag[0][i])); }
+        console.log(`  m diff ${l.name} [${l.shape}]: max|diff| ${e.toExponential(2)} (max|m| ${mag.toExponential(2)})`);
+      }
+      const sum = (a: Float32Array) => a.reduce((x, y) => x + Math.abs(y), 0).toFixed(6);
+      console.log(`capture=${capture} after 1 step: B.params ${sum(f.dump('B', 'params'))} B.m ${sum(f.dump('B', 'm'))} B.v ${sum(f.dump('B', 'v'))} A.params ${sum(f.dump('A', 'params'))}`);
+      f.step(true);
+      console.log(`capture=${capture} after 2 steps: A.params ${sum(f.dump('A', 'params'))} A.m ${sum(f.dump('A', 'm'))} B.params ${sum(f.dump('B', 'params'))}`);
+    }
     f.reset();
     const seq = [0, 1, 2, 3].map(() => f.step(true)); // same fixed batch and t=1 scalars each step
     seqs.push(seq);
@@ -146,8 +178,10 @@ async function main() {
     }
   }
   const d = Math.max(...seqs[0].map((v, i) => Math.abs(v - seqs[1][i])));
-  if (!(d < 1e-4)) throw new Error(`capture vs bind loss sequences differ by ${d}: ${seqs[0]} / ${seqs[1]}`);
-  console.log(`first-step loss: engine ${eng.firstLoss.toFixed(5)}, ffi ${seqs[0][0].toFixed(5)}; ffi bind vs capture over 4 steps: max diff ${d.toExponential(1)}`);
+  // Not fatal, so one GPU run reports both correctness and time (on lavapipe capture is WRONG here).
+  console.log(`first-step loss: engine ${eng.firstLoss.toFixed(5)}, ffi ${seqs[0][0].toFixed(5)}`);
+  console.log(`loss over 4 steps, ffi bind:    ${seqs[0].map((v) => v.toFixed(5)).join(' ')}`);
+  console.log(`loss over 4 steps, ffi capture: ${seqs[1].map((v) => v.toFixed(5)).join(' ')}  ${d < 1e-4 ? 'MATCH' : `MISMATCH (max diff ${d.toExponential(2)}): capture timings below are of a wrong computation`}`);
   const base = Math.min(...rows[0].ms);
   console.log(`\n| variant | ms/step (best of ${ROUNDS}) | tokens/s | vs engine |`);
   console.log('|---|---|---|---|');
