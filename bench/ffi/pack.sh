@@ -3,11 +3,11 @@
 # .devpack (bench/device/pack.sh: node, onnxruntime-node, Vulkan debs), which it relies on.
 #   bash bench/device/pack.sh && bash bench/ffi/pack.sh     -> .devpack-ffi/ (git-ignored, ~1 MiB)
 # On the device (carry .devpack and .devpack-ffi):
-#   source .devpack/setup.sh && export NODE_PATH=$PWD/.devpack/app/node_modules:$PWD/.devpack-ffi/node_modules && node .devpack-ffi/selfcheck.js && node .devpack-ffi/bench.js
+#   see bench/ffi/README.md for the one-line command
 set -euo pipefail
 root=$(git rev-parse --show-toplevel); cd "$root"
 rm -rf .devpack-ffi && mkdir -p .devpack-ffi/node_modules/@koromix
-for e in bench:bench selfcheck:selfcheck; do
+for e in bench:bench selfcheck:selfcheck step:step capture-ops:capture-ops; do
   npx esbuild "bench/ffi/${e%%:*}.ts" --bundle --platform=node --format=cjs --target=node20 \
     --external:onnxruntime-node --external:koffi --outfile=".devpack-ffi/${e##*:}.js" --log-level=warning
 done
