@@ -11,16 +11,17 @@
  * upload each new batch and the step scalars into fixed device buffers before each run (small
  * copies, not measured here).
  *
- * FINDING (lavapipe, 2026-11-30): with enableGraphCapture=1 this step computes a different update
- * from the uncaptured run already at the capturing run (every parameter's AdamW m differs; the loss,
- * computed from the inputs, agrees), so consecutive losses diverge; DIAG=2 prints the per-parameter
- * differences. The 200-kernel elementwise chain (selfcheck.ts) is exact under capture. Not localized.
+ * FINDINGS (lavapipe, 2026-11-30): with enableGraphCapture=1 the step as built today is WRONG:
+ * ScatterElements(add) is not replayed correctly, and outputs that are Identity of a value used
+ * elsewhere (loss, grad_norm) keep their first value (capture-ops.ts). With --no-scatter (a
+ * bench-only rewrite of both, see withoutScatter) the captured step equals the uncaptured one
+ * exactly over 4 steps. DIAG=2 / DIAG=3 print per-parameter and per-output differences.
  *
  * Timing: Engine.step reads the loss every step (a host sync); the FFI variants are timed both
  * reading the loss every step ("sync") and only at the end ("nosync").
  * On lavapipe the kernels run on the CPU: only the host-side difference is meaningful there.
  *
- *   npx tsx bench/ffi/step.ts [--preset tiny|small|25m] [--steps 10]
+ *   npx tsx bench/ffi/step.ts [--preset mini|tiny|small|25m] [--steps 10] [--rounds 2] [--no-scatter]
  */
 import { parseArgs } from 'node:util';
 import type { Batch } from '../../src/core/data/batches';
@@ -183,7 +184,7 @@ async function main() {
   console.log(`onnxruntime ${o.version}; preset ${values.preset} ${JSON.stringify(p)}; ${STEPS} steps x ${ROUNDS} rounds; EP options ${JSON.stringify(EP_OPTS)}`);
   const eng = await engineRun();
   const env = new FfiEnv(o);
-  const rows: { name: string; ms: number[] }[] = [{ name: 'engine (onnxruntime-node)', ms: eng.msPerStep }];
+  const rows: { name: string; ms: number[]; loop?: number[] }[] = [{ name: 'engine (onnxruntime-node)', ms: eng.msPerStep }];
   const seqs: number[][] = [];
   const diag: Float32Array[] = [];
   for (const capture of [false, true]) {
@@ -212,27 +213,28 @@ async function main() {
     seqs.push(seq);
     if (Math.abs(seq[0] - eng.firstLoss) > 1e-4 * Math.abs(eng.firstLoss)) throw new Error(`capture=${capture}: first loss ${seq[0]} vs engine ${eng.firstLoss}`);
     for (const sync of [true, false]) {
-      const ms: number[] = [];
+      const ms: number[] = [], loop: number[] = [];
       for (let r = 0; r < ROUNDS; r++) {
         const t = performance.now();
         for (let i = 0; i < STEPS; i++) f.step(sync);
+        loop.push((performance.now() - t) / STEPS); // nosync: host enqueue only
         if (!sync) f.readLoss();
         ms.push((performance.now() - t) / STEPS);
       }
-      rows.push({ name: `ffi ${capture ? 'capture' : 'bind'} ${sync ? 'sync' : 'nosync'}`, ms });
+      rows.push({ name: `ffi ${capture ? 'capture' : 'bind'} ${sync ? 'sync' : 'nosync'}`, ms, loop: sync ? undefined : loop });
     }
   }
   const d = Math.max(...seqs[0].map((v, i) => Math.abs(v - seqs[1][i])));
-  // Not fatal, so one GPU run reports both correctness and time (on lavapipe capture is WRONG here).
+  // Not fatal, so one GPU run reports both correctness and time (without --no-scatter capture is wrong).
   console.log(`first-step loss: engine ${eng.firstLoss.toFixed(5)}, ffi ${seqs[0][0].toFixed(5)}`);
   console.log(`loss over 4 steps, ffi bind:    ${seqs[0].map((v) => v.toFixed(5)).join(' ')}`);
   console.log(`loss over 4 steps, ffi capture: ${seqs[1].map((v) => v.toFixed(5)).join(' ')}  ${d < 1e-4 ? 'MATCH' : `MISMATCH (max diff ${d.toExponential(2)}): capture timings below are of a wrong computation`}`);
   const base = Math.min(...rows[0].ms);
-  console.log(`\n| variant | ms/step (best of ${ROUNDS}) | tokens/s | vs engine |`);
-  console.log('|---|---|---|---|');
+  console.log(`\n| variant | ms/step (best of ${ROUNDS}) | tokens/s | vs engine | host enqueue ms/step (nosync) |`);
+  console.log('|---|---|---|---|---|');
   for (const r of rows) {
     const best = Math.min(...r.ms);
-    console.log(`| ${r.name} | ${best.toFixed(2)} | ${Math.round((p.B * p.T) / (best / 1000))} | ${(base / best).toFixed(2)}x |`);
+    console.log(`| ${r.name} | ${best.toFixed(2)} | ${Math.round((p.B * p.T) / (best / 1000))} | ${(base / best).toFixed(2)}x | ${r.loop ? Math.min(...r.loop).toFixed(2) : ''} |`);
   }
 }
 
