@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { makeNonce, page } from './logic/html';
+import type { Result } from '../../webview/shared/validate';
 
 /** Webview options: scripts on, and only the extension's dist/ and media/ are loadable. */
 export function webviewOptions(extUri: vscode.Uri): vscode.WebviewOptions {
@@ -29,5 +30,16 @@ export class RejectLog {
   reject(error: string): void {
     this.count++;
     if (this.count <= 20 || this.count % 1000 === 0) this.out.appendLine(`[${this.source}] rejected a webview message (${this.count}): ${error.slice(0, 200)}`);
+  }
+
+  /** The gate every webview message passes: counts it (tests read the counts), logs a rejection, returns the valid value. */
+  admit<T>(r: Result<T>, counts: { accepted: number; rejected: number }): T | undefined {
+    if (!r.ok) {
+      counts.rejected++;
+      this.reject(r.error);
+      return undefined;
+    }
+    counts.accepted++;
+    return r.value;
   }
 }

@@ -53,14 +53,8 @@ export class ComparePanel {
   }
 
   handle(raw: unknown): void {
-    const r = parseMonitorMessage(raw);
-    if (!r.ok) {
-      this.rejected++;
-      this.rejects.reject(r.error);
-      return;
-    }
-    this.accepted++;
-    const m = r.value;
+    const m = this.rejects.admit(parseMonitorMessage(raw), this);
+    if (!m) return;
     if (m.type === 'ready') this.post();
     else if (m.type === 'save') void saveChart(m, this.group ?? 'compare', undefined, this.out).then((f) => (this.lastSaved = f));
   }

@@ -70,14 +70,8 @@ export class MonitorChannel implements vscode.Disposable {
   }
 
   handle(raw: unknown): void {
-    const r = parseMonitorMessage(raw);
-    if (!r.ok) {
-      this.rejected++;
-      this.rejects.reject(r.error);
-      return;
-    }
-    this.accepted++;
-    const m = r.value;
+    const m = this.rejects.admit(parseMonitorMessage(raw), this);
+    if (!m) return;
     switch (m.type) {
       case 'ready':
         this.postAll();
@@ -195,12 +189,7 @@ export class MonitorViewProvider implements vscode.WebviewViewProvider, vscode.D
   /** Entry point for every message from the webview: validated before anything else. */
   handle(raw: unknown): void {
     if (this.channel) return this.channel.handle(raw);
-    const r = parseMonitorMessage(raw);
-    if (r.ok) this.counts.accepted++;
-    else {
-      this.counts.rejected++;
-      this.rejects.reject(r.error);
-    }
+    this.rejects.admit(parseMonitorMessage(raw), this.counts);
   }
 
   reveal(): void {

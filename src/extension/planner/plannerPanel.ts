@@ -147,14 +147,11 @@ export class PlannerPanel {
   /** Every message from the webview passes the validator first; anything else is dropped. */
   handle(raw: unknown): void {
     const r = parsePlannerMessage(raw);
-    if (!r.ok) {
-      PlannerPanel.stats.rejected++;
-      this.rejects.reject(r.error);
-      this.post({ type: 'error', message: `Rejected input: ${r.error}` });
+    const m = this.rejects.admit(r, PlannerPanel.stats);
+    if (!m) {
+      if (!r.ok) this.post({ type: 'error', message: `Rejected input: ${r.error}` });
       return;
     }
-    PlannerPanel.stats.accepted++;
-    const m = r.value;
     try {
       switch (m.type) {
         case 'ready':
