@@ -2,18 +2,13 @@ import * as ort from 'onnxruntime-node';
 import { Graph } from '../../src/core/graph/ir';
 import { serialize } from '../../src/core/graph/onnx';
 import { gradients } from '../../src/core/graph/autodiff';
+import { prng } from '../../src/core/study/lawFit';
 
 /** Deterministic pseudo-random floats (mulberry32) so failures reproduce. */
 export function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let s = seed >>> 0;
+  const u = prng(seed);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * u();
   return out;
 }
 

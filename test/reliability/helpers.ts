@@ -60,17 +60,8 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | null | 
 
 export const tmpDir = (tag: string) => fs.mkdtempSync(path.join(os.tmpdir(), `shapelab-rel-${tag}-`));
 
-/** mulberry32: reproducible "random" moments (seed printed by the tests). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the core's seeded PRNG: reproducible "random" moments (seed printed by the tests). */
+export { prng } from '../../src/core/study/lawFit';
 
 /** The only run folder under `root` (the CLI creates one per train). */
 export function runDirIn(root: string): string | undefined {
