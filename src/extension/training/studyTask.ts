@@ -40,7 +40,7 @@ export async function runScalingStudy(ctx: vscode.ExtensionContext, out: vscode.
     const kind = await vscode.window.showQuickPick(
       [
         { label: 'Sized to minutes', description: '4 widths x 2 depths, 20 tokens/param, sized to this device', quick: false },
-        { label: 'Quick trial', description: `${QUICK_TRIAL.widths.split(',').length} widths x ${QUICK_TRIAL.depths.split(',').length} depths, a fixed number of steps per run: checks the whole loop in about a minute; too short to plan with`, quick: true },
+        { label: 'Quick trial', description: `${QUICK_TRIAL.widths.length} widths x ${QUICK_TRIAL.depths.length} depths, a fixed number of steps per run: checks the whole loop in about a minute; too short to plan with`, quick: true },
       ],
       { title: 'ShapeLab: Run Scaling Study', placeHolder: 'What kind of study?' },
     );
@@ -49,12 +49,12 @@ export async function runScalingStudy(ctx: vscode.ExtensionContext, out: vscode.
     if (kind.quick) {
       const steps = await vscode.window.showInputBox({
         title: 'ShapeLab: Run Scaling Study (quick trial)',
-        prompt: `Steps per run (${QUICK_TRIAL.widths.split(',').length * QUICK_TRIAL.depths.split(',').length} runs, widths ${QUICK_TRIAL.widths}, depths ${QUICK_TRIAL.depths}, batch ${QUICK_TRIAL.batch} x ${QUICK_TRIAL.context} tokens)`,
+        prompt: `Steps per run (${QUICK_TRIAL.widths.length * QUICK_TRIAL.depths.length} runs, widths ${QUICK_TRIAL.widths.join(', ')}, depths ${QUICK_TRIAL.depths.join(', ')}, batch ${QUICK_TRIAL.batch} x ${QUICK_TRIAL.context} tokens)`,
         value: '60',
         validateInput: (s) => (/^\d+$/.test(s.trim()) && Number(s) >= 10 && Number(s) <= 100000 ? undefined : 'a whole number of steps, 10 to 100000'),
       });
       if (!steps) return undefined;
-      args = ['study', '--widths', QUICK_TRIAL.widths, '--depths', QUICK_TRIAL.depths, '--steps', steps.trim(), '--batch-size', String(QUICK_TRIAL.batch), '--context', String(QUICK_TRIAL.context), '--out', dir];
+      args = ['study', '--widths', QUICK_TRIAL.widths.join(','), '--depths', QUICK_TRIAL.depths.join(','), '--steps', steps.trim(), '--batch-size', String(QUICK_TRIAL.batch), '--context', String(QUICK_TRIAL.context), '--out', dir];
       return runWith(ctx, out, runsFolder, args, dir, ep);
     }
     const minutes = await vscode.window.showInputBox({
@@ -75,7 +75,7 @@ export async function runScalingStudy(ctx: vscode.ExtensionContext, out: vscode.
  * be seen on a CPU in about a minute; a sized study of the smallest ladder window needs ~17
  * minutes on a 2-core CPU.
  */
-const QUICK_TRIAL = { widths: '32,48,64', depths: '1,2', batch: 8, context: 64 };
+const QUICK_TRIAL = { widths: [32, 48, 64], depths: [1, 2], batch: 8, context: 64 };
 
 /** `executeCommand('shapelab.runScalingStudy', { args: ['--widths', '32,48', '--depths', '1,2', '--steps', '60'] })` */
 export interface StudyCommandOptions {
