@@ -216,6 +216,14 @@ async function typeInto(f, page, id, text) {
   if (v !== text) throw new Error(`typed ${text} into ${id}; the field shows ${v}; keys: ${await keyTrace(f)}`);
 }
 
+/** Opens (or reveals) the planner from the palette and waits for its result rows; returns its frame. */
+async function openPlannerWithRows(page, timeout, what, frameTimeout) {
+  await palette(page, 'ShapeLab: Plan Model Shape');
+  const f = await webviewFrame(page, 'planner', frameTimeout);
+  await waitFor(async () => (await f.$$('#results-table tbody tr')).length > 0, timeout, what);
+  return f;
+}
+
 /** Answers VS Code's save dialog (code-server: the simple file dialog, a quick input) with a path. */
 async function answerSaveDialog(page, file, defaultEnding) {
   const input = page.locator('.quick-input-widget input');
@@ -250,9 +258,7 @@ async function ui() {
 
   await check('planner webview renders results for the default budget', async () => {
     await page.locator('.monaco-workbench .part.editor').click({ position: { x: 300, y: 300 } }).catch(() => undefined);
-    await palette(page, 'ShapeLab: Plan Model Shape');
-    const f = await webviewFrame(page, 'planner', 45000);
-    await waitFor(async () => (await f.$$('#results-table tbody tr')).length > 0, 45000, 'planner result rows');
+    const f = await openPlannerWithRows(page, 45000, 'planner result rows', 45000);
     await waitFor(async () => !!(await f.$('#detail-title')), 20000, 'the detail pane');
     const rows = (await f.$$('#results-table tbody tr')).length;
     const title = await f.$eval('#detail-title', (e) => e.textContent);
@@ -281,9 +287,7 @@ async function ui() {
     await palette(page, 'Preferences: Open Keyboard Shortcuts');
     await waitFor(async () => (await page.locator('.tab.active', { hasText: 'ShapeLab Planner' }).count()) === 0, 15000, 'the planner tab to be hidden');
     await sleep(1000);
-    await palette(page, 'ShapeLab: Plan Model Shape');
-    f = await webviewFrame(page, 'planner');
-    await waitFor(async () => (await f.$$('#results-table tbody tr')).length > 0, 30000, 'rows after reopen');
+    f = await openPlannerWithRows(page, 30000, 'rows after reopen');
     const after = await f.$eval('#results-table tbody tr', (r) => r.dataset.id);
     const sort = await f.$eval('#results-table th[data-key="params"]', (e) => e.getAttribute('aria-sort'));
     if (sort !== 'ascending') throw new Error(`sort not kept (aria-sort=${sort})`);
@@ -460,9 +464,7 @@ async function ui() {
     await palette(page, 'View: Close Editor');
     await waitFor(async () => (await page.locator('.tab', { hasText: 'ShapeLab Planner' }).count()) === 0, 15000, 'the planner tab to close');
     await sleep(1000);
-    await palette(page, 'ShapeLab: Plan Model Shape');
-    f = await webviewFrame(page, 'planner');
-    await waitFor(async () => (await f.$$('#results-table tbody tr')).length > 0, 45000, 'rows after reopening');
+    f = await openPlannerWithRows(page, 45000, 'rows after reopening');
     const vals = { gpuCount: await f.$eval('#gpuCount', (e) => e.value), maxDepth: await f.$eval('[id="c.maxDepth"]', (e) => e.value), budget: await f.$eval('#budget', (e) => e.value) };
     if (vals.gpuCount !== '16' || vals.maxDepth !== '40' || vals.budget !== '2e20') throw new Error(`after reopening: ${JSON.stringify(vals)}`);
     // back to the defaults
