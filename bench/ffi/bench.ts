@@ -16,7 +16,7 @@
  *   GPU (device machine): see bench/ffi/README.md
  */
 import * as ort from 'onnxruntime-node';
-import { FfiEnv, loadOrt } from './ort-ffi';
+import { FfiEnv, loadOrt, pingPong } from './ort-ffi';
 import { chainModel, chainReference, identityModel } from './models';
 
 const arg = (k: string, d: number) => {
@@ -96,24 +96,15 @@ function ffiVariants(env: FfiEnv): Variant[] {
   const bound = (capture: boolean): Variant => ({
     name: capture ? 'ffi-capture' : 'ffi-bind',
     setup: async () => {
-      const s = env.session(m.bytes, 'webgpu', { ...FFI_OPTS, enableGraphCapture: capture ? '1' : '0' }, NO_CPU);
-      const alloc = s.webgpuAllocator();
-      const A = s.deviceTensor(alloc, [N]), B = s.deviceTensor(alloc, [N]);
-      const hx = env.hostTensor([N]), hy = env.hostTensor([N]);
-      const bUp = up.binding({}, { y: A });
-      const bAB = s.binding({ x: A }, { y: B }), bBA = s.binding({ x: B }, { y: A });
-      const ro = [s.runOptions({ gpu_graph_id: '1' }), s.runOptions({ gpu_graph_id: '2' })];
-      const bDown = [down.binding({ x: A }, { y: hy.value }), down.binding({ x: B }, { y: hy.value })];
+      const pp = pingPong(env, up, down, m.bytes, N, { ...FFI_OPTS, enableGraphCapture: capture ? '1' : '0' }, NO_CPU);
       return async (runs) => {
-        hx.data.set(x0);
-        up.rebindInput(bUp, 'x', hx.value); // copies to the device now (see rebindInput)
-        up.runBinding(bUp);
+        pp.input.set(x0);
+        pp.load();
         // Output sync only at the end: per-run sync would add a host wait the node path does not have.
         const t = performance.now();
-        for (let r = 0; r < runs; r++) s.runBinding(r % 2 ? bBA : bAB, false, ro[r % 2]);
+        for (let r = 0; r < runs; r++) pp.step(r);
         const loop = performance.now() - t;
-        down.runBinding(bDown[runs % 2 ? 1 : 0]); // after an odd number of runs the result is in B
-        return { y: Float32Array.from(hy.data), loop };
+        return { y: Float32Array.from(pp.read(runs)), loop };
       };
     },
   });

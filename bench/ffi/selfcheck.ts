@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import * as ort from 'onnxruntime-node';
-import { FfiEnv, loadOrt } from './ort-ffi';
+import { FfiEnv, loadOrt, pingPong } from './ort-ffi';
 import { chainModel, chainReference, identityModel } from './models';
 
 const NO_CPU = { 'session.disable_cpu_ep_fallback': '1' }; // session creation fails if a node would go to CPU
@@ -55,26 +55,18 @@ async function main() {
   // read the bound buffers rather than repeating a stale result.
   const up = env.session(identityModel(n), 'webgpu', {}, NO_CPU), down = env.session(identityModel(n), 'webgpu', {}, NO_CPU);
   for (const capture of [false, true]) {
-    const s = env.session(m.bytes, 'webgpu', { enableGraphCapture: capture ? '1' : '0' }, NO_CPU);
-    const alloc = s.webgpuAllocator();
-    const A = s.deviceTensor(alloc, [n]), B = s.deviceTensor(alloc, [n]);
-    const hx = env.hostTensor([n]), hy = env.hostTensor([n]);
-    const bUp = up.binding({}, { y: A });
-    const bAB = s.binding({ x: A }, { y: B }), bBA = s.binding({ x: B }, { y: A });
-    const ro = [s.runOptions({ gpu_graph_id: '1' }), s.runOptions({ gpu_graph_id: '2' })];
-    const bDown = [down.binding({ x: A }, { y: hy.value }), down.binding({ x: B }, { y: hy.value })];
+    const pp = pingPong(env, up, down, m.bytes, n, { enableGraphCapture: capture ? '1' : '0' }, NO_CPU);
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < n; i++) hx.data[i] = x[i] + round;
-      up.rebindInput(bUp, 'x', hx.value);
-      up.runBinding(bUp);
-      let want = Float32Array.from(hx.data);
+      for (let i = 0; i < n; i++) pp.input[i] = x[i] + round;
+      pp.load();
+      let want = Float32Array.from(pp.input);
       const steps = 3 + round; // odd and even counts, so both buffers end up holding the result
       for (let k = 0; k < steps; k++) {
-        s.runBinding(k % 2 ? bBA : bAB, false, ro[k % 2]);
+        pp.step(k);
         want = Float32Array.from(chainReference(want, m.consts));
       }
-      down.runBinding(bDown[steps % 2 ? 1 : 0]);
-      assert.ok(maxErr(hy.data, want) < 1e-4, `capture=${capture} round ${round}: off by ${maxErr(hy.data, want)}`);
+      const got = pp.read(steps);
+      assert.ok(maxErr(got, want) < 1e-4, `capture=${capture} round ${round}: off by ${maxErr(got, want)}`);
     }
     ok(`IO binding on WebGPU buffers, ping-pong over 2 bindings, enableGraphCapture=${capture ? 1 : 0}: 3 rounds match the reference`);
   }
