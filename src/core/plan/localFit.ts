@@ -10,12 +10,10 @@ import { PlanInputError } from './errors';
 import type { ScalingFit } from './scaling';
 import type { PenaltyOverrides } from './penalty';
 import { isParameterization } from '../param/parameterization';
+import { isLaw, type Law } from '../study/lawFit';
 
 export const FIT_FILE = 'fit.json';
 
-type Law = { E: number; A: number; alpha: number; B: number; beta: number };
-const KEYS = ['E', 'A', 'alpha', 'B', 'beta'] as const;
-const isLaw = (v: unknown): v is Law => !!v && typeof v === 'object' && KEYS.every((k) => typeof (v as Law)[k] === 'number' && Number.isFinite((v as Law)[k]) && (v as Law)[k] >= 0);
 
 /** Reads a fit file (or a study folder holding fit.json) as a planner ScalingFit. */
 export function loadLocalFit(fileOrDir: string): ScalingFit {
@@ -42,14 +40,15 @@ export function loadLocalFit(fileOrDir: string): ScalingFit {
     penalty = { deep: { [pen.parameterization]: pen.deep }, source: `deep-side curvature for ${pen.parameterization} measured by ${source}; the rest: published (plan/penalty.ts)` };
   }
   const pts = Array.isArray(doc.points) ? (doc.points as { N: number; D: number }[]) : [];
-  const range = pts.length ? `N ${Math.min(...pts.map((p) => p.N)).toExponential(1)}-${Math.max(...pts.map((p) => p.N)).toExponential(1)}, D ${Math.min(...pts.map((p) => p.D)).toExponential(1)}-${Math.max(...pts.map((p) => p.D)).toExponential(1)}` : 'unknown range';
+  const span = pts.length ? { nMin: Math.min(...pts.map((p) => p.N)), nMax: Math.max(...pts.map((p) => p.N)), dMin: Math.min(...pts.map((p) => p.D)), dMax: Math.max(...pts.map((p) => p.D)) } : undefined;
+  const range = span ? `N ${span.nMin.toExponential(1)}-${span.nMax.toExponential(1)}, D ${span.dMin.toExponential(1)}-${span.dMax.toExponential(1)}` : 'unknown range';
   return {
     id: 'local',
     name: `local fit (${typeof doc.name === 'string' ? doc.name : path.basename(file)})`,
     ...(doc.law as Law),
     source,
     validity: `${typeof doc.units === 'string' ? doc.units : 'your runs'}; fitted on ${range}`,
-    ...(pts.length ? { range: { nMin: Math.min(...pts.map((p) => p.N)), nMax: Math.max(...pts.map((p) => p.N)), dMin: Math.min(...pts.map((p) => p.D)), dMax: Math.max(...pts.map((p) => p.D)) } } : {}),
+    ...(span ? { range: span } : {}),
     ...(samples.length ? { bootstrap: samples } : {}),
     ...(penalty ? { penalty } : {}),
   };

@@ -73,6 +73,12 @@ const fromExp = (x: number) => {
   return Math.log(s / (1 - s));
 };
 
+const LAW_KEYS = ['E', 'A', 'alpha', 'B', 'beta'] as const;
+/** A law read from a file: five finite, non-negative numbers (every fit.json reader checks with this). */
+export function isLaw(v: unknown): v is Law {
+  return !!v && typeof v === 'object' && LAW_KEYS.every((k) => typeof (v as Law)[k] === 'number' && Number.isFinite((v as Law)[k]) && (v as Law)[k] >= 0);
+}
+
 export function lawLoss(l: Law, N: number, D: number): number {
   return l.E + l.A / Math.pow(N, l.alpha) + l.B / Math.pow(D, l.beta);
 }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readJsonl, METRICS_FILE, type MetricRecord } from '../runs/runStore';
 import { FIT_FILE } from '../plan/localFit';
-import { lawLoss, type Law } from './lawFit';
+import { isLaw, lawLoss, type Law } from './lawFit';
 import { readManifest } from './manifest';
 
 export interface StudyCurvePoint {
@@ -96,8 +96,8 @@ export function loadStudy(dir: string, o: { maxCurvePoints?: number } = {}): Stu
   if (fs.existsSync(fitFile)) {
     try {
       const doc = JSON.parse(fs.readFileSync(fitFile, 'utf8'));
-      if (doc?.format === 'shapelab-fit' && doc.law) {
-        const law = doc.law as Law;
+      if (doc?.format === 'shapelab-fit' && isLaw(doc.law)) {
+        const law = doc.law;
         const Ns = runs.map((r) => r.params);
         const lo = Math.min(...Ns), hi = 2 * Math.max(...Ns);
         const ratios = [...new Set(runs.map((r) => +r.tokensPerParam.toPrecision(3)))].sort((a, b) => a - b);

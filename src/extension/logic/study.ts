@@ -8,8 +8,6 @@ import * as path from 'node:path';
 import { loadStudy } from '../../core/study/loadStudy';
 import type { StudyVM } from '../../../webview/shared/messages';
 
-const LAW_KEYS = ['E', 'A', 'alpha', 'B', 'beta'] as const;
-
 /** The study view of DIR, or an error message when DIR is not a readable study (no, or a broken, study.json). */
 export function readStudy(dir: string): { study: StudyVM } | { error: string } {
   let v: ReturnType<typeof loadStudy>;
@@ -20,10 +18,11 @@ export function readStudy(dir: string): { study: StudyVM } | { error: string } {
     return { error: (e as Error).message.split('\n')[0] };
   }
   const name = (v.name || path.basename(dir)).slice(0, 120);
-  const law = v.fit?.law as Record<string, unknown> | undefined;
-  if (v.fit && law && LAW_KEYS.every((k) => typeof law[k] === 'number' && Number.isFinite(law[k]))) {
+  if (v.fit) {
+    // loadStudy accepts a fit only with a valid law (isLaw)
+    const { E, A, alpha, B, beta } = v.fit.law;
     const points = v.fit.points.filter((p) => p.N > 0 && p.D > 0 && Number.isFinite(p.loss)).map((p) => ({ run: p.run, N: p.N, D: p.D, loss: p.loss }));
-    return { study: { name, points, law: { E: law.E as number, A: law.A as number, alpha: law.alpha as number, B: law.B as number, beta: law.beta as number } } };
+    return { study: { name, points, law: { E, A, alpha, B, beta } } };
   }
   const points = v.runs.filter((r) => r.status === 'done' && r.evalLoss !== null).map((r) => ({ run: r.label, N: r.params, D: r.tokens, loss: r.evalLoss as number }));
   return { study: { name, points } };
