@@ -4,11 +4,12 @@
  * transpose flags, split-K batched MatMul + ReduceSum). The trainer's autodiff rules pick their
  * form from this table; run it on the target GPU before changing them.
  *
- *   npx tsx bench/matmul-shapes.ts [--ep webgpu|cpu] [--d 512] [--bt 8192] [--heads 4] [--t 256] [--reps 20]
+ *   npx tsx bench/matmul-shapes.ts [--ep webgpu|cpu] [--d 512] [--bt 8192] [--heads 4] [--t 256] [--vocab 256] [--ceiling 4096] [--reps 20]
  *
  * Each case is one graph (the product plus a one-element slice read back). A baseline graph that
  * reads the same inputs without the product gives the per-run overhead, which is subtracted.
  */
+import { weightGrad } from '../src/core/graph/autodiff';
 import { Graph } from '../src/core/graph/ir';
 import { resident, timeGraph } from '../src/core/train/deviceInfo';
 import { resolveEp } from '../src/core/train/epChoice';
@@ -33,17 +34,17 @@ function finish(g: Graph, y: string): void {
   g.output(g.identity(g.reduceSum(z, [...s.keys()], false), 'out'));
 }
 
-function cases(d: number, bt: number, heads: number, t: number): Case[] {
+function cases(d: number, bt: number, heads: number, t: number, vocab: number, ceil: number): Case[] {
   const ff = 4 * d, dh = d / heads, b = bt / t;
   const out: Case[] = [];
-  for (const [i, o] of [[d, d], [d, ff], [ff, d]]) {
+  out.push({ name: `ceiling [${ceil},${ceil}]·[${ceil},${ceil}]`, inputs: { x: [ceil, ceil], w: [ceil, ceil] }, flops: 2 * ceil ** 3, build: (g, x) => g.matmul(x.x, x.w) });
+  for (const [i, o] of [[d, d], [d, 3 * d], [d, ff], [ff, d], [d, vocab]]) {
     const f = 2 * bt * i * o;
     out.push({ name: `fwd x[${bt},${i}]·W[${i},${o}]`, inputs: { x: [bt, i], w: [i, o] }, flops: f, build: (g, x) => g.matmul(x.x, x.w) });
     out.push({ name: `dX dY[${bt},${o}]·Wᵀ (Transpose+MatMul)`, inputs: { dy: [bt, o], w: [i, o] }, flops: f, build: (g, x) => g.matmul(x.dy, g.transpose(x.w, [1, 0])) });
     out.push({ name: `dW Xᵀ[${i},${bt}]·dY (Transpose+MatMul)`, inputs: { x: [bt, i], dy: [bt, o] }, flops: f, build: (g, x) => g.matmul(g.transpose(x.x, [1, 0]), x.dy) });
-    out.push({ name: `dW Gemm(transA)`, inputs: { x: [bt, i], dy: [bt, o] }, flops: f, build: (g, x) => g.gemm(x.x, x.dy, null, { transA: true }) });
-    for (const s of [4, 8, 16]) {
-      if (bt % s) continue;
+    for (const s of [2, 4, 8, 16, 32]) {
+      if (bt % s || bt / s < 128) continue;
       out.push({
         name: `dW split-K ${s}`,
         inputs: { x: [bt, i], dy: [bt, o] },
@@ -54,6 +55,16 @@ function cases(d: number, bt: number, heads: number, t: number): Case[] {
         },
       });
     }
+    // what the trainer builds under SHAPELAB_SPLIT_K=auto (Graph.splitK), transposes included
+    out.push({
+      name: `dW trainer autodiff, SHAPELAB_SPLIT_K=auto`,
+      inputs: { x: [bt, i], dy: [bt, o] },
+      flops: f,
+      build: (g, x) => {
+        g.splitK = 'auto';
+        return weightGrad(g, x.x, x.dy);
+      },
+    });
   }
   const att = 2 * b * heads * t * t * dh;
   out.push({ name: `attn q·kᵀ [${b},${heads},${t},${dh}]`, inputs: { q: [b, heads, t, dh], kt: [b, heads, dh, t] }, flops: att, build: (g, x) => g.matmul(x.q, x.kt) });
@@ -65,11 +76,11 @@ function cases(d: number, bt: number, heads: number, t: number): Case[] {
 async function main(): Promise<void> {
   const { ep, note } = await resolveEp((arg('ep', 'webgpu') as Ep) ?? 'webgpu');
   if (note) console.error(note);
-  const d = Number(arg('d', '512')), bt = Number(arg('bt', '8192')), heads = Number(arg('heads', '4')), t = Number(arg('t', '256')), reps = Number(arg('reps', '20'));
+  const d = Number(arg('d', '512')), bt = Number(arg('bt', '8192')), heads = Number(arg('heads', '4')), t = Number(arg('t', '256')), reps = Number(arg('reps', '20')), vocab = Number(arg('vocab', '256')), ceil = Number(arg('ceiling', '4096'));
   console.log(`ep=${ep}  d=${d} BT=${bt} heads=${heads} T=${t}  (${reps} timed runs per case, per-run overhead subtracted)`);
   console.log('| product | GFLOP | ms | TFLOP/s |');
   console.log('|---|---|---|---|');
-  for (const c of cases(d, bt, heads, t)) {
+  for (const c of cases(d, bt, heads, t, vocab, ceil)) {
     const names = Object.keys(c.inputs);
     const feeds: Record<string, Awaited<ReturnType<typeof resident>>> = {};
     for (const n of names) {

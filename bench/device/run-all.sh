@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
 #   bash bench/device/run-all.sh CASE...   (default: bench torch parity)
-#   CASES: bench profile torch parity variants shapes splitk | cache soakstart soakwait growthA growthB (issue 10/13)
+#   CASES: bench profile torch parity variants shapes splitk ffi | cache soakstart soakwait growthA growthB (issue 10/13)
 #          study (issue 12) | torchexport torchdist (issue 11) | engine (issue 10 part 2) | growth-paper growth-old (issue 13) | calibrate calibrate-local (issue 11) | ckptcost (issue 16)
 # study: STUDY_MINUTES=7 (default) -- a scaling study (8 runs) on the embedded corpus, then fit and plan --fit
 #   (STUDY_ARGS replaces "--batch-size 64 --ep webgpu", e.g. for a CPU trial);
@@ -23,13 +23,23 @@ for w in $what; do case $w in
       echo "== SHAPELAB_WEBGPU_OPTIONS=$o" | tee -a "$OUT/variants.txt"
       (cd "$OUT" && SHAPELAB_WEBGPU_OPTIONS=$o timeout 200 node "$app/bench-train.js" --ep webgpu --presets ${VARIANT_PRESETS:-25m} --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/variants.txt")
     done ;;
-  shapes) (cd "$OUT" && timeout 300 node "$app/bench-matmul.js" --ep webgpu 2>&1 | grep -v Warning | tee "$OUT/matmul-shapes.txt") ;;
-  splitk)
-    # split-K weight gradients in the whole step (Graph.splitK; trains identically, see test/train/splitK.test.ts)
-    for k in 1 4 8 16; do
-      echo "== SHAPELAB_SPLIT_K=$k" | tee -a "$OUT/splitk.txt"
-      (cd "$OUT" && SHAPELAB_SPLIT_K=$k timeout 200 node "$app/bench-train.js" --ep webgpu --presets 25m --steps 15 --ceiling 4096 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/splitk.txt")
+  shapes)
+    # each product of the 25m and wide steps alone, with split-K forms and the trainer's 'auto' choice
+    for dims in "--d 512 --bt 8192 --heads 8" "--d 1024 --bt 4096 --heads 16"; do
+      (cd "$OUT" && timeout 200 node "$app/bench-matmul.js" --ep webgpu $dims --t 256 --vocab 256 --reps ${SHAPES_REPS:-20} 2>&1 | grep -v Warning | tee -a "$OUT/matmul-shapes.txt")
     done ;;
+  splitk)
+    # split-K weight gradients in the whole step (Graph.splitK; trains identically, see test/train/splitK.test.ts);
+    # the first value is repeated last for run-to-run noise
+    for k in ${SPLITK_VALUES:-1 auto 8 auto:1024 auto:4096 1}; do
+      echo "== SHAPELAB_SPLIT_K=$k" | tee -a "$OUT/splitk.txt"
+      (cd "$OUT" && SHAPELAB_SPLIT_K=$k timeout 200 node "$app/bench-train.js" --ep webgpu --presets ${SPLITK_PRESETS:-small,25m,wide} --steps 15 --ceiling "" --json "$OUT/splitk-${k/:/-}.json" 2>&1 | grep -v Warning | tail -6 | tee -a "$OUT/splitk.txt")
+    done ;;
+  ffi)
+    # issue 10 part 3: the FFI prototype (bench/ffi, needs .devpack-ffi from bench/ffi/pack.sh): C API + graph capture vs onnxruntime-node
+    (export NODE_PATH=$root/.devpack/app/node_modules:$root/.devpack-ffi/node_modules; f=$root/.devpack-ffi
+     node $f/selfcheck.js; node $f/capture-ops.js; node $f/bench.js --runs 100; node $f/bench.js --ffi-only --pending 1024 --runs 100
+     node $f/step.js --preset small --no-scatter --steps 20 --rounds 3; node $f/step.js --preset 25m --no-scatter --steps 10 --rounds 2) 2>&1 | grep -v Warning | tee "$OUT/ffi.txt" ;;
   torch) timeout 300 python3 bench/torch_speed.py 256x128x128x4x2x16 256x256x512x8x8x32 256x256x1024x8x16x16 | tee "$OUT/torch.jsonl" ;;
   cache) timeout 400 bash bench/device/cache-compare.sh ${CACHE_PRESETS:-small,25m,wide} 30 ;;
   # Memory soak as a daemon (spans device calls while the machine stays warm); soakwait collects it.

@@ -16,7 +16,8 @@
  *   GPU (device machine): see bench/ffi/README.md
  */
 import * as ort from 'onnxruntime-node';
-import { FfiEnv, loadOrt, pingPong } from './ort-ffi';
+import { FfiEnv, loadOrt } from '../../src/core/train/ffi/ortApi';
+import { pingPong } from './pingPong';
 import { chainModel, chainReference, identityModel } from './models';
 
 const arg = (k: string, d: number) => {

@@ -11,7 +11,7 @@
  */
 import { Graph } from '../../src/core/graph/ir';
 import { serialize } from '../../src/core/graph/onnx';
-import { FfiEnv, loadOrt } from './ort-ffi';
+import { FfiEnv, loadOrt } from '../../src/core/train/ffi/ortApi';
 import { identityModel } from './models';
 const n = 16;
 const env = new FfiEnv(loadOrt());

@@ -6,7 +6,8 @@
  */
 import { strict as assert } from 'node:assert';
 import * as ort from 'onnxruntime-node';
-import { FfiEnv, loadOrt, pingPong } from './ort-ffi';
+import { FfiEnv, loadOrt } from '../../src/core/train/ffi/ortApi';
+import { pingPong } from './pingPong';
 import { chainModel, chainReference, identityModel } from './models';
 
 const NO_CPU = { 'session.disable_cpu_ep_fallback': '1' }; // session creation fails if a node would go to CPU

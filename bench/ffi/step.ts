@@ -33,7 +33,7 @@ import { DEFAULT_BASE, transfer } from '../../src/core/param/parameterization';
 import { Engine, freshState } from '../../src/core/train/engine';
 import { buildTrainStep, DEFAULT_OPTIMIZER, hyperTableWidth, hyperVectors, stepScalars } from '../../src/core/train/graphs';
 import { DEFAULT_WEBGPU_OPTIONS } from '../../src/core/train/runtime';
-import { FfiEnv, loadOrt, type Dtype } from './ort-ffi';
+import { FfiEnv, loadOrt, type Dtype } from '../../src/core/train/ffi/ortApi';
 import { identityModel } from './models';
 
 const PRESETS: Record<string, { V: number; T: number; d: number; L: number; H: number; B: number }> = {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { gradcheck, rand, type Feed } from '../helpers/gradcheck';
-import { differentiableOps, gradients } from '../../src/core/graph/autodiff';
+import { differentiableOps, gradients, splitKSlices } from '../../src/core/graph/autodiff';
 import { Graph } from '../../src/core/graph/ir';
 
 const f = (shape: number[], seed: number, lo = -1, hi = 1): Feed => ({ data: rand(shape.reduce((a, b) => a * b, 1), seed, lo, hi), shape });
@@ -33,6 +33,15 @@ const cases: Case[] = [
     feeds: { a: f([512, 6], 27), b: f([6, 5], 28) },
     build: (g, x) => {
       g.splitK = 4;
+      return g.matmul(x.a, x.b);
+    },
+  },
+  {
+    op: 'MatMul',
+    name: "weight gradient, 'auto' split (S = 8, slices of 64) in the a-wide form (dyᵀ and the product transposed): [512,12] x [12,3]",
+    feeds: { a: f([512, 12], 29), b: f([12, 3], 30) },
+    build: (g, x) => {
+      Object.assign(g, { splitK: 'auto', splitKMinSlice: 64, kernelValues: 0 });
       return g.matmul(x.a, x.b);
     },
   },
@@ -70,6 +79,33 @@ const cases: Case[] = [
   { op: 'LayerNormalization', name: 'x, gamma, beta', feeds: { a: f([2, 3, 6], 40, -2, 2), w: f([6], 41, 0.5, 1.5), b: f([6], 42) }, build: (g, x) => g.layerNorm(x.a, x.w, x.b)[0] },
   { op: 'Gather', name: 'embedding rows with repeats', feeds: { w: f([5, 3], 43), idx: i64([0, 2, 2, 4, 0, 1], [6, 1]) }, build: (g, x) => g.gather(x.w, x.idx) },
   { op: 'Gather', name: 'embedding rows via the one-hot GEMM form', feeds: { w: f([5, 3], 46), idx: i64([0, 2, 2, 4, 0, 1], [6, 1]) }, build: (g, x) => { g.gatherGrad = 'onehot'; return g.gather(x.w, x.idx); } },
+  {
+    op: 'Gather',
+    name: "one-hot GEMM form with an 'auto' split of its 256 rows",
+    feeds: { w: f([5, 3], 47), idx: i64(Array.from({ length: 256 }, (_, i) => (i * 7) % 5), [256, 1]) },
+    build: (g, x) => {
+      Object.assign(g, { gatherGrad: 'onehot', splitK: 'auto', splitKMinSlice: 64 });
+      return g.gather(x.w, x.idx);
+    },
+  },
+  {
+    op: 'Gather',
+    name: 'capture-safe one-hot (Graph.captureSafe: Where(Equal(idx_f, 0..V-1)) instead of ScatterElements)',
+    feeds: { w: f([5, 3], 48), idx: i64([0, 2, 2, 4, 0, 1], [6, 1]), idx_f: { data: Float32Array.of(0, 2, 2, 4, 0, 1), shape: [6, 1], differentiable: false } },
+    build: (g, x) => {
+      Object.assign(g, { gatherGrad: 'onehot', captureSafe: true });
+      return g.gather(x.w, x.idx);
+    },
+  },
+  {
+    op: 'GatherElements',
+    name: 'capture-safe (Graph.captureSafe: Where(Equal(idx_f, 0..V-1), dy, 0))',
+    feeds: { a: f([4, 5], 49), idx: i64([1, 0, 4, 4], [4, 1]), idx_f: { data: Float32Array.of(1, 0, 4, 4), shape: [4, 1], differentiable: false } },
+    build: (g, x) => {
+      g.captureSafe = true;
+      return g.gatherElements(x.a, x.idx, 1);
+    },
+  },
   { op: 'GatherElements', name: 'pick targets along axis 1', feeds: { a: f([4, 5], 44), idx: i64([1, 0, 4, 4], [4, 1]) }, build: (g, x) => g.gatherElements(x.a, x.idx, 1) },
   { op: 'Identity', name: 'pass-through', feeds: { a: f([3], 45) }, build: (g, x) => g.mul(g.identity(x.a), x.a) },
 ];
@@ -87,7 +123,7 @@ describe('autodiff: every VJP rule vs central finite differences (onnxruntime CP
     assert.deepEqual(missing, []);
   });
   it('split-K really takes the sliced path (a batched MatMul + ReduceSum in the backward graph)', async () => {
-    const count = (S: number) => {
+    const count = (S: number | 'auto') => {
       const g = new Graph('t');
       g.splitK = S;
       const a = g.input('a', 'float32', [512, 6]), b = g.input('b', 'float32', [6, 5]);
@@ -97,6 +133,20 @@ describe('autodiff: every VJP rule vs central finite differences (onnxruntime CP
     };
     assert.equal(count(1), 0);
     assert.equal(count(4), 1);
+    assert.equal(count('auto'), 1, 'two slices of 256 rows');
+  });
+  it("'auto' picks the smallest power of two that reaches the workgroup target, within the slice limit", () => {
+    const g = new Graph('t');
+    g.splitK = 'auto';
+    // 25m preset weight gradients, K = B·T = 8192: attention projection 512×512 = 256 tiles -> 8
+    assert.equal(splitKSlices(g, 8192, 512, 512), 8);
+    assert.equal(splitKSlices(g, 8192, 512, 2048), 2); // 1024 tiles
+    assert.equal(splitKSlices(g, 8192, 512, 256), 16); // lm head: 128 tiles
+    assert.equal(splitKSlices(g, 4096, 1024, 4096), 1); // wide MLP: 4096 tiles already
+    assert.equal(splitKSlices(g, 999, 32, 32), 1); // K odd: no even split
+    assert.equal(splitKSlices(g, 1024, 32, 32), 4); // limited by 256-row slices
+    g.splitK = 1;
+    assert.equal(splitKSlices(g, 8192, 512, 512), 1);
   });
   it('the weight gradient of a wide input transposes the narrow gradient and the product, not the input', () => {
     const transposed = (cheap: boolean) => {

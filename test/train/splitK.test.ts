@@ -4,7 +4,7 @@ import { loadDataset } from '../../src/core/data/dataset';
 import { initParams } from '../../src/core/model/init';
 import { DEFAULT_BASE, transfer } from '../../src/core/param/parameterization';
 import { Engine, freshState } from '../../src/core/train/engine';
-import { DEFAULT_OPTIMIZER, splitKFromEnv } from '../../src/core/train/graphs';
+import { DEFAULT_OPTIMIZER, DEFAULT_SPLIT_K, splitKFromEnv } from '../../src/core/train/graphs';
 import { probeWebgpu, type Ep } from '../../src/core/train/runtime';
 
 /**
@@ -51,17 +51,28 @@ describe('split-K weight gradients (SHAPELAB_SPLIT_K)', function () {
     assertSame(await run('cpu', undefined), await run('cpu', '4'));
   });
 
+  it('CPU: auto slices (S = 2 at this size: slices of 256 rows) train like the plain products', async () => {
+    assertSame(await run('cpu', undefined), await run('cpu', 'auto:65536'));
+  });
+
   it('WebGPU (lavapipe in CI): 4 slices run with CPU fallback disabled and match the CPU EP', async function () {
     const why = await probeWebgpu();
     if (why && !process.env.CI && !process.env.SHAPELAB_REQUIRE_WEBGPU) this.skip();
     assert.equal(why, undefined, `WebGPU adapter missing: ${why}`);
-    const cpu = await run('cpu', undefined), gpu = await run('webgpu', '4');
-    for (let i = 0; i < cpu.losses.length; i++) assert.ok(Math.abs(cpu.losses[i] - gpu.losses[i]) < 1e-4 * cpu.losses[i], `step ${i + 1}`);
+    const cpu = await run('cpu', undefined);
+    for (const sk of ['4', 'auto:65536']) {
+      const gpu = await run('webgpu', sk);
+      for (let i = 0; i < cpu.losses.length; i++) assert.ok(Math.abs(cpu.losses[i] - gpu.losses[i]) < 1e-4 * cpu.losses[i], `SHAPELAB_SPLIT_K=${sk} step ${i + 1}`);
+    }
   });
 
   it('a bad SHAPELAB_SPLIT_K is refused with its value', () => {
-    assert.equal(splitKFromEnv({}), 1);
-    assert.equal(splitKFromEnv({ SHAPELAB_SPLIT_K: '8' }), 8);
-    for (const v of ['0', '65', '2.5', 'x']) assert.throws(() => splitKFromEnv({ SHAPELAB_SPLIT_K: v }), new RegExp(`SHAPELAB_SPLIT_K must be an integer from 1 to 64 \\(got '${v.replace('.', '\\.')}'\\)`));
+    assert.deepEqual(splitKFromEnv({}), { splitK: DEFAULT_SPLIT_K });
+    assert.deepEqual(splitKFromEnv({ SHAPELAB_SPLIT_K: '8' }), { splitK: 8 });
+    assert.deepEqual(splitKFromEnv({ SHAPELAB_SPLIT_K: ' auto ' }), { splitK: 'auto' });
+    assert.deepEqual(splitKFromEnv({ SHAPELAB_SPLIT_K: 'auto:4096' }), { splitK: 'auto', target: 4096 });
+    for (const v of ['0', '65', '2.5', 'x', 'auto:', 'auto:32', 'auto:1e9', 'autox']) {
+      assert.throws(() => splitKFromEnv({ SHAPELAB_SPLIT_K: v }), (e: Error) => e instanceof RangeError && e.message.includes(`(got '${v}')`) && e.message.includes("'auto'"));
+    }
   });
 });

@@ -23,19 +23,45 @@ export function sumRows(g: Graph, x: string): string {
   return g.reduceSum(partial, [0], false);
 }
 
+/** Output tiles of onnxruntime's WebGPU MatMul: 32×32 per 64-thread workgroup (matmul.cc, 1.30). */
+const TILE = 32;
+
 /**
- * aᵀ·dy for 2-D a [K, M] and dy [K, N] as sum over S slices of K (see Graph.splitK); undefined
- * when off or when K is not long against the output (K >= 4 * max(M, N), K / S >= 64) or not
- * divisible by S.
+ * How many slices of K the weight gradient aᵀ·dy (a [K, M], dy [K, N]) is split into (Graph.splitK):
+ * a fixed S where K is long against the output (K >= 4·max(M, N), K / S >= 64, S divides K), or
+ * under 'auto' the smallest power of two that brings the product to splitKTarget workgroups
+ * without slices shorter than splitKMinSlice. 1 = one plain product.
+ */
+export function splitKSlices(g: Graph, K: number, M: number, N: number): number {
+  const S = g.splitK;
+  if (S === 'auto') {
+    const tiles = Math.ceil(M / TILE) * Math.ceil(N / TILE);
+    let s = 1;
+    while (tiles * s < g.splitKTarget && K % (2 * s) === 0 && K / (2 * s) >= g.splitKMinSlice) s *= 2;
+    return s;
+  }
+  if (!(S > 1) || K % S !== 0 || K / S < 64 || K < 4 * Math.max(M, N)) return 1;
+  return S;
+}
+
+/**
+ * aᵀ·dy for 2-D a [K, M] and dy [K, N] as the sum over S slices of K (see Graph.splitK); undefined
+ * when not split. Like transposedProduct, it transposes dy and the product instead of a when a is
+ * the wider operand (Graph.cheapTranspose): the slices' transpose is of a whole operand either way.
  */
 function splitKWeightGrad(g: Graph, a: string, dy: string): string | undefined {
-  const S = g.splitK;
   const sa = g.shape(a), sd = g.shape(dy);
-  if (!(S > 1) || sa.length !== 2 || sd.length !== 2) return undefined;
+  if (sa.length !== 2 || sd.length !== 2) return undefined;
   const [K, M] = sa, N = sd[1];
-  if (K % S !== 0 || K / S < 64 || K < 4 * Math.max(M, N)) return undefined;
-  const at = g.transpose(g.reshape(a, [S, K / S, M]), [0, 2, 1]);
-  return g.reduceSum(g.matmul(at, g.reshape(dy, [S, K / S, N])), [0], false);
+  const S = splitKSlices(g, K, M, N);
+  if (S === 1) return undefined;
+  const slices = (v: string, cols: number) => g.reshape(v, [S, K / S, cols]);
+  const sum = (p: string) => g.reduceSum(p, [0], false);
+  if (g.cheapTranspose && K * N + M * N + g.kernelValues < K * M) {
+    const dyT = g.transpose(slices(dy, N), [0, 2, 1]);
+    return g.transpose(sum(g.matmul(dyT, slices(a, M))), [1, 0]);
+  }
+  return sum(g.matmul(g.transpose(slices(a, M), [0, 2, 1]), slices(dy, N)));
 }
 
 const swapLast = (r: number) => [...Array(r - 2).keys(), r - 1, r - 2];
@@ -61,6 +87,11 @@ function transposedProduct(g: Graph, x: string, y: string, which: 'a' | 'b'): st
   if (swappedCost >= directCost) return direct();
   const prod = which === 'b' ? g.matmul(y, g.transpose(x, t(x))) : g.matmul(g.transpose(y, t(y)), x);
   return g.transpose(prod, t(prod));
+}
+
+/** aᵀ·dy, the weight-gradient product of a MatMul: split over K where Graph.splitK says so. */
+export function weightGrad(g: Graph, a: string, dy: string): string {
+  return splitKWeightGrad(g, a, dy) ?? transposedProduct(g, a, dy, 'a');
 }
 
 /** Sums a gradient of a broadcast result back to the shape of the operand that was broadcast. */
@@ -163,7 +194,7 @@ const rules: Record<string, VjpRule> = {
     // Gemm with transpose flags (measured on an H100/H200, bench/train-throughput.ts --profile).
     const da = w[0] ? unbroadcast(g, transposedProduct(g, dy!, b, 'b'), sa) : undefined;
     let db: string | undefined;
-    if (w[1]) db = splitKWeightGrad(g, a, dy!) ?? unbroadcast(g, transposedProduct(g, a, dy!, 'a'), sb);
+    if (w[1]) db = unbroadcast(g, weightGrad(g, a, dy!), sb);
     return [da, db];
   },
   Gemm: (g, n, [dy]) => {
@@ -257,16 +288,22 @@ const rules: Record<string, VjpRule> = {
     const upd = g.reshape(dy!, [rows, sd[1]]);
     if (g.gatherGrad === 'onehot') {
       // Each row of the one-hot gets exactly one write, so no atomic contention.
-      const onehot = g.scatterElementsAdd(g.zeros([rows, sd[0]]), idxCol, g.expand(g.constF(1), [rows, 1]), 1);
-      return [transposedProduct(g, onehot, upd, 'a'), undefined];
+      const onehot = g.captureSafe ? g.oneHot(idxCol, sd[0], g.constF(1)) : g.scatterElementsAdd(g.zeros([rows, sd[0]]), idxCol, g.expand(g.constF(1), [rows, 1]), 1);
+      return [weightGrad(g, onehot, upd), undefined];
     }
     // ScatterND(add) accumulates repeated rows (tokens that occur several times in a batch).
+    if (g.captureSafe) throw new GraphError('Gather gradient: graph capture needs the one-hot form (Graph.gatherGrad onehot)');
     return [g.scatterNDAdd(g.zeros(sd), idxCol, upd), undefined];
   },
   GatherElements: (g, n, [dy]) => {
     const [data, idx] = n.inputs;
     const axis = attrInt(n, 'axis', 0);
-    return [g.scatterElementsAdd(g.zeros(g.shape(data)), idx, dy!, axis), undefined];
+    const sd = g.shape(data), si = g.shape(idx);
+    if (g.captureSafe) {
+      if (sd.length !== 2 || axis !== 1 || si[1] !== 1) throw new GraphError('GatherElements gradient: graph capture supports one index per row of a 2-D input');
+      return [g.oneHot(idx, sd[1], dy!), undefined];
+    }
+    return [g.scatterElementsAdd(g.zeros(sd), idx, dy!, axis), undefined];
   },
   ReduceMax: () => {
     throw new GraphError('ReduceMax is not differentiable here; mark its output with stopGradient');

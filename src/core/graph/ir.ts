@@ -63,11 +63,19 @@ export class Graph {
   gatherGrad: 'scatter' | 'onehot' = 'scatter';
   /**
    * Slices for the weight-gradient products Xᵀ·dY of 2-D MatMuls whose shared dimension K (rows,
-   * B·T in a linear layer) is long against a small output: S > 1 computes them as a batched MatMul
-   * over S slices of K plus a ReduceSum, giving the GPU S times more workgroups. 1 (off) until it
-   * is measured on a GPU (docs/engine-performance.md); SHAPELAB_SPLIT_K sets it for benchmarks.
+   * B·T in a linear layer) is long against a small output. onnxruntime's WebGPU MatMul (1.30,
+   * onnxruntime/core/providers/webgpu/math/matmul.cc) gives each 32×32 output tile one workgroup
+   * of 64 threads that walks all of K, and splits K itself only on some Intel GPUs: a 512×512
+   * weight gradient is 256 workgroups on a GPU with 132 SMs. S > 1 computes the product as a
+   * batched MatMul over S slices of K plus a ReduceSum (S times more workgroups); 'auto' picks
+   * S per product so that tiles·S reaches splitKTarget workgroups, with slices of at least
+   * splitKMinSlice rows; 1 is off. SHAPELAB_SPLIT_K sets it (see splitKFromEnv).
    */
-  splitK = 1;
+  splitK: number | 'auto' = 1;
+  /** Workgroups the 'auto' split aims for (about 16 per SM of a 132-SM GPU). */
+  splitKTarget = 2048;
+  /** Shortest slice of K the 'auto' split makes: shorter slices make the ReduceSum dominate. */
+  splitKMinSlice = 256;
   /**
    * Weight-gradient operand order (SHAPELAB_ENGINE_OFF=wgrad turns it off): the MatMul VJP may
    * form aᵀ·dy as (dyᵀ·a)ᵀ when that transposes fewer values (e.g. the MLP's down projection,
@@ -81,6 +89,15 @@ export class Graph {
    * saves clearly more than a dispatch. Tests set 0 to take that form on small shapes.
    */
   kernelValues = 1 << 18;
+  /**
+   * Build for WebGPU graph capture (src/core/train/ffi/capturedStep.ts). Two things replay wrongly
+   * under onnxruntime 1.30's WebGPU capture (bench/ffi/capture-ops.ts): ScatterElements(add) adds
+   * onto its previous result on every replay, and a graph output that is an Identity of a value
+   * read elsewhere keeps its first value. With this set, one-hot matrices are built by comparing a
+   * float copy of the indices with 0..V-1 (oneHot; the host feeds `<index input>_f`), a gradient
+   * that would need ScatterND is refused, and captureSafeOutputs() rewrites such Identities.
+   */
+  captureSafe = false;
   private counter = 0;
   /** The node that produced each value (for transpose-of-transpose folding and reuse). */
   private readonly producers = new Map<string, Node>();
@@ -348,6 +365,53 @@ export class Graph {
   }
 
   /** Zeros of a shape without ConstantOfShape (which leaves the WebGPU EP): Expand of a scalar. */
+  /**
+   * The float copy of an int64 index that is a graph input (or a Reshape of one): a new float32
+   * input named `<input>_f` that the caller feeds with the same values (exact below 2^24).
+   */
+  floatIndex(idx: string): string {
+    if (this.inputs.includes(idx)) {
+      const f = `${idx}_f`;
+      if (!this.values.has(f)) this.input(f, 'float32', this.shape(idx));
+      return f;
+    }
+    const p = this.producers.get(idx);
+    if (p?.op === 'Reshape') return this.reshape(this.floatIndex(p.inputs[0]), this.shape(idx));
+    throw new GraphError(`'${idx}' is not a graph input or a reshape of one: no float copy to compare with`);
+  }
+
+  /**
+   * [R, V] with upd[r] (broadcast from [R, 1] or a scalar) at column idx[r] and 0 elsewhere: what
+   * ScatterElements(add) of upd into zeros along axis 1 gives when each row gets one index, as
+   * Where(Equal(idx_f, [0..V-1]), upd, 0).
+   */
+  oneHot(idx: string, V: number, upd: string): string {
+    const [R, one] = this.shape(idx);
+    if (one !== 1) throw new GraphError(`oneHot: index must be [R, 1] (got [${this.shape(idx)}])`);
+    const iota = this.constF(Array.from({ length: V }, (_, i) => i), [1, V]);
+    const eq = this.node('Equal', [this.floatIndex(idx), iota], [{ dtype: 'bool', shape: [R, V] }])[0];
+    return this.where(eq, upd, this.constF(0));
+  }
+
+  /**
+   * Graph outputs made by an Identity of a value that other nodes also read become Neg(Neg(x)):
+   * exact, and onnxruntime has no rewrite that folds it back (it does fold Identity, Add 0, Mul 1).
+   * See captureSafe.
+   */
+  captureSafeOutputs(): void {
+    for (const n of this.nodes.filter((x) => x.op === 'Identity' && this.outputs.includes(x.outputs[0]))) {
+      const src = n.inputs[0];
+      if (this.nodes.filter((x) => x.inputs.includes(src)).length < 2) continue;
+      const at = this.nodes.indexOf(n);
+      const mid = this.define(this.fresh('neg'), this.dtype(src), this.shape(src));
+      const first: Node = { op: 'Neg', inputs: [src], outputs: [mid], attrs: {} };
+      this.nodes.splice(at, 0, first);
+      this.producers.set(mid, first);
+      n.op = 'Neg';
+      n.inputs = [mid];
+    }
+  }
+
   zeros(shape: Shape): string {
     return this.expand(this.constF(0), shape);
   }

@@ -3,12 +3,30 @@
  * AdamW moments, per-row hyperparameter tables). Only the loss and gradient norm come back to the
  * host each step; the state moves to the host only for checkpoints.
  */
-import type * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 import type { Batch } from '../data/batches';
 import { paramLayout, totalParams, type ModelShape, type ParamSpec } from '../model/gpt';
 import type { Transfer } from '../param/parameterization';
 import { buildApplyAccumulated, buildEval, buildGradAccumulate, buildTrainStep, hyperTableWidth, hyperVectors, stepScalars, type OptimizerConfig } from './graphs';
-import { createSession, disposeTensor, int64Column, scalar, StateMover, type Ep } from './runtime';
+import { CapturedStep } from './ffi/capturedStep';
+import { createSession, disposeTensor, int64Column, RuntimeError, scalar, StateMover, type Ep } from './runtime';
+
+/**
+ * How the fused step runs on WebGPU: 'capture' replays a WebGPU graph capture through
+ * onnxruntime's C API (ffi/capturedStep.ts), 'node' runs it through onnxruntime-node, 'auto'
+ * takes capture where it applies (WebGPU, no gradient accumulation, no profiling, vocabulary up
+ * to 8192) and the FFI loads, else node.
+ */
+export type EngineRuntime = 'auto' | 'node' | 'capture';
+export const ENGINE_RUNTIMES: readonly EngineRuntime[] = ['auto', 'node', 'capture'];
+
+/** SHAPELAB_RUNTIME: the default EngineOptions.runtime ('auto' when unset). */
+export function runtimeFromEnv(env: NodeJS.ProcessEnv = process.env): EngineRuntime {
+  const raw = (env.SHAPELAB_RUNTIME ?? '').trim();
+  if (raw === '') return 'auto';
+  if (!(ENGINE_RUNTIMES as readonly string[]).includes(raw)) throw new RuntimeError(`SHAPELAB_RUNTIME must be one of ${ENGINE_RUNTIMES.join(', ')} (got '${raw}')`);
+  return raw as EngineRuntime;
+}
 
 export interface EngineOptions {
   shape: ModelShape;
@@ -27,6 +45,8 @@ export interface EngineOptions {
    * then one optimizer graph.
    */
   gradAccum?: number;
+  /** Default: SHAPELAB_RUNTIME, else 'auto'. */
+  runtime?: EngineRuntime;
 }
 
 export interface HostState {
@@ -63,6 +83,11 @@ interface Accumulation {
 export class Engine {
   readonly layout: ParamSpec[];
   readonly nParams: number;
+  /** Which runtime the step runs on, and (auto) why capture was not taken. */
+  runtime: 'node' | 'capture' = 'node';
+  runtimeNote?: string;
+  /** The captured step (runtime 'capture'): it owns the state; the node sessions are not built. */
+  private cap?: CapturedStep;
   private state?: Record<string, ort.Tensor>;
   private hyper?: Record<string, ort.Tensor>;
   private accum?: Accumulation;
@@ -71,9 +96,9 @@ export class Engine {
     readonly opts: EngineOptions,
     /** The fused step (gradAccum 1 only). */
     private readonly stepSession: ort.InferenceSession | undefined,
-    private readonly evalSession: ort.InferenceSession,
+    private readonly evalSession: ort.InferenceSession | undefined,
     private readonly mover: StateMover,
-    private readonly hyperMover: StateMover,
+    private readonly hyperMover: StateMover | undefined,
     layout: ParamSpec[],
   ) {
     this.layout = layout;
@@ -86,6 +111,24 @@ export class Engine {
     const k = o.gradAccum ?? 1;
     const width = hyperTableWidth(layout);
     if (!(Number.isInteger(k) && k >= 1)) throw new RangeError(`gradAccum must be a positive integer (got ${k})`);
+    const runtime = o.runtime ?? runtimeFromEnv();
+    let why: string | undefined;
+    if (runtime !== 'node') {
+      why = o.ep !== 'webgpu' ? `the ${o.ep} EP (capture is a WebGPU feature)` : k > 1 ? 'gradient accumulation' : o.profilePrefix ? 'profiling' : undefined;
+      if (!why) {
+        try {
+          const cap = CapturedStep.create({ shape: o.shape, transfer: o.transfer, layout, batch: o.batch, evalBatch: o.evalBatch ?? o.batch, optimizer: o.optimizer, residualStat: o.residualStat });
+          const mover = await StateMover.create(o.ep, n, [...STATE]);
+          const e = new Engine(o, undefined, undefined, mover, undefined, layout);
+          e.cap = cap;
+          e.runtime = 'capture';
+          return e;
+        } catch (err) {
+          why = (err as Error).message;
+        }
+      }
+      if (runtime === 'capture') throw new RuntimeError(`SHAPELAB_RUNTIME=capture cannot run here: ${why}`);
+    }
     const evalGraph = buildEval(o.shape, o.transfer, layout, o.evalBatch ?? o.batch, { residualStat: o.residualStat });
     const [stepSession, evalSession, mover, hyperMover] = await Promise.all([
       k === 1 ? createSession(buildTrainStep(o.shape, o.transfer, layout, o.batch, o.optimizer), o.ep, { gpuOutputs: ['params_out', 'm_out', 'v_out'], profilePrefix: o.profilePrefix }) : undefined,
@@ -94,6 +137,7 @@ export class Engine {
       StateMover.create(o.ep, n / width, ['hp_lr', 'hp_eps', 'hp_wd']),
     ]);
     const e = new Engine(o, stepSession, evalSession, mover, hyperMover, layout);
+    e.runtimeNote = why;
     const h = hyperVectors(layout, o.transfer, width);
     e.hyper = await hyperMover.upload({ hp_lr: h.lr, hp_eps: h.eps, hp_wd: h.wd });
     if (k > 1) {
@@ -112,11 +156,13 @@ export class Engine {
     for (const [k, a] of Object.entries(s)) {
       if (a.length !== this.nParams) throw new Error(`state '${k}' has ${a.length} values, the model has ${this.nParams}`);
     }
+    if (this.cap) return this.cap.setState(s);
     this.disposeState();
     this.state = await this.mover.upload({ params: s.params, m: s.m, v: s.v });
   }
 
   async getState(): Promise<HostState> {
+    if (this.cap) return this.cap.getState();
     if (!this.state) throw new Error('engine has no state');
     const r = await this.mover.download(this.state);
     return { params: r.params, m: r.m, v: r.v };
@@ -124,6 +170,11 @@ export class Engine {
 
   /** Hands the device-resident state tensors to the caller (e.g. a growth graph); the engine keeps none. */
   takeState(): Record<'params' | 'm' | 'v', ort.Tensor> {
+    if (this.cap) {
+      // host tensors: the growth graph's session uploads them
+      const h = this.cap.getState();
+      return { params: new ort.Tensor('float32', h.params, [this.nParams]), m: new ort.Tensor('float32', h.m, [this.nParams]), v: new ort.Tensor('float32', h.v, [this.nParams]) };
+    }
     if (!this.state) throw new Error('engine has no state');
     const s = this.state as Record<'params' | 'm' | 'v', ort.Tensor>;
     this.state = undefined;
@@ -138,6 +189,10 @@ export class Engine {
    */
   async adoptState(s: Record<'params' | 'm' | 'v', ort.Tensor>): Promise<void> {
     for (const k of STATE) if (s[k].dims[0] !== this.nParams) throw new Error(`state '${k}' has ${s[k].dims[0]} values, the model has ${this.nParams}`);
+    if (this.cap) {
+      const h = await this.mover.download(s);
+      return this.cap.setState({ params: h.params, m: h.m, v: h.v });
+    }
     this.disposeState();
     this.state = await this.mover.copy(s);
   }
@@ -152,9 +207,14 @@ export class Engine {
    * or on `gradAccum` micro-batches whose mean loss it then minimizes; the reported loss is that mean.
    */
   async step(batches: Batch | Batch[], lrFactor: number, t: number): Promise<StepResult> {
-    if (!this.state || !this.hyper) throw new Error('engine has no state');
     const list = Array.isArray(batches) ? batches : [batches];
     if (list.length !== this.gradAccum) throw new Error(`step needs ${this.gradAccum} micro-batch(es), got ${list.length}`);
+    if (this.cap) {
+      const t0 = performance.now();
+      const r = this.cap.run(list[0], lrFactor, t);
+      return { ...r, ms: performance.now() - t0 };
+    }
+    if (!this.state || !this.hyper) throw new Error('engine has no state');
     const { beta1, beta2 } = this.opts.optimizer;
     const optimizerSession = this.accum ? this.accum.apply : this.stepSession!;
     const scalars: Record<string, ort.Tensor> = {};
@@ -191,8 +251,16 @@ export class Engine {
 
   /** Mean loss (and optionally mean |residual|) over the given batches. */
   async evaluate(batches: Batch[]): Promise<{ loss: number; residualAbsMean?: number }> {
-    if (!this.state) throw new Error('engine has no state');
     let loss = 0, resid = 0;
+    if (this.cap) {
+      for (const b of batches) {
+        const r = this.cap.evaluate(b);
+        loss += r.loss;
+        resid += r.residualAbsMean ?? 0;
+      }
+      return { loss: loss / batches.length, residualAbsMean: this.opts.residualStat ? resid / batches.length : undefined };
+    }
+    if (!this.state || !this.evalSession) throw new Error('engine has no state');
     for (const b of batches) {
       const out = await this.evalSession.run({ params: this.state.params, tokens: int64Column(b.inputs), targets: int64Column(b.targets) });
       loss += (out.loss.data as Float32Array)[0];
@@ -212,6 +280,8 @@ export class Engine {
   }
 
   async release(): Promise<void> {
+    this.cap?.release();
+    this.cap = undefined;
     this.disposeState();
     if (this.hyper) for (const t of Object.values(this.hyper)) disposeTensor(t);
     this.hyper = undefined;
@@ -220,9 +290,9 @@ export class Engine {
     if (a) disposeTensor(a.zero);
     await Promise.all([
       this.stepSession?.release(),
-      this.evalSession.release(),
+      this.evalSession?.release(),
       this.mover.release(),
-      this.hyperMover.release(),
+      this.hyperMover?.release(),
       ...(a ? [a.grad.release(), a.apply.release(), a.zeroMover.release()] : []),
     ]);
   }

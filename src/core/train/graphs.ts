@@ -198,14 +198,27 @@ function optimizer(layout: ParamSpec[]) {
   return { N, rows, add: engineOffFromEnv().has('adamw') ? addAdamWPerElement : addAdamW };
 }
 
-/** SHAPELAB_SPLIT_K (benchmarking knob, see Graph.splitK): an integer 1..64, default 1. */
-export function splitKFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.SHAPELAB_SPLIT_K;
-  if (raw === undefined || raw.trim() === '') return 1;
+/**
+ * SHAPELAB_SPLIT_K (see Graph.splitK): 'auto', 'auto:TARGET' (workgroups to aim for, 64..65536),
+ * or a fixed integer 1..64 (1 = off). Default DEFAULT_SPLIT_K.
+ */
+export function splitKFromEnv(env: NodeJS.ProcessEnv = process.env): { splitK: number | 'auto'; target?: number } {
+  const raw = (env.SHAPELAB_SPLIT_K ?? '').trim();
+  if (raw === '') return { splitK: DEFAULT_SPLIT_K };
+  const bad = () => new RangeError(`SHAPELAB_SPLIT_K must be 'auto', 'auto:TARGET' (64 to 65536 workgroups) or an integer from 1 to 64 (got '${raw}')`);
+  if (raw === 'auto') return { splitK: 'auto' };
+  if (raw.startsWith('auto:')) {
+    const t = Number(raw.slice(5));
+    if (!Number.isInteger(t) || t < 64 || t > 65536) throw bad();
+    return { splitK: 'auto', target: t };
+  }
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < 1 || v > 64) throw new RangeError(`SHAPELAB_SPLIT_K must be an integer from 1 to 64 (got '${raw}')`);
-  return v;
+  if (!Number.isInteger(v) || v < 1 || v > 64) throw bad();
+  return { splitK: v };
 }
+
+/** Measured on an H200 before it became the default: docs/engine-performance.md. */
+export const DEFAULT_SPLIT_K: number | 'auto' = 1;
 
 /**
  * Step-graph changes of issue 10 that can be turned off one by one to measure each on a GPU:
@@ -234,7 +247,9 @@ export function engineOffFromEnv(env: NodeJS.ProcessEnv = process.env): Set<Engi
 
 /** Forward, loss and the flat gradient of every parameter (layout order). */
 function lossAndGradient(g: Graph, shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, P: string): { loss: string; G: string } {
-  g.splitK = splitKFromEnv();
+  const sk = splitKFromEnv();
+  g.splitK = sk.splitK;
+  if (sk.target) g.splitKTarget = sk.target;
   const off = engineOffFromEnv();
   g.cheapTranspose = !off.has('wgrad');
   const { tokens, targets } = dataInputs(g, shape, batch);
@@ -243,14 +258,20 @@ function lossAndGradient(g: Graph, shape: ModelShape, t: Transfer, layout: Param
   return { loss: fwd.loss, G: concatTree(g, grads.map((d) => g.reshape(d, [g.shape(d).reduce((a, b) => a * b, 1)])), 0) };
 }
 
-/** The fused step: forward, backward and optimizer in one graph (one dispatch chain per step). */
-export function buildTrainStep(shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, opt: OptimizerConfig): Graph {
+/**
+ * The fused step: forward, backward and optimizer in one graph (one dispatch chain per step).
+ * captureSafe builds it for WebGPU graph capture (Graph.captureSafe: the host then also feeds
+ * tokens_f / targets_f, float copies of the indices).
+ */
+export function buildTrainStep(shape: ModelShape, t: Transfer, layout: ParamSpec[], batch: number, opt: OptimizerConfig, opts: { captureSafe?: boolean } = {}): Graph {
   const g = new Graph('train_step');
+  g.captureSafe = opts.captureSafe ?? false;
   const o = optimizer(layout);
   const x = optimizerInputs(g, o.N, o.rows);
   const { loss, G } = lossAndGradient(g, shape, t, layout, batch, x.P);
   o.add(g, x, G, loss, opt);
   g.output(g.identity(loss, 'loss'));
+  if (g.captureSafe) g.captureSafeOutputs();
   return g;
 }
 

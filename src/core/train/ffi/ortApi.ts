@@ -1,19 +1,31 @@
 /**
- * PROTOTYPE (issue 10 part 3): the C API of the onnxruntime library that onnxruntime-node ships,
- * called through koffi, so that the WebGPU EP options the Node binding refuses (enableGraphCapture,
- * maxNumPendingDispatches) and IO binding to pre-allocated device tensors become reachable.
- * Not used by the product (src/). See docs/engine-ffi-prototype.md.
+ * The C API of the onnxruntime library that onnxruntime-node ships, called through koffi (a
+ * maintained FFI package), so that what the 1.30 Node binding refuses becomes reachable: the
+ * WebGPU EP's graph capture (enableGraphCapture) and IO binding to pre-allocated device tensors.
+ * The captured training step (capturedStep.ts) is built on it; docs/engine-ffi-prototype.md
+ * has the measurements that decided for it.
  *
  * OrtApi is a struct of function pointers; its order is append-only across releases (ABI promise
  * of onnxruntime_c_api.h), so the indices below, counted in the header of API version 13
  * (microsoft/onnxruntime, include/onnxruntime/core/session/onnxruntime_c_api.h), hold for 1.30.
  * Only the entries called here are declared.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import koffi from 'koffi';
+import type * as Koffi from 'koffi';
 
-/** The library onnxruntime-node itself loads (its binding links it by $ORIGIN), so both share one copy. */
-export const LIB = process.env.SHAPELAB_ORT_LIB ?? path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin/napi-v6/linux/x64/libonnxruntime.so.1');
+/**
+ * The library onnxruntime-node itself loads (its binding links it by $ORIGIN), so both share one
+ * copy and one WebGPU device. SHAPELAB_ORT_LIB overrides the path.
+ */
+export function ortLibraryPath(): string {
+  if (process.env.SHAPELAB_ORT_LIB) return process.env.SHAPELAB_ORT_LIB;
+  const dir = path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin/napi-v6', process.platform, process.arch);
+  const names = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+  const lib = names.find((n) => /^libonnxruntime\.so\.\d+$/.test(n)) ?? names.find((n) => /^libonnxruntime.*\.dylib$/.test(n)) ?? names.find((n) => n === 'onnxruntime.dll');
+  if (!lib) throw new OrtError(`no onnxruntime library in ${dir}`);
+  return path.join(dir, lib);
+}
 
 /** [index in OrtApi, C prototype]; every status-returning entry returns OrtStatus* (null = OK). */
 const API = {
@@ -63,7 +75,9 @@ const OrtDeviceAllocator = 0, OrtMemTypeDefault = 0;
 /** The WebGPU EP's device memory name (onnxruntime core/framework/allocator.h: WEBGPU_BUFFER). */
 export const WEBGPU_BUFFER = 'WebGPU_Buffer';
 
-export class OrtError extends Error {}
+export class OrtError extends Error {
+  override name = 'OrtError';
+}
 
 export interface OrtFfi {
   version: string;
@@ -72,11 +86,22 @@ export interface OrtFfi {
   check(status: unknown, what: string): void;
 }
 
+let koffi: typeof Koffi;
 let loaded: OrtFfi | undefined;
-/** Loads the library once (a second dlopen of the same path returns the same handle). */
+/**
+ * Loads koffi and the library once (a second dlopen of the same path returns the same handle).
+ * koffi is required here, not imported at the top, so a missing or broken native module is an
+ * OrtError the caller can fall back from.
+ */
 export function loadOrt(apiVersion = 30): OrtFfi {
   if (loaded) return loaded;
-  const lib = koffi.load(LIB);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    koffi ??= require('koffi') as typeof Koffi;
+  } catch (e) {
+    throw new OrtError(`koffi (the FFI package) does not load: ${(e as Error).message}`);
+  }
+  const lib = koffi.load(ortLibraryPath());
   const base = lib.func('void* OrtGetApiBase()')();
   // OrtApiBase = { GetApi(uint32), GetVersionString() }
   const getApi = koffi.decode(koffi.decode(base, 0, 'void*'), koffi.proto('void* GetApi(uint32_t v)')) as (v: number) => unknown;
@@ -155,6 +180,18 @@ export class FfiEnv {
   release(v: unknown) {
     if (v) this.o.f.ReleaseValue(v);
   }
+  /** Releases a host tensor from hostTensor/hostTensorOf and frees its native memory. */
+  freeHost(t: { value: unknown; mem: unknown }) {
+    this.release(t.value);
+    koffi.free(t.mem);
+  }
+}
+
+let shared: FfiEnv | undefined;
+/** The process's one FfiEnv (onnxruntime has one environment per process). */
+export function ffiEnv(): FfiEnv {
+  shared ??= new FfiEnv(loadOrt());
+  return shared;
 }
 
 export class FfiSession {
@@ -211,42 +248,16 @@ export class FfiSession {
     o.check(o.f.RunWithBinding(this.sess, runOptions, b), 'RunWithBinding');
     if (sync) o.check(o.f.SynchronizeBoundOutputs(b), 'SynchronizeBoundOutputs');
   }
+  releaseBinding(b: unknown) {
+    if (b) this.env.o.f.ReleaseIoBinding(b);
+  }
+  releaseRunOptions(r: unknown) {
+    if (r) this.env.o.f.ReleaseRunOptions(r);
+  }
+  releaseAllocator(a: unknown) {
+    if (a) this.env.o.f.ReleaseAllocator(a);
+  }
   release() {
     this.env.o.f.ReleaseSession(this.sess);
   }
-}
-
-/**
- * A one-input one-output graph (x -> y, both float32 [n]) run in ping-pong on two fixed WebGPU
- * buffers: A -> B on even steps, B -> A on odd ones, each direction with its own captured graph
- * (run option gpu_graph_id), as a training step whose outputs are its next inputs would be.
- * `up` and `down` are Identity sessions that copy host values in and results out.
- */
-export function pingPong(env: FfiEnv, up: FfiSession, down: FfiSession, model: Uint8Array, n: number, epOptions: Record<string, string>, config: Record<string, string>) {
-  const s = env.session(model, 'webgpu', epOptions, config);
-  const alloc = s.webgpuAllocator();
-  const A = s.deviceTensor(alloc, [n]), B = s.deviceTensor(alloc, [n]);
-  const hx = env.hostTensor([n]), hy = env.hostTensor([n]);
-  const bUp = up.binding({}, { y: A });
-  const bAB = s.binding({ x: A }, { y: B }), bBA = s.binding({ x: B }, { y: A });
-  const ro = [s.runOptions({ gpu_graph_id: '1' }), s.runOptions({ gpu_graph_id: '2' })];
-  const bDown = [down.binding({ x: A }, { y: hy.value }), down.binding({ x: B }, { y: hy.value })];
-  return {
-    /** Host input values: write them here, then load(). */
-    input: hx.data,
-    /** Copies `input` into buffer A (BindInput copies at bind time, so it re-binds). */
-    load() {
-      up.rebindInput(bUp, 'x', hx.value);
-      up.runBinding(bUp);
-    },
-    /** Step k (0-based); no output sync, so a loop of steps measures enqueue and GPU time only. */
-    step(k: number) {
-      s.runBinding(k % 2 ? bBA : bAB, false, ro[k % 2]);
-    },
-    /** The result after `steps` steps: in B after an odd count, in A after an even one. */
-    read(steps: number): Float32Array {
-      down.runBinding(bDown[steps % 2 ? 1 : 0]);
-      return hy.data;
-    },
-  };
 }

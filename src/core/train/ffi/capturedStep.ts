@@ -1,0 +1,291 @@
+/**
+ * The fused training step replayed from a WebGPU graph capture, through onnxruntime's C API
+ * (ortApi.ts). Why: a small model's step is bound by the host enqueueing ~1,000 kernels, and the
+ * 1.30 Node binding can neither enable capture nor bind pre-allocated outputs. Measured on an H200
+ * (docs/engine-performance.md, docs/results/h200-ffi-session5.txt): the captured step was 1.73x
+ * faster than onnxruntime-node on the small preset and 1.12x on the 25m preset.
+ *
+ * Everything the captured graph reads or writes lives in fixed device buffers, bound once:
+ * - state (params, m, v) and the per-row hyperparameter tables;
+ * - per-step inputs (tokens, targets, their float copies for the capture-safe one-hots, step
+ *   scalars), which a small uncaptured copy session fills from host memory before each replay;
+ * - outputs (params_out, m_out, v_out, loss, grad_norm, update_ok): after each replay a copy
+ *   session moves the new state into the state buffers (3N values; one working set instead of
+ *   the two a ping-pong of captured graphs would keep) and brings the three scalars to the host.
+ * The graph is built with Graph.captureSafe (no ScatterElements, no shared Identity outputs: both
+ * replay wrongly in 1.30). Eval runs uncaptured on the same state buffers.
+ */
+import type { Batch } from '../../data/batches';
+import { Graph } from '../../graph/ir';
+import { serialize } from '../../graph/onnx';
+import { totalParams, type ModelShape, type ParamSpec } from '../../model/gpt';
+import type { Transfer } from '../../param/parameterization';
+import { buildEval, buildTrainStep, hyperTableWidth, hyperVectors, stepScalars, type OptimizerConfig } from '../graphs';
+import { webgpuTuning } from '../runtime';
+import { ffiEnv, OrtError, type Dtype, type FfiEnv, type FfiSession } from './ortApi';
+
+const NO_CPU = { 'session.disable_cpu_ep_fallback': '1' };
+const STATE = ['params', 'm', 'v'] as const;
+const HYPER = ['hp_lr', 'hp_eps', 'hp_wd'] as const;
+const SCALAR_OUTPUTS = ['loss', 'grad_norm', 'update_ok'] as const;
+/** The one-hot embedding gradient (Graph.gatherGrad 'onehot', src/core/model/gpt.ts) stops here. */
+export const CAPTURE_MAX_VOCAB = 8192;
+
+interface HostBuf {
+  value: unknown;
+  bytes: ArrayBuffer;
+  mem: unknown;
+}
+interface Spec {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+}
+
+/** y_out = x for each spec: moves tensors between host and device buffers through IO binding. */
+function copyModel(specs: Spec[]): Uint8Array {
+  const g = new Graph('copy');
+  for (const s of specs) g.output(g.identity(g.input(s.name, s.dtype, s.shape), `${s.name}_out`));
+  return serialize(g);
+}
+
+/** Writes int32 values into an int64 host buffer (little-endian low word + sign word). */
+function writeInt64(dst: ArrayBuffer, src: ArrayLike<number>): void {
+  const d = new Int32Array(dst);
+  if (d.length !== 2 * src.length) throw new OrtError(`expected ${d.length / 2} indices, got ${src.length}`);
+  for (let i = 0; i < src.length; i++) {
+    d[2 * i] = src[i];
+    d[2 * i + 1] = src[i] < 0 ? -1 : 0;
+  }
+}
+
+export interface CapturedStepOptions {
+  shape: ModelShape;
+  transfer: Transfer;
+  layout: ParamSpec[];
+  batch: number;
+  evalBatch: number;
+  optimizer: OptimizerConfig;
+  residualStat?: boolean;
+}
+
+export class CapturedStep {
+  private readonly env: FfiEnv;
+  private readonly sessions: FfiSession[] = [];
+  private readonly bindings: [FfiSession, unknown][] = [];
+  private readonly deviceValues: unknown[] = [];
+  private readonly hostBufs: HostBuf[] = [];
+  private runOptions: unknown;
+  private alloc: unknown;
+  private step!: FfiSession;
+  private io!: FfiSession;
+  private up!: FfiSession;
+  private down!: FfiSession;
+  private evalSession!: FfiSession;
+  private bStep: unknown;
+  private bUp: unknown;
+  private bBack: unknown;
+  private bDown: unknown;
+  private bEval: unknown;
+  private state!: Record<(typeof STATE)[number], unknown>;
+  /** Per-step inputs: host staging bound to the upload session, whose outputs are the step's inputs. */
+  private perStep!: { spec: Spec; host: HostBuf }[];
+  private scalarsHost!: Record<(typeof SCALAR_OUTPUTS)[number], Float32Array>;
+  private evalIn!: { tokens: HostBuf; targets: HostBuf };
+  private evalOut!: { loss: Float32Array; residual?: Float32Array };
+  readonly nParams: number;
+  private released = false;
+
+  private constructor(private readonly o: CapturedStepOptions) {
+    this.env = ffiEnv();
+    this.nParams = totalParams(o.layout);
+  }
+
+  /** Throws OrtError (or onnxruntime's error) when the FFI path cannot run here; nothing is left allocated. */
+  static create(o: CapturedStepOptions): CapturedStep {
+    if (o.shape.vocab > CAPTURE_MAX_VOCAB) throw new OrtError(`graph capture needs the one-hot embedding gradient (vocabulary <= ${CAPTURE_MAX_VOCAB}, this one ${o.shape.vocab})`);
+    const c = new CapturedStep(o);
+    try {
+      c.build();
+    } catch (e) {
+      c.release();
+      throw e;
+    }
+    return c;
+  }
+
+  private session(model: Uint8Array, opts: Record<string, string>, config: Record<string, string> = NO_CPU): FfiSession {
+    const s = this.env.session(model, 'webgpu', opts, config);
+    this.sessions.push(s);
+    return s;
+  }
+  private bind(s: FfiSession, inputs: Record<string, unknown>, outputs: Record<string, unknown>): unknown {
+    const b = s.binding(inputs, outputs);
+    this.bindings.push([s, b]);
+    return b;
+  }
+  private device(shape: number[], dtype: Dtype = 'float32'): unknown {
+    const v = this.step.deviceTensor(this.alloc, shape, dtype);
+    this.deviceValues.push(v);
+    return v;
+  }
+  private host(shape: number[], dtype: Dtype = 'float32'): HostBuf {
+    const h = this.env.hostTensorOf(shape, dtype);
+    this.hostBufs.push(h);
+    return h;
+  }
+
+  private build(): void {
+    const { o } = this;
+    const ep = Object.fromEntries(Object.entries(webgpuTuning()).map(([k, v]) => [k, String(v)]));
+    const g = buildTrainStep(o.shape, o.transfer, o.layout, o.batch, o.optimizer, { captureSafe: true });
+    const N = this.nParams, rows = N / hyperTableWidth(o.layout);
+    this.step = this.session(serialize(g), { ...ep, enableGraphCapture: '1' });
+    this.alloc = this.step.webgpuAllocator();
+    this.runOptions = this.step.runOptions({ gpu_graph_id: '1' });
+
+    this.state = { params: this.device([N]), m: this.device([N]), v: this.device([N]) };
+    const out = { params_out: this.device([N]), m_out: this.device([N]), v_out: this.device([N]) };
+    const hyper = Object.fromEntries(HYPER.map((k) => [k, this.device([rows])]));
+    const scalarsDev = Object.fromEntries(SCALAR_OUTPUTS.map((k) => [k, this.device(g.shape(k), 'float32')]));
+
+    // Hyperparameter tables: uploaded once.
+    const h = hyperVectors(o.layout, o.transfer, hyperTableWidth(o.layout));
+    const hyperIo = this.env.session(copyModel(HYPER.map((name) => ({ name, dtype: 'float32', shape: [rows] }))), 'webgpu', ep, NO_CPU);
+    try {
+      const staged = HYPER.map(() => this.env.hostTensor([rows]));
+      try {
+        staged[0].data.set(h.lr);
+        staged[1].data.set(h.eps);
+        staged[2].data.set(h.wd);
+        const b = hyperIo.binding(Object.fromEntries(HYPER.map((k, i) => [k, staged[i].value])), Object.fromEntries(HYPER.map((k) => [`${k}_out`, hyper[k]])));
+        try {
+          hyperIo.runBinding(b, true);
+        } finally {
+          hyperIo.releaseBinding(b);
+        }
+      } finally {
+        for (const s of staged) this.env.freeHost(s);
+      }
+    } finally {
+      hyperIo.release();
+    }
+
+    // Per-step inputs: host staging -> upload session -> fixed device buffers the step reads.
+    const fixed = new Set<string>([...STATE, ...HYPER]);
+    const specs: Spec[] = g.inputs.filter((n) => !fixed.has(n)).map((name) => ({ name, dtype: g.dtype(name) as Dtype, shape: g.shape(name) }));
+    this.perStep = specs.map((spec) => ({ spec, host: this.host(spec.shape, spec.dtype) }));
+    const stepIn = Object.fromEntries(specs.map((s) => [s.name, this.device(s.shape, s.dtype)]));
+    // CPU fallback allowed here: an int64 Identity may run on the CPU EP, and onnxruntime then
+    // copies its output into the bound device buffer.
+    this.up = this.session(copyModel(specs), ep, {});
+    this.bUp = this.bind(this.up, Object.fromEntries(this.perStep.map((p) => [p.spec.name, p.host.value])), Object.fromEntries(specs.map((s) => [`${s.name}_out`, stepIn[s.name]])));
+
+    this.bStep = this.bind(this.step, { ...this.state, ...hyper, ...stepIn }, { ...out, ...scalarsDev });
+
+    // State moves (host <-> state buffers, on demand) and the copy-back after each step.
+    this.io = this.session(copyModel(STATE.map((name) => ({ name, dtype: 'float32', shape: [N] }))), ep);
+    this.bBack = this.bind(this.io, { params: out.params_out, m: out.m_out, v: out.v_out }, { params_out: this.state.params, m_out: this.state.m, v_out: this.state.v });
+
+    this.down = this.session(copyModel(SCALAR_OUTPUTS.map((name) => ({ name, dtype: 'float32', shape: g.shape(name) }))), ep);
+    const sh = SCALAR_OUTPUTS.map((k) => this.host(g.shape(k)));
+    this.scalarsHost = Object.fromEntries(SCALAR_OUTPUTS.map((k, i) => [k, new Float32Array(sh[i].bytes)])) as CapturedStep['scalarsHost'];
+    this.bDown = this.bind(this.down, scalarsDev, Object.fromEntries(SCALAR_OUTPUTS.map((k, i) => [`${k}_out`, sh[i].value])));
+
+    const ev = buildEval(o.shape, o.transfer, o.layout, o.evalBatch, { residualStat: o.residualStat });
+    this.evalSession = this.session(serialize(ev), ep);
+    this.evalIn = { tokens: this.host(ev.shape('tokens'), 'int64'), targets: this.host(ev.shape('targets'), 'int64') };
+    const lossHost = this.host(ev.shape('loss'));
+    const residHost = o.residualStat ? this.host(ev.shape('residual_abs_mean')) : undefined;
+    this.evalOut = { loss: new Float32Array(lossHost.bytes), residual: residHost ? new Float32Array(residHost.bytes) : undefined };
+    this.bEval = this.bind(
+      this.evalSession,
+      { params: this.state.params, tokens: this.evalIn.tokens.value, targets: this.evalIn.targets.value },
+      { loss: lossHost.value, ...(residHost ? { residual_abs_mean: residHost.value } : {}) },
+    );
+  }
+
+  setState(s: { params: Float32Array; m: Float32Array; v: Float32Array }): void {
+    this.live();
+    const staged = STATE.map((k) => {
+      if (s[k].length !== this.nParams) throw new OrtError(`state '${k}' has ${s[k].length} values, the model has ${this.nParams}`);
+      return this.env.hostTensor([this.nParams]);
+    });
+    try {
+      STATE.forEach((k, i) => staged[i].data.set(s[k]));
+      const b = this.io.binding(Object.fromEntries(STATE.map((k, i) => [k, staged[i].value])), Object.fromEntries(STATE.map((k) => [`${k}_out`, this.state[k]])));
+      try {
+        this.io.runBinding(b, true);
+      } finally {
+        this.io.releaseBinding(b);
+      }
+    } finally {
+      for (const h of staged) this.env.freeHost(h);
+    }
+  }
+
+  getState(): { params: Float32Array; m: Float32Array; v: Float32Array } {
+    this.live();
+    const staged = STATE.map(() => this.env.hostTensor([this.nParams]));
+    try {
+      const b = this.io.binding(this.state, Object.fromEntries(STATE.map((k, i) => [`${k}_out`, staged[i].value])));
+      try {
+        this.io.runBinding(b, true);
+      } finally {
+        this.io.releaseBinding(b);
+      }
+      return { params: staged[0].data.slice(), m: staged[1].data.slice(), v: staged[2].data.slice() };
+    } finally {
+      for (const h of staged) this.env.freeHost(h);
+    }
+  }
+
+  /** One optimizer step on `batch`; returns the loss, gradient norm and whether the update was applied. */
+  run(batch: Batch, lrFactor: number, t: number): { loss: number; gradNorm: number; applied: boolean } {
+    this.live();
+    const sc = stepScalars(this.o.optimizer.beta1, this.o.optimizer.beta2, t, lrFactor);
+    for (const { spec, host } of this.perStep) {
+      if (spec.name === 'tokens') writeInt64(host.bytes, batch.inputs);
+      else if (spec.name === 'targets') writeInt64(host.bytes, batch.targets);
+      else if (spec.name === 'tokens_f') new Float32Array(host.bytes).set(batch.inputs);
+      else if (spec.name === 'targets_f') new Float32Array(host.bytes).set(batch.targets);
+      else if (spec.name in sc) new Float32Array(host.bytes)[0] = sc[spec.name];
+      else throw new OrtError(`captured step: no value for input '${spec.name}'`);
+      // BindInput copies a host tensor to the device at bind time: re-bind after each write.
+      this.up.rebindInput(this.bUp, spec.name, host.value);
+    }
+    this.up.runBinding(this.bUp, false);
+    this.step.runBinding(this.bStep, false, this.runOptions);
+    this.io.runBinding(this.bBack, false);
+    this.down.runBinding(this.bDown, true);
+    const s = this.scalarsHost;
+    return { loss: s.loss[0], gradNorm: s.grad_norm[0], applied: s.update_ok[0] === 1 };
+  }
+
+  evaluate(batch: Batch): { loss: number; residualAbsMean?: number } {
+    this.live();
+    writeInt64(this.evalIn.tokens.bytes, batch.inputs);
+    writeInt64(this.evalIn.targets.bytes, batch.targets);
+    this.evalSession.rebindInput(this.bEval, 'tokens', this.evalIn.tokens.value);
+    this.evalSession.rebindInput(this.bEval, 'targets', this.evalIn.targets.value);
+    this.evalSession.runBinding(this.bEval, true);
+    return { loss: this.evalOut.loss[0], residualAbsMean: this.evalOut.residual?.[0] };
+  }
+
+  private live(): void {
+    if (this.released) throw new OrtError('captured step used after release');
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const [s, b] of this.bindings) s.releaseBinding(b);
+    for (const v of this.deviceValues) this.env.release(v);
+    for (const h of this.hostBufs) this.env.freeHost(h);
+    if (this.step) {
+      this.step.releaseRunOptions(this.runOptions);
+      this.step.releaseAllocator(this.alloc);
+    }
+    for (const s of this.sessions) s.release();
+  }
+}
