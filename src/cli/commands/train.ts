@@ -163,7 +163,7 @@ export function progressPrinter(json: boolean): (p: Progress) => void {
         process.stdout.write(`run: ${p.runDir}\n`);
         if (p.note) process.stderr.write(`${p.note}\n`);
         process.stderr.write(
-          `device ${p.ep}, ${(p.params / 1e6).toFixed(2)}M parameters, depth ${p.depth}, batch ${p.gradAccum > 1 ? `${p.gradAccum} x ${p.batchSize}` : p.batchSize} x ${p.context} tokens, data ${p.data}${p.resumedFrom !== undefined ? `, resumed at step ${p.resumedFrom}` : ''}\n`,
+          `device ${p.ep}${p.runtime === 'capture' ? ' (captured step)' : ''}, ${(p.params / 1e6).toFixed(2)}M parameters, depth ${p.depth}, batch ${p.gradAccum > 1 ? `${p.gradAccum} x ${p.batchSize}` : p.batchSize} x ${p.context} tokens, data ${p.data}${p.resumedFrom !== undefined ? `, resumed at step ${p.resumedFrom}` : ''}\n`,
         );
         break;
       case 'step': {

@@ -24,7 +24,7 @@ import type { Ep } from './runtime';
 import { lrFactor } from './schedule';
 
 export type Progress =
-  | { kind: 'start'; runDir: string; ep: Ep; note?: string; params: number; depth: number; resumedFrom?: number; data: string; batchSize: number; gradAccum: number; context: number }
+  | { kind: 'start'; runDir: string; ep: Ep; runtime?: 'node' | 'capture'; note?: string; params: number; depth: number; resumedFrom?: number; data: string; batchSize: number; gradAccum: number; context: number }
   | { kind: 'step'; step: number; steps: number; tokens: number; loss: number; lr: number; gradNorm: number; tokensPerSec: number; tflops: number; etaSec: number }
   | { kind: 'eval'; step: number; evalLoss: number }
   | { kind: 'checkpoint'; step: number; file: string; reason: CheckpointReason; seconds: number }
@@ -241,12 +241,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     await engine.setState(host);
     host = undefined;
     const note = [resolved.note, resumeNote].filter(Boolean).join('; ') || undefined;
-    progress({ kind: 'start', runDir, ep, note, params: engine.nParams, depth: st.depth, resumedFrom, data: data.description, batchSize: c.batchSize, gradAccum: microBatches, context: c.model.context });
+    progress({ kind: 'start', runDir, ep, runtime: engine.runtime, note, params: engine.nParams, depth: st.depth, resumedFrom, data: data.description, batchSize: c.batchSize, gradAccum: microBatches, context: c.model.context });
     // A resume re-trains the steps after its checkpoint: rewindTo + metricsBytes mark the rows it
     // supersedes (src/core/runs/history.ts, the one rule every reader applies).
     const rewind = resumedFrom !== undefined ? { rewindTo: resumedFrom, metricsBytes: session.metrics.bytes() } : {};
     const attempt = session.archivedAttempt !== null ? { attempt: session.archivedAttempt + 1, restartOf: session.archivedAttempt } : {};
-    session.event({ type: resumedFrom !== undefined ? 'resume' : 'start', step: st.step, tokens: st.tokens, ep, note, params: engine.nParams, depth: st.depth, data: data.description, ...rewind, ...attempt });
+    session.event({ type: resumedFrom !== undefined ? 'resume' : 'start', step: st.step, tokens: st.tokens, ep, runtime: engine.runtime, note, params: engine.nParams, depth: st.depth, data: data.description, ...rewind, ...attempt });
 
     // Wall-time cadence: at least every checkpointMinutes, but never more often than 20x the last
     // write took, so time-based checkpoints cost at most 5% of the run.
