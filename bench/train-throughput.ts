@@ -64,8 +64,9 @@ async function benchPreset(p: Preset) {
   const N = e.nParams;
   const flopsPerToken = 6 * N + 12 * p.L * p.d * p.T;
   const tokPerSec = (p.B * p.T) / (stepMs / 1000);
+  const runtime = e.runtime;
   await e.release();
-  return { preset: p.name, V: p.V, T: p.T, d: p.d, L: p.L, H: p.H, B: p.B, params: N, compileMs: Math.round(compileMs), stepMs: +stepMs.toFixed(2), fwdMs: +fwdMs.toFixed(2), tokPerSec: Math.round(tokPerSec), tflops: +((flopsPerToken * tokPerSec) / 1e12).toFixed(2), finalLoss: +loss.toFixed(4) };
+  return { preset: p.name, runtime, V: p.V, T: p.T, d: p.d, L: p.L, H: p.H, B: p.B, params: N, compileMs: Math.round(compileMs), stepMs: +stepMs.toFixed(2), fwdMs: +fwdMs.toFixed(2), tokPerSec: Math.round(tokPerSec), tflops: +((flopsPerToken * tokPerSec) / 1e12).toFixed(2), finalLoss: +loss.toFixed(4) };
 }
 
 /** Groups the onnxruntime trace by op type: GPU kernel time where the EP reports it, else host time. */
@@ -112,8 +113,9 @@ function summarizeProfile(prefix: string, runs: number): void {
   }
   const best = Math.max(...Object.values(ceilings), 0);
   console.log(`ep=${ep}  MatMul ceiling (float32, inputs on device): ${Object.entries(ceilings).map(([k, v]) => `${k}=${v} TFLOP/s`).join('  ')}`);
-  console.log('| preset | V | T | d | L | B | params | step ms | fwd ms | tokens/s | TFLOP/s | % of ceiling |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.preset} | ${r.V} | ${r.T} | ${r.d} | ${r.L} | ${r.B} | ${(r.params / 1e6).toFixed(1)}M | ${r.stepMs} | ${r.fwdMs} | ${r.tokPerSec} | ${r.tflops} | ${best ? ((100 * r.tflops) / best).toFixed(0) + '%' : '-'} |`);
+  console.log(`SHAPELAB_RUNTIME=${process.env.SHAPELAB_RUNTIME ?? ''} SHAPELAB_SPLIT_K=${process.env.SHAPELAB_SPLIT_K ?? ''}`);
+  console.log('| preset | runtime | V | T | d | L | B | params | step ms | fwd ms | tokens/s | TFLOP/s | % of ceiling |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.preset} | ${r.runtime} | ${r.V} | ${r.T} | ${r.d} | ${r.L} | ${r.B} | ${(r.params / 1e6).toFixed(1)}M | ${r.stepMs} | ${r.fwdMs} | ${r.tokPerSec} | ${r.tflops} | ${best ? ((100 * r.tflops) / best).toFixed(0) + '%' : '-'} |`);
   if (values.json) writeFileSync(values.json, JSON.stringify({ ep, ceilings, rows }, null, 2));
 })().catch((e) => { console.error(e); process.exit(1); });

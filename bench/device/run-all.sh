@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device session: throughput table (+ profile), PyTorch baseline, and trainer parity.
 #   bash bench/device/run-all.sh CASE...   (default: bench torch parity)
-#   CASES: bench profile torch parity variants shapes splitk ffi | cache soakstart soakwait growthA growthB (issue 10/13)
+#   CASES: bench profile torch parity variants shapes splitk ffi runtimes | cache soakstart soakwait growthA growthB (issue 10/13)
 #          study (issue 12) | torchexport torchdist (issue 11) | engine (issue 10 part 2) | growth-paper growth-old (issue 13) | calibrate calibrate-local (issue 11) | ckptcost (issue 16)
 # study: STUDY_MINUTES=7 (default) -- a scaling study (8 runs) on the embedded corpus, then fit and plan --fit
 #   (STUDY_ARGS replaces "--batch-size 64 --ep webgpu", e.g. for a CPU trial);
@@ -34,6 +34,14 @@ for w in $what; do case $w in
     for k in ${SPLITK_VALUES:-1 auto 8 auto:1024 auto:4096 1}; do
       echo "== SHAPELAB_SPLIT_K=$k" | tee -a "$OUT/splitk.txt"
       (cd "$OUT" && SHAPELAB_SPLIT_K=$k timeout 200 node "$app/bench-train.js" --ep webgpu --presets ${SPLITK_PRESETS:-small,25m,wide} --steps 15 --ceiling "" --json "$OUT/splitk-${k/:/-}.json" 2>&1 | grep -v Warning | tail -6 | tee -a "$OUT/splitk.txt")
+    done ;;
+  runtimes)
+    # Issue 10, session 5: the captured step (SHAPELAB_RUNTIME) and split-K weight gradients
+    # (SHAPELAB_SPLIT_K) side by side; default first (with the MatMul ceiling) and again last (noise).
+    for run in ${RUNTIME_RUNS:-'default|' 'node|SHAPELAB_RUNTIME=node' 'nosplit|SHAPELAB_SPLIT_K=1' 'node-nosplit|SHAPELAB_RUNTIME=node SHAPELAB_SPLIT_K=1' 'default-again|'}; do
+      name=${run%%|*}; vars=${run#*|}; ceil=''; [ "$name" = default ] && ceil=4096
+      echo "== $name: $vars" | tee -a "$OUT/runtimes.txt"
+      (cd "$OUT" && env $vars timeout 150 node "$app/bench-train.js" --ep webgpu --presets small,25m,wide --steps 20 --ceiling "$ceil" --json "$OUT/runtimes-$name.json" 2>&1 | grep -v Warning | tail -7 | tee -a "$OUT/runtimes.txt")
     done ;;
   ffi)
     # issue 10 part 3: the FFI prototype (bench/ffi, needs .devpack-ffi from bench/ffi/pack.sh): C API + graph capture vs onnxruntime-node
@@ -100,6 +108,6 @@ for w in $what; do case $w in
     P=/tmp/parity; rm -rf $P
     timeout 300 node "$app/export-parity.js" --out $P --preset 25m --steps 120 --grow-at-step 60 --grow-factor 2 --grow-multiplier rescale --grow-optimizer copy --ep webgpu 2>&1 | grep -v Warning | tail -3
     timeout 300 bash bench/parity/run_torch.sh $P 2>&1 | tail -3
-    cp "$(cat $P/ts-run.txt)/metrics.jsonl" "$OUT/parity-ts-metrics.jsonl"; cp $P/torch-run/metrics.jsonl "$OUT/parity-torch-metrics.jsonl"
+    cp "$(cat $P/ts-run.txt)/metrics.jsonl" "$OUT/parity-ts-metrics.jsonl"; cp "$(cat $P/ts-run.txt)/events.jsonl" "$OUT/parity-ts-events.jsonl"; cp $P/torch-run/metrics.jsonl "$OUT/parity-torch-metrics.jsonl"
     python3 bench/parity/compare.py "$OUT/parity-torch-metrics.jsonl" "$OUT/parity-ts-metrics.jsonl" 2>&1 | tee "$OUT/parity.txt" | tail -40 ;;
 esac; done

@@ -217,8 +217,11 @@ export function splitKFromEnv(env: NodeJS.ProcessEnv = process.env): { splitK: n
   return { splitK: v };
 }
 
-/** Measured on an H200 before it became the default: docs/engine-performance.md. */
-export const DEFAULT_SPLIT_K: number | 'auto' = 1;
+/**
+ * 'auto' since session 5: on an H200 the 25m step went from 104 to 99 ms (wide and small within
+ * noise), docs/engine-performance.md, docs/results/h200-splitk-session5.txt.
+ */
+export const DEFAULT_SPLIT_K: number | 'auto' = 'auto';
 
 /**
  * Step-graph changes of issue 10 that can be turned off one by one to measure each on a GPU:
