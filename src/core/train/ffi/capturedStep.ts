@@ -11,7 +11,8 @@
  *   scalars), which a small uncaptured copy session fills from host memory before each replay;
  * - outputs (params_out, m_out, v_out, loss, grad_norm, update_ok): after each replay a copy
  *   session moves the new state into the state buffers (3N values; one working set instead of
- *   the two a ping-pong of captured graphs would keep) and brings the three scalars to the host.
+ *   the two a ping-pong of captured graphs would keep) and brings the three scalars to the host
+ *   in one read-back.
  * The graph is built with Graph.captureSafe (no ScatterElements, no shared Identity outputs: both
  * replay wrongly in 1.30). Eval runs uncaptured on the same state buffers.
  */
@@ -90,7 +91,8 @@ export class CapturedStep {
   private state!: Record<(typeof STATE)[number], unknown>;
   /** Per-step inputs: host staging bound to the upload session, whose outputs are the step's inputs. */
   private perStep!: { spec: Spec; host: HostBuf }[];
-  private scalarsHost!: Record<(typeof SCALAR_OUTPUTS)[number], Float32Array>;
+  /** loss, grad_norm, update_ok (SCALAR_OUTPUTS order). */
+  private scalarsHost!: Float32Array;
   private evalIn!: { tokens: HostBuf; targets: HostBuf };
   private evalOut!: { loss: Float32Array; residual?: Float32Array };
   readonly nParams: number;
@@ -187,10 +189,13 @@ export class CapturedStep {
     this.io = this.session(copyModel(STATE.map((name) => ({ name, dtype: 'float32', shape: [N] }))), ep);
     this.bBack = this.bind(this.io, { params: out.params_out, m: out.m_out, v: out.v_out }, { params_out: this.state.params, m_out: this.state.m, v_out: this.state.v });
 
-    this.down = this.session(copyModel(SCALAR_OUTPUTS.map((name) => ({ name, dtype: 'float32', shape: g.shape(name) }))), ep);
-    const sh = SCALAR_OUTPUTS.map((k) => this.host(g.shape(k)));
-    this.scalarsHost = Object.fromEntries(SCALAR_OUTPUTS.map((k, i) => [k, new Float32Array(sh[i].bytes)])) as CapturedStep['scalarsHost'];
-    this.bDown = this.bind(this.down, scalarsDev, Object.fromEntries(SCALAR_OUTPUTS.map((k, i) => [`${k}_out`, sh[i].value])));
+    // One [3] vector to the host: each device-to-host copy is a read-back of its own, with a wait.
+    const dg = new Graph('scalars');
+    dg.output(dg.identity(dg.concat(SCALAR_OUTPUTS.map((k) => dg.reshape(dg.input(k, 'float32', g.shape(k)), [1])), 0), 'scalars'));
+    this.down = this.session(serialize(dg), ep);
+    const sh = this.host([SCALAR_OUTPUTS.length]);
+    this.scalarsHost = new Float32Array(sh.bytes);
+    this.bDown = this.bind(this.down, scalarsDev, { scalars: sh.value });
 
     const ev = buildEval(o.shape, o.transfer, o.layout, o.evalBatch, { residualStat: o.residualStat });
     this.evalSession = this.session(serialize(ev), ep);
@@ -258,8 +263,8 @@ export class CapturedStep {
     this.step.runBinding(this.bStep, false, this.runOptions);
     this.io.runBinding(this.bBack, false);
     this.down.runBinding(this.bDown, true);
-    const s = this.scalarsHost;
-    return { loss: s.loss[0], gradNorm: s.grad_norm[0], applied: s.update_ok[0] === 1 };
+    const [loss, gradNorm, ok] = this.scalarsHost;
+    return { loss, gradNorm, applied: ok === 1 };
   }
 
   evaluate(batch: Batch): { loss: number; residualAbsMean?: number } {
