@@ -39,6 +39,17 @@ export function executionProvider(): ExecutionProviderPref {
   return (EXECUTION_PROVIDERS as readonly string[]).includes(v) ? (v as ExecutionProviderPref) : 'auto';
 }
 
+export const WEBGPU_RUNTIMES = ['auto', 'node', 'capture'] as const;
+
+/**
+ * Environment for a training child process: SHAPELAB_RUNTIME from the shapelab.webgpuRuntime
+ * setting (src/core/train/engine.ts runtimeFromEnv), unless the setting is 'auto'.
+ */
+export function trainingEnv(): NodeJS.ProcessEnv {
+  const v = cfg().get<string>('webgpuRuntime') ?? 'auto';
+  return v !== 'auto' && (WEBGPU_RUNTIMES as readonly string[]).includes(v) ? { SHAPELAB_RUNTIME: v } : {};
+}
+
 export function defaultParameterization(): ParameterizationId {
   const v = cfg().get<string>('defaultParameterization') ?? 'completep';
   return (PARAMETERIZATION_IDS as readonly string[]).includes(v) ? (v as ParameterizationId) : 'completep';

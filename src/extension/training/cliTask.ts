@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
+import { trainingEnv } from '../config';
 import { spawn } from 'node:child_process';
 
 /**
@@ -13,7 +14,7 @@ export function runCli(ctx: vscode.ExtensionContext, out: vscode.OutputChannel, 
   return Promise.resolve(
     vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) =>
       new Promise<number>((resolve) => {
-        const child = spawn(process.execPath, [cli, ...args], { cwd, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+        const child = spawn(process.execPath, [cli, ...args], { cwd, env: { ...process.env, ...trainingEnv(), ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
         let cancelled = false;
         let lastErr = '';
         token.onCancellationRequested(() => {

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { trainingEnv } from '../config';
 import { spawn } from 'node:child_process';
 import { StudyProgressTracker } from '../logic/studyProgress';
 import { listStudies } from '../../core/study/loadStudy';
@@ -90,7 +91,7 @@ async function runWith(ctx: vscode.ExtensionContext, out: vscode.OutputChannel, 
   const tracker = new StudyProgressTracker();
   const code = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'ShapeLab scaling study', cancellable: true }, (progress, token) =>
     new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, [cli, ...args], { cwd: path.dirname(runsFolder), env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+      const child = spawn(process.execPath, [cli, ...args], { cwd: path.dirname(runsFolder), env: { ...process.env, ...trainingEnv(), ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
       let buf = '';
       let lastErr = '';
       token.onCancellationRequested(() => {

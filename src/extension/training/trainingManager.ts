@@ -66,7 +66,7 @@ export class TrainingManager implements vscode.Disposable {
       : trainArgs({ cliPath: this.cliPath, runsFolder: runs, preset: o.preset, configFile: o.configFile, ep, steps: o.steps, checkpointMinutes });
     this.out.appendLine(`$ ${process.execPath} ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
     const logFile = path.join(this.ctx.globalStorageUri.fsPath, 'logs', `train-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
-    const proc = new TrainProcess(process.execPath, args, logFile, { cwd: path.dirname(runs) });
+    const proc = new TrainProcess(process.execPath, args, logFile, { cwd: path.dirname(runs), env: config.trainingEnv() });
     const active: NonNullable<TrainingManager['active']> = { proc, label: o.label };
     this.active = active;
     proc.on('line', (l: string) => this.out.appendLine(l));
