@@ -122,6 +122,28 @@ describe('captured step (WebGPU graph capture through the C API)', function () {
     }
   });
 
+  it('a captured step yields to the event loop, so a stop message or a signal is seen between steps', async () => {
+    const e = await Engine.create({ shape, transfer: t, batch: 2, optimizer: DEFAULT_OPTIMIZER, ep: 'webgpu', runtime: 'capture' });
+    try {
+      await e.setState(freshState(initParams(e.layout, 4)));
+      const s = new BatchSampler(loadDataset({ source: 'brown', tokenizer: 'byte' }).train, { batchSize: 2, context: 16, seed: 1 });
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 0);
+      try {
+        for (let i = 1; i <= 5; i++) {
+          const before = ticks;
+          await e.step(s.nextBatch(), 1, i);
+          await e.step(s.nextBatch(), 1, i);
+          assert.ok(ticks > before, `no timer ran across two steps (step ${i})`);
+        }
+      } finally {
+        clearInterval(timer);
+      }
+    } finally {
+      await e.release();
+    }
+  });
+
   it('a non-finite update is not applied (the graph guard works under replay)', async () => {
     const e = await Engine.create({ shape, transfer: t, batch: 2, optimizer: DEFAULT_OPTIMIZER, ep: 'webgpu', runtime: 'capture' });
     try {

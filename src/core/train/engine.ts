@@ -210,6 +210,9 @@ export class Engine {
     const list = Array.isArray(batches) ? batches : [batches];
     if (list.length !== this.gradAccum) throw new Error(`step needs ${this.gradAccum} micro-batch(es), got ${list.length}`);
     if (this.cap) {
+      // The captured step is synchronous C calls: yield to the event loop first, or a trainer
+      // looping on it would never see a stop message or a signal (a resolved await is a microtask).
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const t0 = performance.now();
       const r = this.cap.run(list[0], lrFactor, t);
       return { ...r, ms: performance.now() - t0 };
@@ -253,6 +256,7 @@ export class Engine {
   async evaluate(batches: Batch[]): Promise<{ loss: number; residualAbsMean?: number }> {
     let loss = 0, resid = 0;
     if (this.cap) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
       for (const b of batches) {
         const r = this.cap.evaluate(b);
         loss += r.loss;
