@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { PARAMETERIZATION_IDS, ParameterizationId } from '../../webview/shared/messages';
+import { runtimeEnv } from './logic/trainProcess';
 
 export const EXECUTION_PROVIDERS = ['auto', 'webgpu', 'cpu', 'cuda'] as const;
 export type ExecutionProviderPref = (typeof EXECUTION_PROVIDERS)[number];
@@ -39,15 +40,9 @@ export function executionProvider(): ExecutionProviderPref {
   return (EXECUTION_PROVIDERS as readonly string[]).includes(v) ? (v as ExecutionProviderPref) : 'auto';
 }
 
-export const WEBGPU_RUNTIMES = ['auto', 'node', 'capture'] as const;
-
-/**
- * Environment for a training child process: SHAPELAB_RUNTIME from the shapelab.webgpuRuntime
- * setting (src/core/train/engine.ts runtimeFromEnv), unless the setting is 'auto'.
- */
+/** Environment for a training child process from the shapelab.webgpuRuntime setting (runtimeEnv). */
 export function trainingEnv(): NodeJS.ProcessEnv {
-  const v = cfg().get<string>('webgpuRuntime') ?? 'auto';
-  return v !== 'auto' && (WEBGPU_RUNTIMES as readonly string[]).includes(v) ? { SHAPELAB_RUNTIME: v } : {};
+  return runtimeEnv(cfg().get<unknown>('webgpuRuntime'));
 }
 
 export function defaultParameterization(): ParameterizationId {

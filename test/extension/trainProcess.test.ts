@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TrainProcess, parseRunLine, resumeArgs, trainArgs } from '../../src/extension/logic/trainProcess';
+import { TrainProcess, parseRunLine, resumeArgs, runtimeEnv, trainArgs } from '../../src/extension/logic/trainProcess';
+import { ENGINE_RUNTIMES, runtimeFromEnv } from '../../src/core/train/runtimeChoice';
 import { resumeBlocker } from '../../src/extension/logic/runFolder';
 
 /** A stand-in for `shapelab train`: prints `run: <dir>`, logs metrics, checkpoints on SIGINT. */
@@ -114,5 +115,19 @@ describe('training child process', () => {
     const p = new TrainProcess(process.execPath, [bad], path.join(tmp, 'logs', 'c.log'));
     await assert.rejects(p.runDirPromise, /train is not available yet/);
     assert.equal(p.exitCode, 2);
+  });
+});
+
+describe('shapelab.webgpuRuntime -> SHAPELAB_RUNTIME for training children (runtimeEnv)', () => {
+  it("passes 'node' and 'capture' on; 'auto', missing and unknown values leave the child's default", () => {
+    assert.deepEqual(runtimeEnv('node'), { SHAPELAB_RUNTIME: 'node' });
+    assert.deepEqual(runtimeEnv('capture'), { SHAPELAB_RUNTIME: 'capture' });
+    for (const v of ['auto', undefined, null, 'fast', 3, {}]) assert.deepEqual(runtimeEnv(v), {});
+  });
+  it('every value the setting offers (package.json enum) is one the engine accepts', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8'));
+    const en = pkg.contributes.configuration.properties['shapelab.webgpuRuntime'].enum as string[];
+    assert.deepEqual([...en].sort(), [...ENGINE_RUNTIMES].sort());
+    for (const v of en) assert.equal(runtimeFromEnv(runtimeEnv(v)), v);
   });
 });

@@ -10,23 +10,9 @@ import type { Transfer } from '../param/parameterization';
 import { buildApplyAccumulated, buildEval, buildGradAccumulate, buildTrainStep, hyperTableWidth, hyperVectors, stepScalars, type OptimizerConfig } from './graphs';
 import { CapturedStep } from './ffi/capturedStep';
 import { createSession, disposeTensor, int64Column, RuntimeError, scalar, StateMover, type Ep } from './runtime';
+import { runtimeFromEnv, type EngineRuntime } from './runtimeChoice';
 
-/**
- * How the fused step runs on WebGPU: 'capture' replays a WebGPU graph capture through
- * onnxruntime's C API (ffi/capturedStep.ts), 'node' runs it through onnxruntime-node, 'auto'
- * takes capture where it applies (WebGPU, no gradient accumulation, no profiling, vocabulary up
- * to 8192) and the FFI loads, else node.
- */
-export type EngineRuntime = 'auto' | 'node' | 'capture';
-export const ENGINE_RUNTIMES: readonly EngineRuntime[] = ['auto', 'node', 'capture'];
-
-/** SHAPELAB_RUNTIME: the default EngineOptions.runtime ('auto' when unset). */
-export function runtimeFromEnv(env: NodeJS.ProcessEnv = process.env): EngineRuntime {
-  const raw = (env.SHAPELAB_RUNTIME ?? '').trim();
-  if (raw === '') return 'auto';
-  if (!(ENGINE_RUNTIMES as readonly string[]).includes(raw)) throw new RuntimeError(`SHAPELAB_RUNTIME must be one of ${ENGINE_RUNTIMES.join(', ')} (got '${raw}')`);
-  return raw as EngineRuntime;
-}
+export { ENGINE_RUNTIMES, runtimeFromEnv, type EngineRuntime } from './runtimeChoice';
 
 export interface EngineOptions {
   shape: ModelShape;

@@ -12,10 +12,9 @@ import { buildCopy } from './graphs';
 export type EpChoice = 'auto' | 'webgpu' | 'cpu' | 'cuda';
 export type Ep = 'webgpu' | 'cpu' | 'cuda';
 
-/** A provider or option the user asked for cannot be used here (the user fixes it: exit code 2). */
-export class RuntimeError extends Error {
-  override name = 'RuntimeError';
-}
+import { RuntimeError } from './runtimeError';
+
+export { RuntimeError };
 
 // onnxruntime prints its own error lines from C++ to stderr ("[E:onnxruntime:..., provider_bridge_ort.cc:...]")
 // when e.g. the CUDA provider cannot load; the caller already gets the same error as an exception,

@@ -8,6 +8,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ENGINE_RUNTIMES } from '../../core/train/runtimeChoice';
 
 export interface TrainArgsOptions {
   cliPath: string;
@@ -198,4 +199,13 @@ export class TrainProcess extends EventEmitter {
     this.child.unref();
     this.removeAllListeners();
   }
+}
+
+/**
+ * SHAPELAB_RUNTIME for a training child process (src/core/train/engine.ts runtimeFromEnv) from the
+ * shapelab.webgpuRuntime setting: 'node' or 'capture' are passed on; 'auto', a missing or an
+ * unknown value leave the child's default (auto, or whatever the user's environment says).
+ */
+export function runtimeEnv(setting: unknown): NodeJS.ProcessEnv {
+  return (ENGINE_RUNTIMES as readonly unknown[]).includes(setting) && setting !== 'auto' ? { SHAPELAB_RUNTIME: setting as string } : {};
 }
