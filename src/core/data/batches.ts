@@ -5,6 +5,7 @@
  * uninterrupted run would have drawn.
  * Eval batches use no randomness at all: evenly spaced windows over the held-out split.
  */
+import { splitmix32 } from '../random';
 
 export interface Batch {
   /** [B, T] row-major. */
@@ -25,18 +26,6 @@ export interface SamplerState {
   context: number;
   /** Length of the token array the state belongs to. */
   tokens: number;
-}
-
-/** splitmix32: expands a 32-bit seed into well-mixed words for the xoshiro state. */
-function splitmix32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
 }
 
 /** xoshiro128** (Blackman & Vigna), 32-bit output, period 2^128 - 1. */

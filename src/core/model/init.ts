@@ -1,15 +1,10 @@
+import { splitmix32 } from '../random';
 import type { ParamSpec } from './gpt';
 
 /** Seeded PRNG (splitmix32) -> standard normals (Box-Muller): init is reproducible from the seed. */
 export function normalSampler(seed: number): () => number {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (((z ^ (z >>> 16)) >>> 0) + 0.5) / 4294967296;
-  };
+  const word = splitmix32(seed);
+  const u = () => (word() + 0.5) / 4294967296;
   let spare: number | undefined;
   return () => {
     if (spare !== undefined) {
