@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { listCheckpoints } from '../../src/core/runs/checkpoint';
 import { probeWebgpu } from '../../src/core/train/runtime';
-import { buildOnce, checkJsonl, runDirIn, shapelabSpawn, sleep, tmpDir, waitFor } from './helpers';
+import { assertOneLine, buildOnce, checkJsonl, runDirIn, shapelabSpawn, shapelabSync, sleep, tmpDir, waitFor } from './helpers';
 
 describe('reliability: Ctrl-C of a WebGPU training process (captured step)', function () {
   this.timeout(300_000);
@@ -42,5 +42,19 @@ describe('reliability: Ctrl-C of a WebGPU training process (captured step)', fun
     assert.equal(stop.type, 'stop');
     assert.ok(listCheckpoints(dir).some((c) => c.step === stop.step), `no checkpoint at the stop step ${stop.step}`);
     console.log(`      stopped at step ${stop.step}, ${((Date.now() - killedAt) / 1000).toFixed(1)} s after SIGINT`);
+  });
+
+  it('without the FFI library, auto trains through onnxruntime-node and says why; SHAPELAB_RUNTIME=capture refuses in one line (exit 2)', () => {
+    const root = tmpDir('no-ffi');
+    dirs.push(root);
+    const env = { SHAPELAB_ORT_LIB: path.join(root, 'missing-libonnxruntime.so') };
+    const auto = shapelabSync(['train', '--preset', 'tiny', '--ep', 'webgpu', '--steps', '3', '--out', root], { env });
+    assert.equal(auto.code, 0, auto.stderr);
+    const start = checkJsonl(path.join(runDirIn(root)!, 'events.jsonl')).records[0];
+    assert.equal(start.runtime, 'node');
+    assert.match(String(start.runtimeNote), /missing-libonnxruntime\.so/);
+    const forced = shapelabSync(['train', '--preset', 'tiny', '--ep', 'webgpu', '--steps', '3', '--out', root], { env: { ...env, SHAPELAB_RUNTIME: 'capture' } });
+    assert.equal(forced.code, 2, forced.stderr);
+    assertOneLine(forced.stderr, /SHAPELAB_RUNTIME=capture cannot run here: .*missing-libonnxruntime\.so/);
   });
 });

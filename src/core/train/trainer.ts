@@ -246,7 +246,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     // supersedes (src/core/runs/history.ts, the one rule every reader applies).
     const rewind = resumedFrom !== undefined ? { rewindTo: resumedFrom, metricsBytes: session.metrics.bytes() } : {};
     const attempt = session.archivedAttempt !== null ? { attempt: session.archivedAttempt + 1, restartOf: session.archivedAttempt } : {};
-    session.event({ type: resumedFrom !== undefined ? 'resume' : 'start', step: st.step, tokens: st.tokens, ep, runtime: engine.runtime, note, params: engine.nParams, depth: st.depth, data: data.description, ...rewind, ...attempt });
+    session.event({ type: resumedFrom !== undefined ? 'resume' : 'start', step: st.step, tokens: st.tokens, ep, runtime: engine.runtime, ...(engine.runtimeNote ? { runtimeNote: engine.runtimeNote } : {}), note, params: engine.nParams, depth: st.depth, data: data.description, ...rewind, ...attempt });
 
     // Wall-time cadence: at least every checkpointMinutes, but never more often than 20x the last
     // write took, so time-based checkpoints cost at most 5% of the run.

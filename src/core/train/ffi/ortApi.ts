@@ -101,7 +101,13 @@ export function loadOrt(apiVersion = 30): OrtFfi {
   } catch (e) {
     throw new OrtError(`koffi (the FFI package) does not load: ${(e as Error).message}`);
   }
-  const lib = koffi.load(ortLibraryPath());
+  const file = ortLibraryPath();
+  let lib: ReturnType<typeof koffi.load>;
+  try {
+    lib = koffi.load(file);
+  } catch (e) {
+    throw new OrtError(`cannot load the onnxruntime library ${file}: ${(e as Error).message}`);
+  }
   const base = lib.func('void* OrtGetApiBase()')();
   // OrtApiBase = { GetApi(uint32), GetVersionString() }
   const getApi = koffi.decode(koffi.decode(base, 0, 'void*'), koffi.proto('void* GetApi(uint32_t v)')) as (v: number) => unknown;
