@@ -107,6 +107,8 @@ describe('captured step (WebGPU graph capture through the C API)', function () {
     const f = await Engine.create({ shape, transfer: t, batch: 2, optimizer: DEFAULT_OPTIMIZER, ep: 'webgpu', runtime: 'capture' });
     try {
       const n = e.nParams;
+      await assert.rejects(e.getState(), /engine has no state/);
+      await assert.rejects(e.step({ inputs: new Int32Array(32), targets: new Int32Array(32), batchSize: 2, context: 16 }, 1, 1), /engine has no state/);
       const s = { params: initParams(e.layout, 3), m: Float32Array.from({ length: n }, (_, i) => Math.sin(i)), v: Float32Array.from({ length: n }, (_, i) => 1 + Math.cos(i)) };
       await e.setState(s);
       const back = await e.getState();

@@ -104,7 +104,13 @@ export class Engine {
       if (!why) {
         try {
           const cap = CapturedStep.create({ shape: o.shape, transfer: o.transfer, layout, batch: o.batch, evalBatch: o.evalBatch ?? o.batch, optimizer: o.optimizer, residualStat: o.residualStat });
-          const mover = await StateMover.create(o.ep, n, [...STATE]);
+          let mover: StateMover;
+          try {
+            mover = await StateMover.create(o.ep, n, [...STATE]);
+          } catch (err) {
+            cap.release();
+            throw err;
+          }
           const e = new Engine(o, undefined, undefined, mover, undefined, layout);
           e.cap = cap;
           e.runtime = 'capture';

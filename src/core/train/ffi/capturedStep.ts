@@ -97,6 +97,7 @@ export class CapturedStep {
   private evalOut!: { loss: Float32Array; residual?: Float32Array };
   readonly nParams: number;
   private released = false;
+  private hasState = false;
 
   private constructor(private readonly o: CapturedStepOptions) {
     this.env = ffiEnv();
@@ -227,10 +228,11 @@ export class CapturedStep {
     } finally {
       for (const h of staged) this.env.freeHost(h);
     }
+    this.hasState = true;
   }
 
   getState(): { params: Float32Array; m: Float32Array; v: Float32Array } {
-    this.live();
+    this.live(true);
     const staged = STATE.map(() => this.env.hostTensor([this.nParams]));
     try {
       const b = this.io.binding(this.state, Object.fromEntries(STATE.map((k, i) => [`${k}_out`, staged[i].value])));
@@ -247,7 +249,7 @@ export class CapturedStep {
 
   /** One optimizer step on `batch`; returns the loss, gradient norm and whether the update was applied. */
   run(batch: Batch, lrFactor: number, t: number): { loss: number; gradNorm: number; applied: boolean } {
-    this.live();
+    this.live(true);
     const sc = stepScalars(this.o.optimizer.beta1, this.o.optimizer.beta2, t, lrFactor);
     for (const { spec, host } of this.perStep) {
       if (spec.name === 'tokens') writeInt64(host.bytes, batch.inputs);
@@ -268,7 +270,7 @@ export class CapturedStep {
   }
 
   evaluate(batch: Batch): { loss: number; residualAbsMean?: number } {
-    this.live();
+    this.live(true);
     writeInt64(this.evalIn.tokens.bytes, batch.inputs);
     writeInt64(this.evalIn.targets.bytes, batch.targets);
     this.evalSession.rebindInput(this.bEval, 'tokens', this.evalIn.tokens.value);
@@ -277,8 +279,9 @@ export class CapturedStep {
     return { loss: this.evalOut.loss[0], residualAbsMean: this.evalOut.residual?.[0] };
   }
 
-  private live(): void {
+  private live(needState = false): void {
     if (this.released) throw new OrtError('captured step used after release');
+    if (needState && !this.hasState) throw new Error('engine has no state');
   }
 
   release(): void {
