@@ -137,6 +137,8 @@ describe('webview messages: validation at the boundary', () => {
     assert.equal(e?.lrPolicy?.length, 200);
     assert.equal(toRunEvent({ type: 'growth' }), undefined);
     assert.equal(toRunEvent({ type: 'error', step: 3, error: 'device lost' })?.message, 'device lost');
+    assert.equal(toRunEvent({ type: 'resume', step: 3, ep: 'webgpu', runtime: 'capture' })?.device, 'webgpu (captured step)');
+    assert.equal(toRunEvent({ type: 'resume', step: 3, ep: 'webgpu', runtime: 'node' })?.device, 'webgpu');
   });
 
   it('hostMessageType only dispatches known types', () => {

@@ -93,7 +93,7 @@ describe('runs/runStore', function () {
     fakeRun('r4-crashed', [start, { type: 'checkpoint', step: 20, tokens: 1, time: 3 }], [{ step: 20, tokens: 1, loss: 3.5, time: 3 }, { step: 30, tokens: 1, loss: 3.4, time: 4 }]);
     // done once, then resumed and killed: the last session has no end -> crashed
     fakeRun('r5-resumed-crashed', [start, { type: 'done', step: 9, tokens: 1, time: 3 }, { type: 'resume', step: 9, tokens: 1, time: 4 }], []);
-    const live = fakeRun('r6-running', [start], [{ step: 1, tokens: 1, loss: 5, time: 5 }]);
+    const live = fakeRun('r6-running', [{ ...start, runtime: 'capture' }], [{ step: 1, tokens: 1, loss: 5, time: 5 }]);
     fs.mkdirSync(path.join(root, 'not-a-run'));
     fs.writeFileSync(path.join(root, 'stray.txt'), 'x');
     const holder = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'fixtures', 'lockHolder.ts'), live], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -107,6 +107,7 @@ describe('runs/runStore', function () {
       assert.equal(by['r1-done'].lastLoss, 2.5);
       assert.equal(by['r1-done'].lastEvalLoss, 2.6);
       assert.equal(by['r1-done'].device, 'webgpu');
+      assert.equal(by['r6-running'].device, 'webgpu (captured step)');
       assert.equal(by['r1-done'].depth, 4);
       assert.equal(by['r2-stopped'].status, 'stopped');
       assert.equal(by['r3-failed'].status, 'failed');

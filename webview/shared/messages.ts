@@ -432,7 +432,7 @@ export function toRunEvent(row: unknown): RunEvent | undefined {
     if (s !== undefined) e[k] = s;
   }
   const dev = shortStr(r.epUsed, 60) ?? shortStr(r.ep, 60) ?? shortStr(r.device, 60);
-  if (dev !== undefined && (type === 'start' || type === 'resume')) e.device = dev;
+  if (dev !== undefined && (type === 'start' || type === 'resume')) e.device = r.runtime === 'capture' ? `${dev} (captured step)` : dev;
   if (e.message === undefined) {
     const err = shortStr(r.error) ?? shortStr(r.reason);
     if (err !== undefined) e.message = err;

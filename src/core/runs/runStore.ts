@@ -248,7 +248,9 @@ export function summarizeRun(runDir: string): RunSummary {
   const starts = events.filter((e) => SESSION_START.has(e.type));
   const lastStart = starts.at(-1);
   const model = config?.model as Record<string, unknown> | undefined;
-  const device = (lastStart?.epUsed ?? lastStart?.ep ?? lastStart?.device ?? config?.ep ?? null) as string | null;
+  const ep = (lastStart?.epUsed ?? lastStart?.ep ?? lastStart?.device ?? config?.ep ?? null) as string | null;
+  // The runtime shows where it is not the plain path: "webgpu (captured step)".
+  const device = ep !== null && lastStart?.runtime === 'capture' ? `${ep} (captured step)` : ep;
   const firstStart = events.find((e) => e.type === 'start');
   let startedAt = num(firstStart?.time);
   if (startedAt === null) {
