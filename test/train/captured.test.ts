@@ -181,6 +181,13 @@ describe('captured step (WebGPU graph capture through the C API)', function () {
     } finally {
       await acc.release();
     }
+    const cpu = await Engine.create({ shape, transfer: t, batch: 2, optimizer: DEFAULT_OPTIMIZER, ep: 'cpu' });
+    try {
+      assert.equal(cpu.runtime, 'node');
+      assert.equal(cpu.runtimeNote, undefined, 'no note where capture is not expected');
+    } finally {
+      await cpu.release();
+    }
     assert.equal(runtimeFromEnv({}), 'auto');
     assert.equal(runtimeFromEnv({ SHAPELAB_RUNTIME: 'node' }), 'node');
     assert.throws(() => runtimeFromEnv({ SHAPELAB_RUNTIME: 'fast' }), /SHAPELAB_RUNTIME must be one of auto, node, capture \(got 'fast'\)/);

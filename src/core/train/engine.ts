@@ -129,7 +129,7 @@ export class Engine {
       StateMover.create(o.ep, n / width, ['hp_lr', 'hp_eps', 'hp_wd']),
     ]);
     const e = new Engine(o, stepSession, evalSession, mover, hyperMover, layout);
-    e.runtimeNote = why;
+    if (o.ep === 'webgpu') e.runtimeNote = why; // on other EPs capture is not expected: no note
     const h = hyperVectors(layout, o.transfer, width);
     e.hyper = await hyperMover.upload({ hp_lr: h.lr, hp_eps: h.eps, hp_wd: h.wd });
     if (k > 1) {
