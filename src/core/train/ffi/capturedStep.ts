@@ -2,8 +2,8 @@
  * The fused training step replayed from a WebGPU graph capture, through onnxruntime's C API
  * (ortApi.ts). Why: a small model's step is bound by the host enqueueing ~1,000 kernels, and the
  * 1.30 Node binding can neither enable capture nor bind pre-allocated outputs. Measured on an H200
- * (docs/engine-performance.md, docs/results/h200-ffi-session5.txt): the captured step was 1.73x
- * faster than onnxruntime-node on the small preset and 1.12x on the 25m preset.
+ * in one call (docs/engine-performance.md, docs/results/h200-runtimes-session5.txt): 1.61-1.64x
+ * the onnxruntime-node step on the small preset, 1.07-1.09x on the 25m preset.
  *
  * Everything the captured graph reads or writes lives in fixed device buffers, bound once:
  * - state (params, m, v) and the per-row hyperparameter tables;
