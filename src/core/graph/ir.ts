@@ -364,7 +364,6 @@ export class Graph {
     return name;
   }
 
-  /** Zeros of a shape without ConstantOfShape (which leaves the WebGPU EP): Expand of a scalar. */
   /**
    * The float copy of an int64 index that is a graph input (or a Reshape of one): a new float32
    * input named `<input>_f` that the caller feeds with the same values (exact below 2^24).
@@ -412,6 +411,7 @@ export class Graph {
     }
   }
 
+  /** Zeros of a shape without ConstantOfShape (which leaves the WebGPU EP): Expand of a scalar. */
   zeros(shape: Shape): string {
     return this.expand(this.constF(0), shape);
   }

@@ -8,13 +8,12 @@ import * as ort from 'onnxruntime-node';
 import type { Graph } from '../graph/ir';
 import { serialize } from '../graph/onnx';
 import { buildCopy } from './graphs';
-
-export type EpChoice = 'auto' | 'webgpu' | 'cpu' | 'cuda';
-export type Ep = 'webgpu' | 'cpu' | 'cuda';
-
 import { RuntimeError } from './runtimeError';
 
 export { RuntimeError };
+
+export type EpChoice = 'auto' | 'webgpu' | 'cpu' | 'cuda';
+export type Ep = 'webgpu' | 'cpu' | 'cuda';
 
 // onnxruntime prints its own error lines from C++ to stderr ("[E:onnxruntime:..., provider_bridge_ort.cc:...]")
 // when e.g. the CUDA provider cannot load; the caller already gets the same error as an exception,
