@@ -5,6 +5,7 @@
  * webview are produced by the host; the webview still checks their `type` before dispatching.
  * No `vscode` import here.
  */
+import { deviceLabel } from '../../src/core/train/runtimeChoice';
 import {
   Result, ValidationError, attempt, num, obj, oneOf, optional, record, str,
 } from './validate';
@@ -432,7 +433,7 @@ export function toRunEvent(row: unknown): RunEvent | undefined {
     if (s !== undefined) e[k] = s;
   }
   const dev = shortStr(r.epUsed, 60) ?? shortStr(r.ep, 60) ?? shortStr(r.device, 60);
-  if (dev !== undefined && (type === 'start' || type === 'resume')) e.device = r.runtime === 'capture' ? `${dev} (captured step)` : dev;
+  if (dev !== undefined && (type === 'start' || type === 'resume')) e.device = deviceLabel(dev, r.runtime);
   if (e.message === undefined) {
     const err = shortStr(r.error) ?? shortStr(r.reason);
     if (err !== undefined) e.message = err;

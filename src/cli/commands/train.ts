@@ -7,6 +7,7 @@ import { parse, optNum } from '../args';
 import { finalLine } from '../runSummary';
 import { UserError } from '../errors';
 import type { Command } from '../command';
+import { deviceLabel } from '../../core/train/runtimeChoice';
 
 const HELP = `usage: shapelab train [--preset tiny|small|25m] [--config FILE] [--data PATH] [--tokenizer byte|gpt2]
                       [--ep auto|webgpu|cpu|cuda] [--steps N] [--batch-size B] [--grad-accum K] [--seed S] [--out DIR] [--label NAME]
@@ -163,7 +164,7 @@ export function progressPrinter(json: boolean): (p: Progress) => void {
         process.stdout.write(`run: ${p.runDir}\n`);
         if (p.note) process.stderr.write(`${p.note}\n`);
         process.stderr.write(
-          `device ${p.ep}${p.runtime === 'capture' ? ' (captured step)' : ''}, ${(p.params / 1e6).toFixed(2)}M parameters, depth ${p.depth}, batch ${p.gradAccum > 1 ? `${p.gradAccum} x ${p.batchSize}` : p.batchSize} x ${p.context} tokens, data ${p.data}${p.resumedFrom !== undefined ? `, resumed at step ${p.resumedFrom}` : ''}\n`,
+          `device ${deviceLabel(p.ep, p.runtime)}, ${(p.params / 1e6).toFixed(2)}M parameters, depth ${p.depth}, batch ${p.gradAccum > 1 ? `${p.gradAccum} x ${p.batchSize}` : p.batchSize} x ${p.context} tokens, data ${p.data}${p.resumedFrom !== undefined ? `, resumed at step ${p.resumedFrom}` : ''}\n`,
         );
         break;
       case 'step': {

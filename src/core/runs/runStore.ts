@@ -11,6 +11,7 @@ import { acquireRunLock, lockLiveness, readLock, type AcquireOptions, type RunLo
 import { latestCheckpoint } from './checkpoint';
 import { archiveAttempt } from './attempts';
 import { splitHistory } from './history';
+import { deviceLabel } from '../train/runtimeChoice';
 
 export { readJsonl, readJsonlTail, JsonlWriter, repairTornTail } from './jsonl';
 export type { JsonlContent } from './jsonl';
@@ -249,8 +250,7 @@ export function summarizeRun(runDir: string): RunSummary {
   const lastStart = starts.at(-1);
   const model = config?.model as Record<string, unknown> | undefined;
   const ep = (lastStart?.epUsed ?? lastStart?.ep ?? lastStart?.device ?? config?.ep ?? null) as string | null;
-  // The runtime shows where it is not the plain path: "webgpu (captured step)".
-  const device = ep !== null && lastStart?.runtime === 'capture' ? `${ep} (captured step)` : ep;
+  const device = ep === null ? null : deviceLabel(ep, lastStart?.runtime);
   const firstStart = events.find((e) => e.type === 'start');
   let startedAt = num(firstStart?.time);
   if (startedAt === null) {

@@ -69,8 +69,7 @@ interface Accumulation {
 export class Engine {
   readonly layout: ParamSpec[];
   readonly nParams: number;
-  /** Which runtime the step runs on, and (auto) why capture was not taken. */
-  runtime: 'node' | 'capture' = 'node';
+  /** On WebGPU, why auto did not take the captured step. */
   runtimeNote?: string;
   /** The captured step (runtime 'capture'): it owns the state; the node sessions are not built. */
   private cap?: CapturedStep;
@@ -113,7 +112,6 @@ export class Engine {
           }
           const e = new Engine(o, undefined, undefined, mover, undefined, layout);
           e.cap = cap;
-          e.runtime = 'capture';
           return e;
         } catch (err) {
           why = (err as Error).message;
@@ -187,6 +185,11 @@ export class Engine {
     }
     this.disposeState();
     this.state = await this.mover.copy(s);
+  }
+
+  /** Which runtime the step runs on. */
+  get runtime(): 'node' | 'capture' {
+    return this.cap ? 'capture' : 'node';
   }
 
   /** Micro-batches per optimizer step. */

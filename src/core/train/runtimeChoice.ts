@@ -19,3 +19,8 @@ export function runtimeFromEnv(env: NodeJS.ProcessEnv = process.env): EngineRunt
   if (!(ENGINE_RUNTIMES as readonly string[]).includes(raw)) throw new RuntimeError(`SHAPELAB_RUNTIME must be one of ${ENGINE_RUNTIMES.join(', ')} (got '${raw}')`);
   return raw as EngineRuntime;
 }
+
+/** How a run's device reads in the CLI, the runs view and the charts: "webgpu (captured step)" when captured. */
+export function deviceLabel(ep: string, runtime: unknown): string {
+  return runtime === 'capture' ? `${ep} (captured step)` : ep;
+}
