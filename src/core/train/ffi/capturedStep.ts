@@ -60,6 +60,32 @@ function writeInt64(dst: ArrayBuffer, src: ArrayLike<number>): void {
   }
 }
 
+/** One synchronous run of a copy session through a binding made for it and released after. */
+function runOnce(s: FfiSession, inputs: Record<string, unknown>, outputs: Record<string, unknown>): void {
+  const b = s.binding(inputs, outputs);
+  try {
+    s.runBinding(b, true);
+  } finally {
+    s.releaseBinding(b);
+  }
+}
+
+type Staged = { value: unknown; data: Float32Array; mem: unknown };
+/** Host staging of n floats per name for one transfer, freed when `fn` returns. */
+function withStaging<K extends string, T>(env: FfiEnv, names: readonly K[], n: number, fn: (h: Record<K, Staged>) => T): T {
+  const h = {} as Record<K, Staged>;
+  try {
+    for (const k of names) h[k] = env.hostTensor([n]);
+    return fn(h);
+  } finally {
+    for (const k of names) if (h[k]) env.freeHost(h[k]);
+  }
+}
+
+/** `{ name: host value }` of staged buffers, and `{ name_out: target }` for a copy model's outputs. */
+const valuesOf = <K extends string>(h: Record<K, Staged>) => Object.fromEntries(Object.entries<Staged>(h).map(([k, v]) => [k, v.value]));
+const outputsTo = (targets: Record<string, unknown>) => Object.fromEntries(Object.entries(targets).map(([k, v]) => [`${k}_out`, v]));
+
 export interface CapturedStepOptions {
   shape: ModelShape;
   transfer: Transfer;
@@ -142,7 +168,7 @@ export class CapturedStep {
     const { o } = this;
     const ep = Object.fromEntries(Object.entries(webgpuTuning()).map(([k, v]) => [k, String(v)]));
     const g = buildTrainStep(o.shape, o.transfer, o.layout, o.batch, o.optimizer, { captureSafe: true });
-    const N = this.nParams, rows = N / hyperTableWidth(o.layout);
+    const N = this.nParams, width = hyperTableWidth(o.layout), rows = N / width;
     this.step = this.session(serialize(g), { ...ep, enableGraphCapture: '1' });
     this.alloc = this.step.webgpuAllocator();
     this.runOptions = this.step.runOptions({ gpu_graph_id: '1' });
@@ -150,26 +176,18 @@ export class CapturedStep {
     this.state = { params: this.device([N]), m: this.device([N]), v: this.device([N]) };
     const out = { params_out: this.device([N]), m_out: this.device([N]), v_out: this.device([N]) };
     const hyper = Object.fromEntries(HYPER.map((k) => [k, this.device([rows])]));
-    const scalarsDev = Object.fromEntries(SCALAR_OUTPUTS.map((k) => [k, this.device(g.shape(k), 'float32')]));
+    const scalarsDev = Object.fromEntries(SCALAR_OUTPUTS.map((k) => [k, this.device(g.shape(k))]));
 
     // Hyperparameter tables: uploaded once.
-    const h = hyperVectors(o.layout, o.transfer, hyperTableWidth(o.layout));
+    const h = hyperVectors(o.layout, o.transfer, width);
     const hyperIo = this.env.session(copyModel(HYPER.map((name) => ({ name, dtype: 'float32', shape: [rows] }))), 'webgpu', ep, NO_CPU);
     try {
-      const staged = HYPER.map(() => this.env.hostTensor([rows]));
-      try {
-        staged[0].data.set(h.lr);
-        staged[1].data.set(h.eps);
-        staged[2].data.set(h.wd);
-        const b = hyperIo.binding(Object.fromEntries(HYPER.map((k, i) => [k, staged[i].value])), Object.fromEntries(HYPER.map((k) => [`${k}_out`, hyper[k]])));
-        try {
-          hyperIo.runBinding(b, true);
-        } finally {
-          hyperIo.releaseBinding(b);
-        }
-      } finally {
-        for (const s of staged) this.env.freeHost(s);
-      }
+      withStaging(this.env, HYPER, rows, (st) => {
+        st.hp_lr.data.set(h.lr);
+        st.hp_eps.data.set(h.eps);
+        st.hp_wd.data.set(h.wd);
+        runOnce(hyperIo, valuesOf(st), outputsTo(hyper));
+      });
     } finally {
       hyperIo.release();
     }
@@ -182,13 +200,13 @@ export class CapturedStep {
     // CPU fallback allowed here: an int64 Identity may run on the CPU EP, and onnxruntime then
     // copies its output into the bound device buffer.
     this.up = this.session(copyModel(specs), ep, {});
-    this.bUp = this.bind(this.up, Object.fromEntries(this.perStep.map((p) => [p.spec.name, p.host.value])), Object.fromEntries(specs.map((s) => [`${s.name}_out`, stepIn[s.name]])));
+    this.bUp = this.bind(this.up, Object.fromEntries(this.perStep.map((p) => [p.spec.name, p.host.value])), outputsTo(stepIn));
 
     this.bStep = this.bind(this.step, { ...this.state, ...hyper, ...stepIn }, { ...out, ...scalarsDev });
 
     // State moves (host <-> state buffers, on demand) and the copy-back after each step.
     this.io = this.session(copyModel(STATE.map((name) => ({ name, dtype: 'float32', shape: [N] }))), ep);
-    this.bBack = this.bind(this.io, { params: out.params_out, m: out.m_out, v: out.v_out }, { params_out: this.state.params, m_out: this.state.m, v_out: this.state.v });
+    this.bBack = this.bind(this.io, { params: out.params_out, m: out.m_out, v: out.v_out }, outputsTo(this.state));
 
     // One [3] vector to the host: each device-to-host copy is a read-back of its own, with a wait.
     const dg = new Graph('scalars');
@@ -213,38 +231,20 @@ export class CapturedStep {
 
   setState(s: { params: Float32Array; m: Float32Array; v: Float32Array }): void {
     this.live();
-    const staged = STATE.map((k) => {
-      if (s[k].length !== this.nParams) throw new OrtError(`state '${k}' has ${s[k].length} values, the model has ${this.nParams}`);
-      return this.env.hostTensor([this.nParams]);
+    for (const k of STATE) if (s[k].length !== this.nParams) throw new OrtError(`state '${k}' has ${s[k].length} values, the model has ${this.nParams}`);
+    withStaging(this.env, STATE, this.nParams, (st) => {
+      for (const k of STATE) st[k].data.set(s[k]);
+      runOnce(this.io, valuesOf(st), outputsTo(this.state));
     });
-    try {
-      STATE.forEach((k, i) => staged[i].data.set(s[k]));
-      const b = this.io.binding(Object.fromEntries(STATE.map((k, i) => [k, staged[i].value])), Object.fromEntries(STATE.map((k) => [`${k}_out`, this.state[k]])));
-      try {
-        this.io.runBinding(b, true);
-      } finally {
-        this.io.releaseBinding(b);
-      }
-    } finally {
-      for (const h of staged) this.env.freeHost(h);
-    }
     this.hasState = true;
   }
 
   getState(): { params: Float32Array; m: Float32Array; v: Float32Array } {
     this.live(true);
-    const staged = STATE.map(() => this.env.hostTensor([this.nParams]));
-    try {
-      const b = this.io.binding(this.state, Object.fromEntries(STATE.map((k, i) => [`${k}_out`, staged[i].value])));
-      try {
-        this.io.runBinding(b, true);
-      } finally {
-        this.io.releaseBinding(b);
-      }
-      return { params: staged[0].data.slice(), m: staged[1].data.slice(), v: staged[2].data.slice() };
-    } finally {
-      for (const h of staged) this.env.freeHost(h);
-    }
+    return withStaging(this.env, STATE, this.nParams, (st) => {
+      runOnce(this.io, this.state, outputsTo(valuesOf(st)));
+      return { params: st.params.data.slice(), m: st.m.data.slice(), v: st.v.data.slice() };
+    });
   }
 
   /** One optimizer step on `batch`; returns the loss, gradient norm and whether the update was applied. */
