@@ -13,8 +13,8 @@
  *
  * FINDINGS (lavapipe, 2026-11-30): with enableGraphCapture=1 the step as built today is WRONG:
  * ScatterElements(add) is not replayed correctly, and outputs that are Identity of a value used
- * elsewhere (loss, grad_norm) keep their first value (capture-ops.ts). With --no-scatter (a
- * bench-only rewrite of both, see withoutScatter) the captured step equals the uncaptured one
+ * elsewhere (loss, grad_norm) keep their first value (capture-ops.ts). With --no-scatter (first a
+ * bench-only rewrite of both; now the product's Graph.captureSafe build) the captured step equals the uncaptured one
  * exactly over 4 steps. DIAG=2 / DIAG=3 print per-parameter and per-output differences.
  *
  * Timing: Engine.step reads the loss every step (a host sync); the FFI variants are timed both
@@ -25,7 +25,6 @@
  */
 import { parseArgs } from 'node:util';
 import type { Batch } from '../../src/core/data/batches';
-import type { Graph } from '../../src/core/graph/ir';
 import { serialize } from '../../src/core/graph/onnx';
 import { initParams } from '../../src/core/model/init';
 import { paramLayout } from '../../src/core/model/gpt';
@@ -76,46 +75,9 @@ async function engineRun(): Promise<{ msPerStep: number[]; firstLoss: number }> 
   return { msPerStep, firstLoss };
 }
 
-/**
- * --no-scatter (bench-only experiment, named for its first part): rewrites each ScatterElements(zeros[R,V], idx[R,1],
- * upd[R,1], axis 1, add) -- the step's two one-hot constructions (cross-entropy gradient, embedding
- * gradient) -- into Where(Equal(idx_f, iota[1,V]), upd, 0), with idx_f a new float input holding
- * the same indices (Cast from int64 would fall back to the CPU EP). Exact while the scatter's data
- * is all zeros, which is checked.
- */
-function withoutScatter(g: Graph): Graph {
-  const prod = (v: string) => g.nodes.find((n) => n.outputs.includes(v));
-  for (const sc of g.nodes.filter((n) => n.op === 'ScatterElements')) {
-    const [data, idx, upd] = sc.inputs;
-    const c = prod(data);
-    const zero = c?.op === 'Expand' ? g.initializers.get(c.inputs[0]) : undefined;
-    if (!zero || !Array.from(zero.data as Float32Array).every((v) => v === 0) || !g.inputs.includes(idx)) throw new Error(`ScatterElements ${sc.outputs[0]}: not a one-hot of a graph input into zeros`);
-    const [R, V] = g.shape(data);
-    const idxF = g.inputs.includes(`${idx}_f`) ? `${idx}_f` : g.input(`${idx}_f`, 'float32', [R, 1]);
-    const eq = g.node('Equal', [idxF, g.constF(Array.from({ length: V }, (_, i) => i), [1, V])], [{ dtype: 'bool', shape: [R, V] }])[0];
-    const w = g.where(eq, upd, g.constF(0));
-    const whereNode = g.nodes.pop()!, eqNode = g.nodes.pop()!;
-    whereNode.outputs[0] = sc.outputs[0];
-    void w;
-    g.nodes.splice(g.nodes.indexOf(sc), 1, eqNode, whereNode);
-  }
-  // A graph output Identity(s) with s used elsewhere is filled by a copy the replay does not repeat
-  // (capture-ops.ts identityOfShared): produce it with two Neg kernels instead (onnxruntime has no
-  // rewrite that folds them back, unlike Identity, Add 0 or Mul 1).
-  for (const id of g.nodes.filter((n) => n.op === 'Identity' && g.outputs.includes(n.outputs[0]))) {
-    const src = id.inputs[0];
-    if (g.nodes.filter((n) => n.inputs.includes(src)).length < 2) continue;
-    g.neg(g.neg(src));
-    const n2 = g.nodes.pop()!, n1 = g.nodes.pop()!;
-    n2.outputs[0] = id.outputs[0];
-    g.nodes.splice(g.nodes.indexOf(id), 1, n1, n2);
-  }
-  return g;
-}
-
 function ffiRun(env: FfiEnv, capture: boolean) {
-  const g0 = buildTrainStep(shape, tr, layout, p.B, DEFAULT_OPTIMIZER);
-  const g = values['no-scatter'] ? withoutScatter(g0) : g0;
+  // --no-scatter: the product's capture-safe build (Graph.captureSafe), which avoids both traps.
+  const g = buildTrainStep(shape, tr, layout, p.B, DEFAULT_OPTIMIZER, { captureSafe: values['no-scatter'] });
   const N = g.shape('params')[0];
   const s = env.session(serialize(g), 'webgpu', { ...EP_OPTS, enableGraphCapture: capture ? '1' : '0' }, NO_CPU);
   const up = env.session(identityModel(N), 'webgpu', EP_OPTS, NO_CPU), down = env.session(identityModel([]), 'webgpu', EP_OPTS, NO_CPU);
