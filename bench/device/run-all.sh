@@ -14,6 +14,13 @@ source .devpack/setup.sh >/dev/null
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 what=${*:-bench torch parity}
 app=$root/.devpack/app
+# One bench-train run under environment assignments (VAR=value ...), appended to $OUT/CASE.txt with
+# its JSON in $OUT/CASE-NAME.json. CEIL '' skips the MatMul ceiling. Used by engine, splitk, runtimes.
+bench_env() {
+  local case=$1 name=$2 steps=$3 presets=$4 ceil=$5; shift 5
+  echo "== $name: $*" | tee -a "$OUT/$case.txt"
+  (cd "$OUT" && env "$@" timeout 200 node "$app/bench-train.js" --ep webgpu --presets "$presets" --steps "$steps" --ceiling "$ceil" --json "$OUT/$case-$name.json" 2>&1 | grep -v Warning | tail -7 | tee -a "$OUT/$case.txt")
+}
 for w in $what; do case $w in
   profile) (cd "$OUT" && timeout 300 node "$app/bench-train.js" --ep webgpu --presets ${PROFILE_PRESETS:-25m} --steps 10 --ceiling 4096 --profile 2>&1 | grep -v Warning | tee "$OUT/profile.txt"; rm -f "$OUT"/profile-*.json) ;;
   bench) (cd "$OUT" && timeout 400 node "$app/bench-train.js" --ep webgpu --presets tiny,small,25m,wide --steps 20 --ceiling 2048,4096 --json "$OUT/bench.json" 2>&1 | grep -v Warning | tee "$OUT/bench.txt") ;;
@@ -32,16 +39,14 @@ for w in $what; do case $w in
     # split-K weight gradients in the whole step (Graph.splitK; trains identically, see test/train/splitK.test.ts);
     # the first value is repeated last for run-to-run noise
     for k in ${SPLITK_VALUES:-1 auto 8 auto:1024 auto:4096 1}; do
-      echo "== SHAPELAB_SPLIT_K=$k" | tee -a "$OUT/splitk.txt"
-      (cd "$OUT" && SHAPELAB_SPLIT_K=$k timeout 200 node "$app/bench-train.js" --ep webgpu --presets ${SPLITK_PRESETS:-small,25m,wide} --steps 15 --ceiling "" --json "$OUT/splitk-${k/:/-}.json" 2>&1 | grep -v Warning | tail -6 | tee -a "$OUT/splitk.txt")
+      bench_env splitk "${k/:/-}" 15 "${SPLITK_PRESETS:-small,25m,wide}" '' SHAPELAB_SPLIT_K=$k
     done ;;
   runtimes)
     # Issue 10, session 5: the captured step (SHAPELAB_RUNTIME) and split-K weight gradients
     # (SHAPELAB_SPLIT_K) side by side; default first (with the MatMul ceiling) and again last (noise).
     for run in ${RUNTIME_RUNS:-'default|' 'node|SHAPELAB_RUNTIME=node' 'nosplit|SHAPELAB_SPLIT_K=1' 'node-nosplit|SHAPELAB_RUNTIME=node SHAPELAB_SPLIT_K=1' 'default-again|'}; do
-      name=${run%%|*}; vars=${run#*|}; ceil=''; [ "$name" = default ] && ceil=4096
-      echo "== $name: $vars" | tee -a "$OUT/runtimes.txt"
-      (cd "$OUT" && env $vars timeout 150 node "$app/bench-train.js" --ep webgpu --presets small,25m,wide --steps 20 --ceiling "$ceil" --json "$OUT/runtimes-$name.json" 2>&1 | grep -v Warning | tail -7 | tee -a "$OUT/runtimes.txt")
+      name=${run%%|*}; ceil=''; [ "$name" = default ] && ceil=4096
+      bench_env runtimes "$name" 20 small,25m,wide "$ceil" ${run#*|}
     done ;;
   ffi)
     # issue 10 part 3: the FFI prototype (bench/ffi, needs .devpack-ffi from bench/ffi/pack.sh): C API + graph capture vs onnxruntime-node
@@ -81,11 +86,10 @@ for w in $what; do case $w in
     # (run-to-run noise). Read 'step ms' per preset: a change wins where its off run is slower.
     # About 3-4 minutes on an H200.
     for run in ${ENGINE_RUNS:-'default|' 'off-wgrad|wgrad' 'off-qkv|qkv' 'off-adamw|adamw' 'off-all|wgrad,qkv,adamw' 'bucket|' 'default-again|'}; do
-      name=${run%%|*}; off=${run#*|}; opts='{}'; ceil=''
+      name=${run%%|*}; opts='{}'; ceil=''
       [ "$name" = bucket ] && opts='{"storageBufferCacheMode":"bucket","uniformBufferCacheMode":"bucket"}'
       [ "$name" = default ] && ceil=4096
-      echo "== $name: SHAPELAB_ENGINE_OFF=$off SHAPELAB_WEBGPU_OPTIONS=$opts" | tee -a "$OUT/engine.txt"
-      (cd "$OUT" && SHAPELAB_ENGINE_OFF=$off SHAPELAB_WEBGPU_OPTIONS=$opts timeout 150 node "$app/bench-train.js" --ep webgpu --presets small,25m,wide --steps 20 --ceiling "$ceil" --json "$OUT/engine-$name.json" 2>&1 | grep -v Warning | tail -5 | tee -a "$OUT/engine.txt")
+      bench_env engine "$name" 20 small,25m,wide "$ceil" "SHAPELAB_ENGINE_OFF=${run#*|}" "SHAPELAB_WEBGPU_OPTIONS=$opts"
     done ;;
   growth-paper|growth-old)
     # Growth defaults from evidence (issue 13): scratch vs G_stack at equal FLOPs on the 25m preset,
