@@ -57,11 +57,21 @@ function splitKWeightGrad(g: Graph, a: string, dy: string): string | undefined {
   if (S === 1) return undefined;
   const slices = (v: string, cols: number) => g.reshape(v, [S, K / S, cols]);
   const sum = (p: string) => g.reduceSum(p, [0], false);
-  if (g.cheapTranspose && K * N + M * N + g.kernelValues < K * M) {
+  if (g.cheapTranspose && swapCheaper(g, K * M, K * N, M * N)) {
     const dyT = g.transpose(slices(dy, N), [0, 2, 1]);
     return g.transpose(sum(g.matmul(dyT, slices(a, M))), [1, 0]);
   }
   return sum(g.matmul(g.transpose(slices(a, M), [0, 2, 1]), slices(dy, N)));
+}
+
+/**
+ * Whether transposing the other operand and the product (two kernels) costs less than transposing
+ * the operand (one kernel), in values moved plus Graph.kernelValues per kernel; 0 values = a
+ * transpose that is free (folded or reused).
+ */
+function swapCheaper(g: Graph, operand: number, other: number, product: number): boolean {
+  const cost = (v: number) => (v === 0 ? 0 : v + g.kernelValues);
+  return cost(other) + cost(product) < cost(operand);
 }
 
 const swapLast = (r: number) => [...Array(r - 2).keys(), r - 1, r - 2];
@@ -81,10 +91,7 @@ function transposedProduct(g: Graph, x: string, y: string, which: 'a' | 'b'): st
   const op = which === 'b' ? y : x;
   const other = which === 'b' ? x : y;
   const outShape = which === 'b' ? [...sx.slice(0, -1), sy[sy.length - 2]] : [...sx.slice(0, -2), sx[sx.length - 1], sy[sy.length - 1]];
-  const cost = (v: number) => (v === 0 ? 0 : v + g.kernelValues);
-  const directCost = cost(g.transposeCost(op, t(op)));
-  const swappedCost = cost(g.transposeCost(other, t(other))) + cost(outShape.reduce((p, d) => p * d, 1));
-  if (swappedCost >= directCost) return direct();
+  if (!swapCheaper(g, g.transposeCost(op, t(op)), g.transposeCost(other, t(other)), outShape.reduce((p, d) => p * d, 1))) return direct();
   const prod = which === 'b' ? g.matmul(y, g.transpose(x, t(x))) : g.matmul(g.transpose(y, t(y)), x);
   return g.transpose(prod, t(prod));
 }
