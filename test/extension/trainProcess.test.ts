@@ -12,7 +12,6 @@ const fs = require('fs'), path = require('path');
 const out = process.argv[process.argv.indexOf('--out') + 1];
 const dir = path.join(out, 'fake-run');
 fs.mkdirSync(dir, { recursive: true });
-console.log('run: ' + dir);
 let step = 0;
 const ignoreInt = process.argv.includes('--ignore-sigint');
 const t = setInterval(() => { step++; fs.appendFileSync(path.join(dir, 'metrics.jsonl'), JSON.stringify({ step, loss: 5 / step }) + '\\n'); }, 20);
@@ -32,6 +31,9 @@ process.on('SIGINT', () => {
   fs.appendFileSync(path.join(dir, 'events.jsonl'), JSON.stringify({ type: 'stop', step }) + '\\n');
   process.exit(0);
 });
+// Announced only now: the parent may signal as soon as it reads this line, and a SIGINT before
+// the handler above exists would kill the stand-in (the SIGTERM-fallback test then failed).
+console.log('run: ' + dir);
 `;
 
 describe('training child process', () => {
